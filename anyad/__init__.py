@@ -1,0 +1,27 @@
+"""anyad: reverse-mode automatic differentiation over the Python Array API standard.
+
+One engine and one set of derivative rules, run through the array namespace of
+the arrays they are given: NumPy on the CPU, CuPy on CUDA GPUs, and torch,
+JAX, dask or array_api_strict arrays too.
+
+>>> import anyad as ad
+>>> x = ad.Variable([1.0, 2.0], requires_grad=True)
+>>> y = ad.sum(ad.sin(x) * x)
+>>> y.backward()
+>>> x.grad
+array([1.38177329, 0.07700375])
+"""
+
+from ._backend import Backend, BackendMismatchError, current_backend, use
+from .variable import Variable  # first: the ops modules import it
+from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
+from .ops import *  # noqa: F401,F403  (the Array API-named functions)
+from .ops import __all__ as _ops_all
+from .tracker import GradientTracker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend", "BackendMismatchError", "GradientTracker", "GraphFreedError", "Operation", "OpType",
+    "Primitive", "Variable", "backprop", "current_backend", "use", *_ops_all,
+]

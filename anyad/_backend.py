@@ -1,0 +1,515 @@
+"""Backends: which array namespace anyad uses, and the gaps of the standard.
+
+Everything backend-specific lives here (and in :mod:`anyad._numpy_interop`):
+
+* :func:`use` chooses the namespace used to create arrays from Python data;
+* :func:`namespace_of` finds the namespace of an array, cached per array type;
+* :func:`scatter_add` fills the one gap of the standard the engine needs
+  (accumulating repeated indices).
+
+The engine itself never imports numpy or cupy; it calls ``xp.<function>`` on the
+namespace of the arrays in hand.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import types
+from typing import Any
+
+import array_api_compat
+
+__all__ = [
+    "BackendMismatchError",
+    "Backend",
+    "use",
+    "current_backend",
+    "namespace_of",
+    "backend_name",
+    "device_of",
+]
+
+_SCALARS = frozenset((bool, int, float, complex))  # exact types: np.float64 is an array here
+
+
+class BackendMismatchError(TypeError):
+    """Arrays from two array libraries, or two devices, met in one operation."""
+
+
+class Backend:
+    """A resolved backend: its name, Array API namespace and default device.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``"numpy"``, ``"torch"``, ...).
+    xp : module
+        The Array API namespace.
+    device : object, optional
+        The device new arrays are created on (``None``: the namespace's default).
+    """
+
+    __slots__ = ("name", "xp", "device")
+
+    def __init__(self, name: str, xp: Any, device: Any = None):
+        self.name = name
+        self.xp = xp
+        self.device = device
+
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        """Convert Python data or a foreign array into this backend."""
+        xp = self.xp
+        if isinstance(dtype, str):
+            dtype = resolve_dtype(xp, dtype)
+        if self.device is None:
+            return xp.asarray(data, dtype=dtype)
+        return xp.asarray(data, dtype=dtype, device=self.device)
+
+    def __repr__(self) -> str:
+        dev = "" if self.device is None else f", device={self.device!r}"
+        return f"Backend({self.name!r}{dev})"
+
+
+# ----------------------------------------------------------------------------
+# Namespace lookup, cached per array type
+# ----------------------------------------------------------------------------
+
+_NS_BY_TYPE: dict[type, Any] = {}
+_NAME_BY_NS: dict[int, str] = {}
+
+
+def _fast_numpy_namespace() -> Any:
+    """array-api-compat's numpy namespace, with numpy's own (faster) functions
+    where numpy >= 2 already conforms for floating inputs."""
+    import numpy as np  # the backend layer is the one place numpy is imported
+    import array_api_compat.numpy as cnp
+
+    ns = types.SimpleNamespace(**{k: getattr(cnp, k) for k in dir(cnp) if not k.startswith("__")})
+    ns.__name__ = "anyad.numpy_namespace"
+    ns.__array_api_version__ = cnp.__array_api_version__
+    ns.matmul = np.matmul
+    ns.matrix_transpose = np.matrix_transpose
+    ns.permute_dims = np.transpose
+    ns.tensordot = np.tensordot
+    add_reduce, mul_reduce = np.add.reduce, np.multiply.reduce
+    max_reduce, min_reduce = np.maximum.reduce, np.minimum.reduce
+    inexact = np.inexact
+
+    # np.sum & co. go through several layers of Python; the ufunc reductions
+    # are the same kernels with a fraction of the overhead. Integer sums keep
+    # the standard's promotion by deferring to array-api-compat.
+    def sum(x, /, *, axis=None, dtype=None, keepdims=False):
+        if dtype is None and isinstance(x.dtype.type(0), inexact):
+            return add_reduce(x, axis=axis, keepdims=keepdims)
+        return cnp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(x, /, *, axis=None, dtype=None, keepdims=False):
+        if dtype is None and isinstance(x.dtype.type(0), inexact):
+            return mul_reduce(x, axis=axis, keepdims=keepdims)
+        return cnp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def max(x, /, *, axis=None, keepdims=False):
+        return max_reduce(x, axis=axis, keepdims=keepdims)
+
+    def min(x, /, *, axis=None, keepdims=False):
+        return min_reduce(x, axis=axis, keepdims=keepdims)
+
+    ns.sum, ns.prod, ns.max, ns.min = sum, prod, max, min
+    return ns
+
+
+def _resolve_namespace(value: Any) -> Any:
+    """Slow path of :func:`namespace_of`: ask array-api-compat, then cache."""
+    if type(value) in _SCALARS:
+        return None
+    try:
+        xp = array_api_compat.array_namespace(value)
+    except TypeError:
+        raise TypeError(
+            f"anyad: {type(value).__module__}.{type(value).__qualname__} is not an array of a "
+            "supported library (numpy, cupy, torch, jax, dask, array_api_strict or any "
+            "Array API namespace)"
+        ) from None
+    if array_api_compat.is_numpy_namespace(xp):
+        xp = _numpy_backend().xp
+    _NS_BY_TYPE[type(value)] = xp
+    return xp
+
+
+def namespace_of(value: Any) -> Any:
+    """Return the Array API namespace of ``value`` (``None`` for a Python scalar).
+
+    The answer is cached per array type, so the lookup costs one dict access.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anyad._backend import namespace_of, backend_name
+    >>> backend_name(namespace_of(np.ones(2)))
+    'numpy'
+    """
+    try:
+        return _NS_BY_TYPE[type(value)]
+    except KeyError:
+        return _resolve_namespace(value)
+
+
+def backend_name(xp: Any) -> str:
+    """A short human name for a namespace, for error messages."""
+    name = _NAME_BY_NS.get(id(xp))
+    if name is not None:
+        return name
+    mod = getattr(xp, "__name__", type(xp).__name__)
+    for short in ("numpy", "cupy", "torch", "jax", "dask", "array_api_strict"):
+        if short in mod:
+            return short
+    return mod
+
+
+def device_of(value: Any) -> Any:
+    """The device of an array (``None`` for Python scalars)."""
+    if type(value) in _SCALARS:
+        return None
+    return array_api_compat.device(value)
+
+
+def describe(value: Any) -> str:
+    """``'numpy float64 (3, 2) on cpu'``: a short description of an operand."""
+    if type(value) in _SCALARS:
+        return f"Python {type(value).__name__}"
+    xp = namespace_of(value)
+    try:
+        dev = device_of(value)
+    except Exception:  # pragma: no cover - exotic arrays
+        dev = "?"
+    return f"{backend_name(xp)} {_dtype_name(value.dtype)} {tuple(value.shape)} on {dev}"
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = getattr(dtype, "name", None) or str(dtype)
+    return str(name).replace("torch.", "").replace("array_api_strict.", "")
+
+
+def check_same_backend(opname: str, values: tuple) -> None:
+    """Raise :class:`BackendMismatchError` if ``values`` mix array libraries.
+
+    Only called when two operands' types differ, so it is off the hot path.
+    """
+    first = None
+    for v in values:
+        if type(v) in _SCALARS or v is None:
+            continue
+        xp = namespace_of(v)
+        if first is None:
+            first = (xp, v)
+        elif xp is not first[0]:
+            raise BackendMismatchError(
+                f"anyad.{opname}: operands come from different array libraries: "
+                f"{describe(first[1])} and {describe(v)}; convert one with "
+                "anyad.asarray or Variable.to_device first"
+            )
+
+
+def explain_failure(opname: str, values: tuple, exc: BaseException) -> BaseException:
+    """Turn a backend's error from a kernel into one that names the operation,
+    the operands' shapes, dtypes, libraries and devices."""
+    arrays = [v for v in values if type(v) not in _SCALARS and hasattr(v, "shape")]
+    devices = []
+    for v in arrays:
+        try:
+            devices.append(device_of(v))
+        except Exception:  # pragma: no cover
+            pass
+    if len({repr(d) for d in devices}) > 1:
+        return BackendMismatchError(
+            f"anyad.{opname}: operands live on different devices: "
+            + " and ".join(describe(v) for v in arrays)
+            + "; move them with Variable.to_device first"
+        )
+    parts = ", ".join(describe(v) for v in values)
+    cls = type(exc) if isinstance(exc, (ValueError, TypeError, IndexError)) else ValueError
+    try:
+        return cls(f"anyad.{opname}: {exc} (operands: {parts})")
+    except Exception:  # pragma: no cover - exception types with odd signatures
+        return ValueError(f"anyad.{opname}: {exc} (operands: {parts})")
+
+
+# ----------------------------------------------------------------------------
+# Choosing the backend for new arrays
+# ----------------------------------------------------------------------------
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+def _numpy_backend() -> Backend:
+    be = _BACKENDS.get("numpy")
+    if be is None:
+        be = Backend("numpy", _fast_numpy_namespace())
+        _BACKENDS["numpy"] = be
+        _NAME_BY_NS[id(be.xp)] = "numpy"
+    return be
+
+
+def _load(name: str) -> Any:
+    if name == "numpy":
+        return _numpy_backend().xp
+    if name == "cupy":
+        return _load_cupy()
+    if name == "torch":
+        try:
+            import array_api_compat.torch as xp
+        except ImportError as e:  # pragma: no cover - depends on the machine
+            raise ImportError(
+                'anyad.use("torch") needs PyTorch: pip install torch'
+            ) from e
+        return xp
+    if name == "jax":
+        try:
+            import jax.numpy as xp
+        except ImportError as e:  # pragma: no cover
+            raise ImportError('anyad.use("jax") needs JAX: pip install jax') from e
+        return xp
+    if name == "dask":
+        try:
+            import array_api_compat.dask.array as xp
+        except ImportError as e:  # pragma: no cover
+            raise ImportError('anyad.use("dask") needs dask: pip install "dask[array]"') from e
+        return xp
+    if name == "array_api_strict":
+        try:
+            return importlib.import_module("array_api_strict")
+        except ImportError as e:  # pragma: no cover
+            raise ImportError(
+                'anyad.use("array_api_strict") needs it installed: pip install array-api-strict'
+            ) from e
+    raise ValueError(
+        f"anyad.use: unknown backend {name!r}; expected 'numpy', 'cupy', 'torch', 'jax', "
+        "'dask', 'array_api_strict' or an Array API namespace module"
+    )
+
+
+def _load_cupy() -> Any:
+    hint = (
+        'install the CUDA build that matches your driver: pip install "anyad[cuda12]" '
+        '(CUDA 12) or pip install "anyad[cuda13]" (CUDA 13)'
+    )
+    try:
+        import cupy
+    except ImportError as e:
+        raise ImportError(f'anyad.use("cupy"): CuPy is not installed; {hint}') from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise RuntimeError(
+            f'anyad.use("cupy"): CuPy is installed but CUDA is not usable ({e}); '
+            "check the NVIDIA driver, or stay on the CPU with anyad.use(\"numpy\")"
+        ) from e
+    if count == 0:
+        raise RuntimeError(
+            'anyad.use("cupy"): no CUDA device is visible; stay on the CPU with anyad.use("numpy")'
+        )
+    if int(cupy.__version__.split(".")[0]) >= 14:
+        return cupy
+    import array_api_compat.cupy as xp
+
+    return xp
+
+
+def resolve_dtype(xp: Any, dtype: Any) -> Any:
+    """Map a dtype name (``"float32"``), or a numpy dtype handed to another
+    backend, to ``xp``'s own dtype object; pass anything else through."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        name = dtype
+    elif backend_name(xp) != "numpy" and _is_numpy_dtype(dtype):
+        name = getattr(dtype, "name", None) or dtype.__name__
+    else:
+        return dtype
+    try:
+        return getattr(xp, name)
+    except AttributeError:
+        raise TypeError(f"anyad: dtype {name!r} is not offered by {backend_name(xp)}") from None
+
+
+def _is_numpy_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, type):  # np.float32, the scalar type
+        return dtype.__module__ == "numpy"
+    return type(dtype).__module__.startswith("numpy")
+
+
+_CURRENT: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("anyad_backend", default=None)
+
+
+def current_backend() -> Backend:
+    """The backend used to create arrays from Python data (numpy by default)."""
+    be = _CURRENT.get()
+    return _numpy_backend() if be is None else be
+
+
+def get_backend(name: Any, device: Any = None) -> Backend:
+    """Resolve a backend name or namespace module to a :class:`Backend`."""
+    if isinstance(name, Backend):
+        return name if device is None else Backend(name.name, name.xp, device)
+    if isinstance(name, str):
+        xp = _load(name)
+        label = name
+    else:
+        xp = name
+        label = backend_name(xp)
+        if array_api_compat.is_numpy_namespace(xp) or getattr(xp, "__name__", "") == "numpy":
+            xp = _numpy_backend().xp
+            label = "numpy"
+    _NAME_BY_NS.setdefault(id(xp), label)
+    if device is None and label == "numpy":
+        return _numpy_backend()
+    return Backend(label, xp, device)
+
+
+class use:
+    """Choose the backend for arrays made from Python data.
+
+    Works as a plain call (for the rest of the current thread or context) and as
+    a context manager (restored on exit). Arrays passed in keep their own backend
+    and device whatever is chosen here.
+
+    Parameters
+    ----------
+    backend : str or module
+        ``"numpy"`` (the default), ``"cupy"``, ``"torch"``, ``"jax"``, ``"dask"``,
+        ``"array_api_strict"``, or any Array API namespace module.
+    device : optional
+        Device for new arrays, in the backend's own terms (``"cuda:1"``,
+        ``array_api_strict.Device("device1")``, ...).
+
+    Examples
+    --------
+    >>> import anyad
+    >>> with anyad.use("array_api_strict"):
+    ...     anyad.Variable([1.0, 2.0]).value
+    Array([1., 2.], dtype=array_api_strict.float64)
+    >>> type(anyad.Variable([1.0]).value).__name__
+    'ndarray'
+    """
+
+    def __init__(self, backend: Any = "numpy", device: Any = None):
+        self.backend = get_backend(backend, device)
+        self._token = _CURRENT.set(self.backend)
+
+    def __enter__(self) -> Backend:
+        return self.backend
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
+
+    def __repr__(self) -> str:
+        return f"anyad.use({self.backend.name!r})"
+
+
+# ----------------------------------------------------------------------------
+# Host and device transfers (user-facing only; the engine never calls these)
+# ----------------------------------------------------------------------------
+
+
+def to_numpy(value: Any) -> Any:
+    """Copy an array of any backend to a host numpy array."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, np.generic) or type(value) in _SCALARS:
+        return np.asarray(value)
+    mod = type(value).__module__
+    if mod.startswith("cupy"):
+        return value.get()
+    if mod.startswith("torch"):
+        return value.detach().cpu().numpy()
+    if mod.startswith("dask"):
+        return np.asarray(value.compute())
+    try:
+        return np.asarray(value)
+    except (RuntimeError, TypeError, ValueError, BufferError):
+        # an array on a device numpy cannot read: move it to the CPU first
+        xp = namespace_of(value)
+        cpu = xp.__array_namespace_info__().default_device() if hasattr(xp, "__array_namespace_info__") else "cpu"
+        return np.asarray(value.to_device(cpu))
+
+
+def to_device(value: Any, device: Any) -> Any:
+    """Move an array to ``device`` of its own namespace."""
+    return array_api_compat.to_device(value, device)
+
+
+# ----------------------------------------------------------------------------
+# Scatter-add: the gap of the standard that indexing gradients need
+# ----------------------------------------------------------------------------
+
+
+class TakeKey:
+    """Selects ``take(x, indices, axis=axis)``, in a form index_add understands."""
+
+    __slots__ = ("indices", "axis")
+
+    def __init__(self, indices: Any, axis: int):
+        self.indices = indices
+        self.axis = axis
+
+    def as_tuple(self) -> tuple:
+        return (slice(None),) * self.axis + (self.indices, Ellipsis)
+
+
+def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> Any:
+    """Zeros of ``shape`` with ``values`` added at ``key``; repeated indices accumulate.
+
+    ``key`` is any key that selected ``values``' shape from an array of ``shape``
+    in ``xp`` (or a :class:`TakeKey`). Without repeats a plain assignment does;
+    with them: numpy ``add.at``, ``cupyx.scatter_add``, torch ``index_add_``,
+    jax ``.at[].add``, and a portable one-hot product for any other namespace.
+    """
+    name = backend_name(xp)
+    dev = device_of(values)
+    if name == "jax":
+        z = xp.zeros(shape, dtype=values.dtype)
+        k = key.as_tuple() if isinstance(key, TakeKey) else key
+        return z.at[k].add(values) if repeats else z.at[k].set(values)
+    z = xp.zeros(shape, dtype=values.dtype, device=dev)
+    if not repeats:
+        z[key] = values
+        return z
+    if name == "numpy":
+        import numpy as np
+
+        np.add.at(z, key.as_tuple() if isinstance(key, TakeKey) else key, values)
+        return z
+    if name == "cupy":
+        import cupyx
+
+        cupyx.scatter_add(z, key.as_tuple() if isinstance(key, TakeKey) else key, values)
+        return z
+    # flat positions of the selected elements, then a one-dimensional scatter-add
+    n = 1
+    for d in shape:
+        n *= d
+    grid = xp.reshape(xp.arange(n, device=dev), shape)
+    pos = xp.take(grid, key.indices, axis=key.axis) if isinstance(key, TakeKey) else grid[key]
+    pos = xp.reshape(pos, (-1,))
+    vals = xp.reshape(values, (-1,))
+    if name == "torch":
+        flat = xp.reshape(z, (-1,))
+        flat.index_add_(0, pos, vals)
+        return xp.reshape(flat, shape)
+    return xp.reshape(_one_hot_add(xp, pos, vals, n, dev), shape)
+
+
+def _one_hot_add(xp: Any, pos: Any, vals: Any, n: int, dev: Any) -> Any:
+    """sum_j vals[j] * (pos[j] == i) for i < n, by blocks of a one-hot matrix."""
+    m = pos.shape[0]
+    rows = max(1, (1 << 22) // max(m, 1))
+    blocks = []
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        ids = xp.arange(start, stop, device=dev)
+        onehot = xp.astype(xp.reshape(ids, (-1, 1)) == xp.reshape(pos, (1, -1)), vals.dtype)
+        blocks.append(onehot @ vals)
+    return blocks[0] if len(blocks) == 1 else xp.concat(blocks)

@@ -1,0 +1,25 @@
+"""anyad's primitives, by family, and the functions composed from them.
+
+Each family module declares its primitives once, forward kernel beside VJP
+rules; :mod:`anyad.ops._core` runs them.
+"""
+
+from ._core import apply, unbroadcast
+from .creation import (
+    arange, asarray, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like,
+)
+from .elementwise import (
+    abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, ceil, clip, cos, cosh, divide, equal, exp,
+    expm1, floor, greater, greater_equal, isfinite, isinf, isnan, less, less_equal, log, log1p, log2,
+    log10, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative,
+    not_equal, positive, pow, round, sign, sin, sinh, sqrt, square, subtract, tan, tanh, trunc, where,
+)
+from .indexing import getitem, index_add, take
+from .linalg import matmul, matrix_transpose, tensordot, vecdot
+from .manipulation import (
+    astype, broadcast_to, concat, expand_dims, flip, moveaxis, permute_dims, repeat, reshape, roll,
+    squeeze, stack, stop_gradient, tile, to_device, tril, triu, unstack,
+)
+from .reductions import cumulative_sum, logsumexp, max, mean, min, prod, std, sum, var
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,293 @@
+"""How a primitive runs: dispatch on Variables or raw arrays, and recording.
+
+Every public function of :mod:`anyad.ops` is a :class:`~anyad.graph.Primitive`
+applied through one of the entry points here:
+
+* :func:`unary_function` / :func:`binary_function` make the elementwise
+  functions (the hot path: no per-call allocation beyond the result);
+* :func:`apply` runs any primitive with non-array parameters (axis, shape, ...).
+
+Given raw arrays only, a function calls the kernel and returns a raw array (this
+is how VJP rules run when no graph is being built). Given a Variable, it returns
+a Variable, and records an :class:`~anyad.graph.Operation` when recording is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import _backend
+from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
+from ..graph import ALL, AUTO, MODE, OFF, TRACK, Operation, OpType, Primitive
+from ..variable import Variable
+
+__all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
+
+_SCALARS = frozenset((bool, int, float, complex))
+_NS = _backend._NS_BY_TYPE
+_mode = MODE.get
+_new_op = Operation.__new__
+_new_var = Variable.__new__
+_compatible_pairs: set = set()
+
+
+def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict | None, mode: int) -> Variable:
+    """Wrap ``out`` as the output of a new Operation (the recording path)."""
+    op = _new_op(Operation)
+    op.prim = prim
+    op.params = params
+    op.values = values
+    op.other_params = other
+    op._out = None
+    if mode == TRACK:
+        for p in params:
+            if isinstance(p, Variable):
+                p.add_param_to(op)
+    v = _new_var(Variable)
+    v.value = out
+    v._op = op
+    v.grad = None
+    v._param_to = None
+    v.requires_grad = True
+    return v
+
+
+def _constant(out: Any) -> Variable:
+    v = _new_var(Variable)
+    v.value = out
+    v._op = None
+    v.grad = None
+    v._param_to = None
+    v.requires_grad = False
+    return v
+
+
+def _raw_namespace(name: str, values: tuple) -> tuple[Any, tuple]:
+    """Namespace of raw operands (slow path: mixed types, lists, all scalars)."""
+    xp = None
+    for v in values:
+        if type(v) not in _SCALARS and not isinstance(v, (list, tuple)) and v is not None:
+            xp = namespace_of(v)
+            break
+    if xp is None:  # only Python data: the current backend makes arrays
+        be = current_backend()
+        return be.xp, tuple(be.asarray(v) if v is not None else v for v in values)
+    check_same_backend(name, tuple(v for v in values if not isinstance(v, (list, tuple))))
+    if any(isinstance(v, (list, tuple)) for v in values):
+        ref = next(v for v in values if type(v) not in _SCALARS and not isinstance(v, (list, tuple)))
+        dev = _backend.device_of(ref)
+        values = tuple(xp.asarray(v, device=dev) if isinstance(v, (list, tuple)) else v for v in values)
+    return xp, values
+
+
+def _pair_namespace(name: str, a: Any, b: Any) -> tuple[Any, Any, Any]:
+    """Namespace for two raw operands; checks that they come from one library.
+
+    The binary functions inline the fast cases of this lookup; this is the
+    general path (first sight of a type pair, Python data, mixed libraries).
+    """
+    ta, tb = type(a), type(b)
+    if ta is tb or tb in _SCALARS:
+        xp = _NS.get(ta)
+    elif ta in _SCALARS:
+        xp = _NS.get(tb)
+    elif (ta, tb) in _compatible_pairs:
+        xp = _NS.get(ta)
+    else:
+        xp = None
+    if xp is not None:
+        return xp, a, b
+    xp, (a, b) = _raw_namespace(name, (a, b))
+    ta, tb = type(a), type(b)
+    if ta is not tb and ta not in _SCALARS and tb not in _SCALARS:
+        _compatible_pairs.add((ta, tb))
+    return xp, a, b
+
+
+def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | None, doc: str = "") -> Callable:
+    """Declare an elementwise primitive of one argument and return its public function."""
+    prim = Primitive(name, op_type, fwd, None if vjp is None else (vjp,))
+    differentiable = vjp is not None
+
+    def function(x: Any, /) -> Any:
+        if isinstance(x, Variable):
+            xv = x.value
+            xp = _NS.get(type(xv)) or namespace_of(xv)
+            try:
+                out = fwd(xp, xv)
+            except Exception as e:
+                raise explain_failure(name, (xv,), e) from e
+            v = _new_var(Variable)
+            v.value = out
+            v.grad = None
+            v._param_to = None
+            mode = _mode()
+            if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
+                op = _new_op(Operation)
+                op.prim = prim
+                op.params = (x,)
+                op.values = (xv,)
+                op.other_params = None
+                op._out = None
+                if mode == TRACK:
+                    x.add_param_to(op)
+                v._op = op
+                v.requires_grad = True
+            else:
+                v._op = None
+                v.requires_grad = False
+            return v
+        xp = _NS.get(type(x))
+        if xp is None:
+            xp, (x,) = _raw_namespace(name, (x,))
+        try:
+            return fwd(xp, x)
+        except Exception as e:
+            raise explain_failure(name, (x,), e) from e
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "anyad"
+    function.__doc__ = doc
+    function.primitive = prim  # type: ignore[attr-defined]
+    return function
+
+
+def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | None,
+                    vjp2: Callable | None, doc: str = "", differentiable: bool = True) -> Callable:
+    """Declare a broadcasting elementwise primitive of two arguments."""
+    prim = Primitive(name, op_type, fwd, (vjp1, vjp2) if differentiable else None, broadcasts=True)
+
+    def function(x1: Any, x2: Any, /) -> Any:
+        if isinstance(x1, Variable):
+            a = x1.value
+            rec = x1.requires_grad
+            if isinstance(x2, Variable):
+                b = x2.value
+                rec = rec or x2.requires_grad
+            else:
+                b = x2
+            wrapped = True
+        elif isinstance(x2, Variable):
+            a = x1
+            b = x2.value
+            rec = x2.requires_grad
+            wrapped = True
+        else:
+            a, b = x1, x2
+            wrapped = False
+        # namespace of the operands (inlined fast cases of _pair_namespace)
+        ta, tb = type(a), type(b)
+        if ta is tb or tb in _SCALARS:
+            xp = _NS.get(ta)
+        elif ta in _SCALARS:
+            xp = _NS.get(tb)
+        else:
+            xp = None
+        if xp is None:
+            xp, a, b = _pair_namespace(name, a, b)
+        try:
+            out = fwd(xp, a, b)
+        except Exception as e:
+            raise explain_failure(name, (a, b), e) from e
+        if not wrapped:
+            return out
+        v = _new_var(Variable)
+        v.value = out
+        v.grad = None
+        v._param_to = None
+        mode = _mode()
+        if differentiable and mode != OFF and (rec or mode != AUTO):
+            op = _new_op(Operation)
+            op.prim = prim
+            op.params = (x1, x2)
+            op.values = (a, b)
+            op.other_params = None
+            op._out = None
+            if mode == TRACK:
+                for p in op.params:
+                    if isinstance(p, Variable):
+                        p.add_param_to(op)
+            v._op = op
+            v.requires_grad = True
+        else:
+            v._op = None
+            v.requires_grad = False
+        return v
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "anyad"
+    function.__doc__ = doc
+    function.primitive = prim  # type: ignore[attr-defined]
+    return function
+
+
+def apply(prim: Primitive, args: tuple, params: dict | None = None) -> Any:
+    """Run ``prim`` on ``args`` (Variables, arrays or Python scalars) with keyword ``params``.
+
+    Returns a raw array when no argument is a Variable, else a Variable,
+    recorded when recording is on and the primitive is differentiable.
+    """
+    rec = False
+    anyvar = False
+    values = []
+    for a in args:
+        if isinstance(a, Variable):
+            anyvar = True
+            if a.requires_grad:
+                rec = True
+            values.append(a.value)
+        else:
+            values.append(a)
+    values = tuple(values)
+    first = values[0]
+    t = type(first)
+    if len(values) == 1 or all(type(v) is t or v is None or type(v) in _SCALARS for v in values[1:]):
+        try:
+            xp = _NS[t]
+        except KeyError:
+            xp, values = _raw_namespace(prim.name, values)
+    else:
+        xp, values = _raw_namespace(prim.name, values)
+    try:
+        out = prim.fwd(xp, *values, **params) if params else prim.fwd(xp, *values)
+    except Exception as e:
+        raise explain_failure(prim.name, values, e) from e
+    if not anyvar:
+        return out
+    mode = _mode()
+    if prim.vjps is not None and mode != OFF and (rec or mode != AUTO):
+        return _record(prim, tuple(args), values, out, params or None, mode)
+    return _constant(out)
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` down to ``shape``: undo the broadcasting of an operand.
+
+    The one helper every broadcasting rule relies on (the engine calls it for
+    primitives declared with ``broadcasts=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unbroadcast(np.ones((2, 3)), (3,))
+    array([2., 2., 2.])
+    >>> unbroadcast(np.ones((2, 3)), (2, 1))
+    array([[3.],
+           [3.]])
+    """
+    from .manipulation import reshape
+    from .reductions import sum
+
+    gshape = tuple(g.shape)
+    shape = tuple(shape)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, d in enumerate(shape) if d == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = sum(g, axis=axes)
+    if tuple(g.shape) != shape:
+        g = reshape(g, shape)
+    return g

@@ -1,0 +1,135 @@
+"""Indexing: ``x[key]`` (basic, integer-array and boolean) and ``take``.
+
+Their gradient scatters the cotangent back into zeros of the input's shape,
+accumulating repeated indices (:func:`anyad._backend.index_add` fills that gap
+of the standard per backend). The scatter is a primitive too, whose own rule is
+indexing again, so derivatives of any order flow through indexing.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .. import _backend
+from ..graph import OpType, Primitive
+from ..variable import Variable
+from ._core import apply
+
+__all__ = ["getitem", "take"]
+
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
+def _raw_key(key: Any, like: Any) -> tuple[Any, bool]:
+    """The key with Variables unwrapped and lists made arrays; and whether it
+    can select an element twice (integer arrays can, slices and masks cannot)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    out = []
+    repeats = False
+    for k in parts:
+        if isinstance(k, Variable):
+            k = k.value
+        if isinstance(k, _BASIC) or isinstance(k, bool):
+            out.append(k)
+            continue
+        if isinstance(k, (list, range)):
+            xp = _backend.namespace_of(like)
+            k = xp.asarray(list(k), device=_backend.device_of(like))
+        if hasattr(k, "__index__") and not hasattr(k, "shape"):
+            out.append(operator.index(k))
+            continue
+        xp = _backend.namespace_of(k)
+        if not xp.isdtype(k.dtype, "bool"):
+            if getattr(k, "ndim", 1) == 0:
+                out.append(k)
+                continue
+            repeats = True
+        out.append(k)
+    return (tuple(out) if isinstance(key, tuple) or len(out) != 1 else out[0]), repeats
+
+
+def _getitem_back(g: Any, ans: Any, x: Any, *, key: Any, repeats: bool) -> Any:
+    return index_add(g, key, tuple(x.shape), repeats)
+
+
+_GETITEM = Primitive("getitem", OpType.GETITEM, lambda xp, x, key, repeats: x[key], (_getitem_back,))
+
+
+def getitem(x: Any, key: Any) -> Any:
+    """``x[key]`` with a gradient: basic slicing, integer arrays and boolean masks.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import numpy as np
+    >>> x = ad.Variable([1.0, 2.0, 3.0], requires_grad=True)
+    >>> ad.sum(x[np.array([0, 0, 2])]).backward()
+    >>> x.grad
+    array([2., 0., 1.])
+    """
+    raw = x.value if isinstance(x, Variable) else x
+    key, repeats = _raw_key(key, raw)
+    return apply(_GETITEM, (x,), {"key": key, "repeats": repeats})
+
+
+def _index_add_back(g: Any, ans: Any, v: Any, *, key: Any, shape: tuple, repeats: bool) -> Any:
+    if isinstance(key, _backend.TakeKey):
+        return take(g, key.indices, axis=key.axis)
+    return getitem(g, key)
+
+
+_INDEX_ADD = Primitive(
+    "index_add", OpType.SCATTER_ADD,
+    lambda xp, v, key, shape, repeats: _backend.index_add(xp, v, key, shape, repeats),
+    (_index_add_back,),
+)
+
+
+def index_add(values: Any, key: Any, shape: tuple, repeats: bool = True) -> Any:
+    """Zeros of ``shape`` with ``values`` added at ``key`` (repeated indices accumulate).
+
+    The adjoint of ``x[key]``; differentiable in ``values``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index_add(np.array([1.0, 2.0, 3.0]), np.array([0, 0, 2]), (3,))
+    array([3., 0., 3.])
+    """
+    return apply(_INDEX_ADD, (values,), {"key": key, "shape": tuple(shape), "repeats": repeats})
+
+
+def _take_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
+    return index_add(g, _backend.TakeKey(indices, axis), tuple(x.shape), True)
+
+
+_TAKE = Primitive("take", OpType.TAKE, lambda xp, x, indices, axis: xp.take(x, indices, axis=axis),
+                  (_take_back, None))
+
+
+def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
+    """Elements of ``x`` at integer ``indices`` along ``axis``
+    (``axis`` is required unless ``x`` is 1-D). Repeated indices accumulate
+    their gradients.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import numpy as np
+    >>> ad.take(ad.Variable([[1.0, 2.0], [3.0, 4.0]]), np.array([1, 1]), axis=0)
+    Variable([[3. 4.]
+              [3. 4.]])
+    """
+    raw = x.value if isinstance(x, Variable) else x
+    ndim = len(raw.shape)
+    if axis is None:
+        if ndim != 1:
+            raise ValueError(f"anyad.take: axis is required for a {ndim}-D array")
+        axis = 0
+    axis = int(axis) % ndim
+    if isinstance(indices, Variable):
+        indices = indices.value
+    if isinstance(indices, (list, tuple, range)):
+        indices = _backend.namespace_of(raw).asarray(list(indices), device=_backend.device_of(raw))
+    return apply(_TAKE, (x, indices), {"axis": axis})

@@ -1,0 +1,268 @@
+"""Reductions: sum, mean, prod, max, min, cumulative_sum (primitives), and
+var, std, logsumexp (composed from primitives, so they need no rule)."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from ..graph import OpType, Primitive
+from ._core import apply
+
+__all__ = ["sum", "mean", "prod", "max", "min", "cumulative_sum", "var", "std", "logsumexp"]
+
+
+def normalize_axis(axis: Any, ndim: int, name: str) -> tuple | None:
+    """``axis`` as a sorted tuple of non-negative ints (``None`` stays ``None``)."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"anyad.{name}: axis {a} is out of bounds for an array of {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"anyad.{name}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _ndim(x: Any) -> int:
+    return len(getattr(x, "shape", ()))
+
+
+def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else d for i, d in enumerate(shape))
+
+
+def _count(shape: tuple, axis: tuple | None) -> int:
+    n = 1
+    for i, d in enumerate(shape):
+        if axis is None or i in axis:
+            n *= d
+    return n
+
+
+def _expand(g: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
+    """Broadcast a reduced gradient back over the reduced axes."""
+    if not keepdims:
+        g = reshape(g, _kept_shape(shape, axis))
+    return broadcast_to(g, shape)
+
+
+def _sum_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    return _expand(g, tuple(x.shape), axis, keepdims)
+
+
+_SUM = Primitive("sum", OpType.SUM, lambda xp, x, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims),
+                 (_sum_vjp,))
+
+
+def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """Sum of the elements over ``axis`` (all axes by default).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> ad.sum(x, axis=0)
+    Variable([4. 6.])
+    >>> ad.sum(x).backward()
+    >>> x.grad
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    if dtype is not None:
+        x = astype(x, dtype)
+    return apply(_SUM, (x,), {"axis": normalize_axis(axis, _ndim(x), "sum"), "keepdims": keepdims})
+
+
+def _mean_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    shape = tuple(x.shape)
+    return divide(_expand(g, shape, axis, keepdims), _count(shape, axis))
+
+
+_MEAN = Primitive("mean", OpType.MEAN, lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
+                  (_mean_vjp,))
+
+
+def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Arithmetic mean over ``axis`` (all axes by default).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.mean(ad.Variable([1.0, 2.0, 6.0]))
+    Variable(3.0)
+    """
+    return apply(_MEAN, (x,), {"axis": normalize_axis(axis, _ndim(x), "mean"), "keepdims": keepdims})
+
+
+def _prod_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    # d prod / d x_i = product of the others. ans / x_i is that product where
+    # x_i != 0; at a zero it is the product of the others when x_i is the only
+    # zero of its slice, and 0 when there are more.
+    shape = tuple(x.shape)
+    g = _expand(g, shape, axis, keepdims)
+    zero = equal(x, 0)
+    dt = g.dtype
+    nonzero_x = where(zero, ones_like(x), x)
+    others = prod(nonzero_x, axis=axis, keepdims=True)
+    one_zero = astype(equal(sum(astype(zero, dt), axis=axis, keepdims=True), 1), dt)
+    ans_k = ans if keepdims else reshape(ans, _kept_shape(shape, axis))
+    return multiply(g, where(zero, multiply(others, one_zero), divide(ans_k, nonzero_x)))
+
+
+_PROD = Primitive("prod", OpType.PROD, lambda xp, x, axis, keepdims: xp.prod(x, axis=axis, keepdims=keepdims),
+                  (_prod_vjp,))
+
+
+def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """Product of the elements over ``axis``; exact gradients also where elements are 0.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([2.0, 0.0, 4.0], requires_grad=True)
+    >>> ad.prod(x).backward()
+    >>> x.grad
+    array([0., 8., 0.])
+    """
+    if dtype is not None:
+        x = astype(x, dtype)
+    return apply(_PROD, (x,), {"axis": normalize_axis(axis, _ndim(x), "prod"), "keepdims": keepdims})
+
+
+def _extremum_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    # the gradient is shared equally between tied extreme elements
+    shape = tuple(x.shape)
+    kept = _kept_shape(shape, axis)
+    if not keepdims:
+        ans = reshape(ans, kept)
+        g = reshape(g, kept)
+    mask = astype(equal(x, ans), g.dtype)
+    return divide(multiply(g, mask), sum(mask, axis=axis, keepdims=True))
+
+
+_MAX = Primitive("max", OpType.MAX, lambda xp, x, axis, keepdims: xp.max(x, axis=axis, keepdims=keepdims),
+                 (_extremum_vjp,))
+_MIN = Primitive("min", OpType.MIN, lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
+                 (_extremum_vjp,))
+
+
+def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Maximum over ``axis``; tied maxima share the gradient equally.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([1.0, 3.0, 3.0], requires_grad=True)
+    >>> ad.max(x).backward()
+    >>> x.grad
+    array([0. , 0.5, 0.5])
+    """
+    return apply(_MAX, (x,), {"axis": normalize_axis(axis, _ndim(x), "max"), "keepdims": keepdims})
+
+
+def min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Minimum over ``axis``; tied minima share the gradient equally.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.min(ad.Variable([1.0, 3.0]))
+    Variable(1.0)
+    """
+    return apply(_MIN, (x,), {"axis": normalize_axis(axis, _ndim(x), "min"), "keepdims": keepdims})
+
+
+def _cumsum_vjp(g: Any, ans: Any, x: Any, *, axis: int, include_initial: bool) -> Any:
+    if include_initial:  # out[i] sums x[:i]: drop the leading empty sum
+        key = (slice(None),) * axis + (slice(1, None), Ellipsis)
+        g = getitem(g, key)
+    return flip(cumulative_sum(flip(g, axis=axis), axis=axis), axis=axis)
+
+
+_CUMSUM = Primitive(
+    "cumulative_sum", OpType.CUMULATIVE_SUM,
+    lambda xp, x, axis, include_initial: xp.cumulative_sum(x, axis=axis, include_initial=include_initial),
+    (_cumsum_vjp,),
+)
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                   include_initial: bool = False) -> Any:
+    """Cumulative sum along ``axis`` (required unless ``x`` is 1-D).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.cumulative_sum(ad.Variable([1.0, 2.0, 3.0]))
+    Variable([1. 3. 6.])
+    """
+    ndim = _ndim(x)
+    if axis is None:
+        if ndim != 1:
+            raise ValueError(f"anyad.cumulative_sum: axis is required for a {ndim}-D array")
+        axis = 0
+    (axis,) = normalize_axis(axis, ndim, "cumulative_sum")
+    if dtype is not None:
+        x = astype(x, dtype)
+    return apply(_CUMSUM, (x,), {"axis": axis, "include_initial": include_initial})
+
+
+def var(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+    """Variance over ``axis``, dividing by ``N - correction`` (composed from primitives).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.var(ad.Variable([1.0, 2.0, 3.0, 4.0]))
+    Variable(1.25)
+    """
+    axes = normalize_axis(axis, _ndim(x), "var")
+    d = subtract(x, mean(x, axis=axes, keepdims=True))
+    n = _count(tuple(x.shape), axes)
+    return divide(sum(multiply(d, d), axis=axes, keepdims=keepdims), n - correction)
+
+
+def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+    """Standard deviation over ``axis``: ``sqrt(var(...))``.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.std(ad.Variable([1.0, 3.0]))
+    Variable(1.0)
+    """
+    return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims))
+
+
+def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
+
+    Composed from primitives around the (constant) maximum, so its gradient
+    is the softmax of ``x`` and every higher derivative follows.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.logsumexp(ad.Variable([1000.0, 1000.0]))
+    Variable(1000.6931471805599)
+    """
+    axes = normalize_axis(axis, _ndim(x), "logsumexp")
+    m = max(stop_gradient(x), axis=axes, keepdims=True)
+    m = where(isfinite(m), m, zeros_like(m))
+    out = add(log(sum(exp(subtract(x, m)), axis=axes, keepdims=True)), m)
+    if not keepdims:
+        out = reshape(out, tuple(d for i, d in enumerate(out.shape) if axes is not None and i not in axes))
+    return out
+
+
+from .creation import ones_like, zeros_like  # noqa: E402
+from .elementwise import add, divide, equal, exp, isfinite, log, multiply, sqrt, subtract, where  # noqa: E402
+from .indexing import getitem  # noqa: E402
+from .manipulation import astype, broadcast_to, flip, reshape, stop_gradient  # noqa: E402

@@ -1,0 +1,393 @@
+"""Variable: one array of any Array API namespace, with operators that record.
+
+A Variable owns no numerics: every operator calls an anyad function
+(:mod:`anyad.ops`), which calls the kernel of the array's own namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _backend
+from ._backend import current_backend, namespace_of, resolve_dtype
+
+__all__ = ["Variable", "wrap"]
+
+
+class Variable:
+    """An n-dimensional array that records the operations applied to it.
+
+    Parameters
+    ----------
+    value : array or Python data
+        An array of any supported library (kept as it is: same namespace, same
+        device, no copy) or Python data (a number, nested lists), converted
+        with the current backend (:func:`anyad.use`).
+    dtype : str or dtype, optional
+        Convert to this dtype (``"float32"`` or the backend's dtype object).
+    requires_grad : bool
+        Record every operation on this Variable, and accumulate ``.grad`` in
+        :meth:`backward`. Only floating-point Variables can require grad.
+
+    Attributes
+    ----------
+    value : array
+        The wrapped array.
+    result_of : Operation or None
+        The operation that produced this Variable (``None`` for a leaf).
+    grad : array or None
+        The gradient accumulated by :meth:`backward`.
+
+    Examples
+    --------
+    >>> Variable(5.0)
+    Variable(5.0)
+    >>> Variable([5.0, 2.9])
+    Variable([5.  2.9])
+    >>> Variable([5.0, 2.9]) + Variable([1.0, 5.5])
+    Variable([6.  8.4])
+    >>> Variable([[8.0, 10.0]])
+    Variable([[ 8. 10.]])
+    """
+
+    __slots__ = ("value", "requires_grad", "_op", "grad", "_param_to", "__weakref__")
+
+    # numpy hands mixed operations to our reflected operators and ufunc protocol
+    __array_priority__ = 1000.0
+
+    def __init__(self, value: Any, dtype: Any = None, requires_grad: bool = False):
+        if isinstance(value, Variable):
+            value = value.value
+        try:
+            xp = namespace_of(value)
+        except TypeError:
+            xp = None
+        if xp is None:  # Python data: the current backend makes the array
+            value = current_backend().asarray(value, dtype=dtype)
+        elif dtype is not None:
+            dtype = resolve_dtype(xp, dtype)
+            if value.dtype != dtype:
+                value = xp.astype(value, dtype)
+        self.value = value
+        self._op = None
+        self.grad = None
+        self._param_to = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_()
+
+    # -- graph ------------------------------------------------------------
+    @property
+    def result_of(self) -> Any:
+        """The :class:`~anyad.Operation` that produced this Variable, or None."""
+        op = self._op
+        if op is not None and op._out is None:
+            import weakref
+
+            op._out = weakref.ref(self)
+        return op
+
+    @property
+    def param_to(self) -> list:
+        """Operations recorded by a :class:`~anyad.GradientTracker` that use this Variable."""
+        return [] if self._param_to is None else list(self._param_to)
+
+    def add_result_of(self, result_of: Any) -> None:
+        """Mark this Variable as the output of ``result_of`` (reference API)."""
+        result_of.add_output(self)
+
+    def add_param_to(self, param_to: Any) -> None:
+        """Record that ``param_to`` takes this Variable as input (reference API)."""
+        if self._param_to is None:
+            self._param_to = []
+        self._param_to.append(param_to)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when no recorded operation produced this Variable."""
+        return self._op is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Variable":
+        """Set ``requires_grad`` in place (floating dtypes only) and return self."""
+        if requires_grad:
+            _check_differentiable_dtype(self.value, "requires_grad")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Variable":
+        """A new leaf Variable sharing this value, cut from the graph."""
+        return wrap(self.value)
+
+    def backward(self, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        Parameters
+        ----------
+        seed : array, optional
+            The cotangent (default: ones, i.e. the gradient of ``sum(self)``).
+        retain_graph : bool
+            Keep the graph for another backward (default: free it as it is used).
+        create_graph : bool
+            Make ``.grad`` a differentiable Variable.
+
+        Examples
+        --------
+        >>> x = Variable([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([2., 4.])
+        """
+        from .graph import backprop
+
+        pairs = backprop([self], [seed], None, create_graph=create_graph,
+                         retain_graph=retain_graph or create_graph)
+        for leaf, g in pairs:
+            if g is None:
+                continue
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+    # -- array attributes -------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.value.shape:
+            n *= d
+        return n
+
+    @property
+    def device(self) -> Any:
+        return _backend.device_of(self.value)
+
+    @property
+    def T(self) -> "Variable":
+        """All axes reversed (for a matrix, its transpose)."""
+        return permute_dims(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> "Variable":
+        """Transpose of the last two axes."""
+        return matrix_transpose(self)
+
+    def to_ndarray(self) -> Any:
+        """The value as a host numpy array (copied from the device if needed)."""
+        return _backend.to_numpy(self.value)
+
+    def numpy(self) -> Any:
+        """Alias of :meth:`to_ndarray`."""
+        return _backend.to_numpy(self.value)
+
+    def item(self) -> Any:
+        """The single element as a Python number (a host synchronisation)."""
+        return self.value.item() if hasattr(self.value, "item") else float(self.value)
+
+    def tolist(self) -> Any:
+        return self.to_ndarray().tolist()
+
+    def __len__(self) -> int:
+        return self.value.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __index__(self) -> int:
+        return self.value.__index__()
+
+    def __repr__(self) -> str:
+        v = self.value
+        text = str(v) if _backend.backend_name(namespace_of(v)) == "numpy" else repr(v)
+        if "\n" in text:
+            text = text.replace("\n", "\n" + " " * 9)
+        return f"Variable({text})"
+
+    __hash__ = object.__hash__
+
+    # -- operators (each one anyad function; see anyad.ops) ----------------
+    def __add__(self, other: Any) -> Any:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return subtract(other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return divide(other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return pow(self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return pow(other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return matmul(other, self)
+
+    def __neg__(self) -> Any:
+        return negative(self)
+
+    def __pos__(self) -> Any:
+        return positive(self)
+
+    def __abs__(self) -> Any:
+        return abs(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        return getitem(self, key)
+
+    def __lt__(self, other: Any) -> Any:
+        return less(self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return less_equal(self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return greater(self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return greater_equal(self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return equal(self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return not_equal(self, other)
+
+    def __invert__(self) -> Any:
+        return logical_not(self)
+
+    def __and__(self, other: Any) -> Any:
+        return logical_and(self, other)
+
+    def __or__(self, other: Any) -> Any:
+        return logical_or(self, other)
+
+    # -- methods mirroring module functions ----------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+        return var(self, axis=axis, correction=correction, keepdims=keepdims)
+
+    def std(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+        return std(self, axis=axis, correction=correction, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Any:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+    def astype(self, dtype: Any) -> Any:
+        return astype(self, dtype)
+
+    def exp(self) -> Any:
+        return exp(self)
+
+    def log(self) -> Any:
+        return log(self)
+
+    def tanh(self) -> Any:
+        return tanh(self)
+
+    def sqrt(self) -> Any:
+        return sqrt(self)
+
+
+def wrap(value: Any, op: Any = None) -> Variable:
+    """Make a Variable around a raw array without checks (the engine's constructor)."""
+    v = Variable.__new__(Variable)
+    v.value = value
+    v._op = op
+    v.grad = None
+    v._param_to = None
+    v.requires_grad = op is not None
+    return v
+
+
+def _check_differentiable_dtype(value: Any, what: str) -> None:
+    xp = namespace_of(value)
+    if not xp.isdtype(value.dtype, "real floating"):
+        raise TypeError(
+            f"anyad.{what}: only real floating-point Variables can be differentiated, got "
+            f"{_backend.describe(value)}; create it with a floating dtype, e.g. "
+            "Variable(x, dtype='float64')"
+        )
+
+
+# Operators resolve these names when called; they are bound once the ops exist.
+from .ops.elementwise import (  # noqa: E402
+    abs,
+    add,
+    divide,
+    equal,
+    exp,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    logical_and,
+    logical_not,
+    logical_or,
+    multiply,
+    negative,
+    not_equal,
+    positive,
+    pow,
+    sqrt,
+    subtract,
+    tanh,
+)
+from .ops.indexing import getitem  # noqa: E402
+from .ops.linalg import matmul, matrix_transpose  # noqa: E402
+from .ops.manipulation import astype, permute_dims, reshape  # noqa: E402
+from .ops.reductions import max, mean, min, prod, std, sum, var  # noqa: E402
