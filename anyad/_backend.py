@@ -475,6 +475,7 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
         return z.at[k].add(values) if repeats else z.at[k].set(values)
     z = xp.zeros(shape, dtype=values.dtype, device=dev)
     if not repeats:
+        key, values = _without_newaxes(xp, key, values, len(shape))
         z[key] = values
         return z
     if name == "numpy":
@@ -500,6 +501,30 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
         flat.index_add_(0, pos, vals)
         return xp.reshape(flat, shape)
     return xp.reshape(_one_hot_add(xp, pos, vals, n, dev), shape)
+
+
+def _without_newaxes(xp: Any, key: Any, values: Any, ndim: int) -> tuple[Any, Any]:
+    """Assignment keys may not hold ``None``: drop each one, with the length-one
+    axis it made in ``values`` (basic keys only)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(k is None for k in parts):
+        return key, values
+    consumed = sum(1 for k in parts if k is not None and k is not Ellipsis and not hasattr(k, "shape"))
+    consumed += sum(getattr(k, "ndim", 0) for k in parts if hasattr(k, "shape"))
+    axis = 0
+    drop = []
+    for k in parts:
+        if k is None:
+            drop.append(axis)
+            axis += 1
+        elif k is Ellipsis:
+            axis += ndim - consumed
+        elif isinstance(k, slice):
+            axis += 1
+        elif hasattr(k, "shape") and k.ndim > 0:  # a boolean mask makes one axis
+            axis += 1
+    new_shape = tuple(d for i, d in enumerate(values.shape) if i not in drop)
+    return tuple(k for k in parts if k is not None), xp.reshape(values, new_shape)
 
 
 def _one_hot_add(xp: Any, pos: Any, vals: Any, n: int, dev: Any) -> Any:

@@ -1,0 +1,242 @@
+"""Checking derivatives against central finite differences.
+
+:func:`gradcheck` compares reverse mode with finite differences computed in
+float64; :func:`gradgradcheck` does the same for the gradient itself (second
+order). Both work on every backend: perturbations are built with the arrays'
+own namespace and device, and only the final comparison is copied to the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from . import _backend
+from .graph import backprop
+from .variable import Variable
+
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
+
+_DEFAULT_TOL = {"float64": (1e-6, 1e-4), "float32": (2e-3, 2e-2), "float16": (5e-2, 1e-1)}
+
+
+class GradcheckError(AssertionError):
+    """Reverse mode and finite differences disagree."""
+
+
+def _dtype_name(x: Any) -> str:
+    return _backend._dtype_name(x.dtype)
+
+
+def _as_tuple(out: Any) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _raw(x: Any) -> Any:
+    return x.value if isinstance(x, Variable) else x
+
+
+def _random_like(xp: Any, x: Any, seed: int) -> Any:
+    """Deterministic pseudo-random values in [-1, 1) with x's shape, dtype and device
+    (built with the standard alone: no random module is needed)."""
+    n = 1
+    for d in x.shape:
+        n *= d
+    i = xp.astype(xp.arange(n, device=_backend.device_of(x)), xp.float64)
+    v = xp.sin(i * 12.9898 + 78.233 * (seed + 1)) * 43758.5453
+    v = (v - xp.floor(v)) * 2.0 - 1.0
+    return xp.astype(xp.reshape(v, tuple(x.shape)), x.dtype)
+
+
+def _scalarize(f: Callable, cotangents: list | None, xs: Sequence[Any]) -> tuple[Any, list]:
+    """``sum_k <w_k, f(xs)_k>`` for fixed random cotangents ``w_k``."""
+    outs = [o for o in _as_tuple(f(*xs))]
+    if cotangents is None:
+        cotangents = []
+        for k, o in enumerate(outs):
+            ro = _raw(o)
+            cotangents.append(_random_like(_backend.namespace_of(ro), ro, 1000 + k))
+    from .ops import multiply, sum
+
+    total = None
+    for o, w in zip(outs, cotangents):
+        if o is None:
+            continue
+        ro = _raw(o)
+        wk = w if _dtype_name(ro) == _dtype_name(w) else _backend.namespace_of(w).astype(w, ro.dtype)
+        term = sum(multiply(o, wk))
+        total = term if total is None else total + term
+    return total, cotangents
+
+
+def gradcheck(
+    f: Callable,
+    inputs: Sequence[Any],
+    *,
+    eps: float = 1e-6,
+    atol: float | None = None,
+    rtol: float | None = None,
+    argnums: Sequence[int] | None = None,
+) -> bool:
+    """Check reverse-mode gradients of ``f`` at ``inputs`` against central differences.
+
+    ``f`` takes Variables or arrays and returns one array or a tuple of them.
+    For random cotangents ``w`` (fixed), the gradient of ``sum(w * f(*inputs))``
+    from one backward pass is compared, element by element, with central
+    differences computed in float64 (inputs of other floating dtypes are cast
+    for the differences; the reverse pass runs in their own dtype).
+
+    Parameters
+    ----------
+    f : callable
+        The function to check.
+    inputs : sequence of arrays
+        Where to check (arrays of any backend, or Variables).
+    eps : float
+        Finite-difference step.
+    atol, rtol : float, optional
+        Tolerances; by default chosen from the inputs' dtype.
+    argnums : sequence of int, optional
+        Which inputs to differentiate (default: every floating input).
+
+    Returns
+    -------
+    bool
+        True when every element agrees.
+
+    Raises
+    ------
+    GradcheckError
+        Naming the input, the worst element's index, both values and the tolerance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> gradcheck(lambda x: ad.sin(x) * x, [np.array([0.5, 1.0, 2.0])])
+    True
+    """
+    raws = [_raw(x) for x in inputs]
+    if argnums is None:
+        argnums = [i for i, x in enumerate(raws) if _is_float(x)]
+    # reverse mode, in the inputs' own dtype
+    vars_ = [Variable(x, requires_grad=True) if i in argnums else x for i, x in enumerate(raws)]
+    total, cotangents = _scalarize(f, None, vars_)
+    if not isinstance(total, Variable):
+        raise GradcheckError("anyad.gradcheck: f does not depend on its inputs")
+    analytic = backprop([total], [None], [vars_[i] for i in argnums], retain_graph=False)
+    # central differences in float64
+    x64 = [_to64(x) for x in raws]
+    w64 = [_to64(w) for w in cotangents]
+    for slot, i in enumerate(argnums):
+        x = x64[i]
+        xp = _backend.namespace_of(x)
+        n = 1
+        for d in x.shape:
+            n *= d
+        flat = xp.reshape(x, (-1,))
+        dev = _backend.device_of(x)
+        idx = xp.arange(n, device=dev)
+        zero = xp.zeros(n, dtype=x.dtype, device=dev)
+        numeric = []
+        for j in range(n):
+            step = xp.where(idx == j, eps, zero)
+            args_p = list(x64)
+            args_m = list(x64)
+            args_p[i] = xp.reshape(flat + step, tuple(x.shape))
+            args_m[i] = xp.reshape(flat - step, tuple(x.shape))
+            fp, _ = _scalarize(f, w64, args_p)
+            fm, _ = _scalarize(f, w64, args_m)
+            numeric.append(float(_raw(fp) - _raw(fm)) / (2 * eps))
+        _compare(analytic[slot], numeric, raws[i], i, atol, rtol, "gradcheck")
+    return True
+
+
+def gradgradcheck(
+    f: Callable,
+    inputs: Sequence[Any],
+    *,
+    eps: float = 1e-6,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` applied to the gradient of
+    ``sum(w * f(*inputs))`` (built with ``create_graph=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> gradgradcheck(lambda x: ad.exp(x) * x, [np.array([0.5, 1.0])])
+    True
+    """
+    raws = [_raw(x) for x in inputs]
+    argnums = [i for i, x in enumerate(raws) if _is_float(x)]
+    _, cotangents = _scalarize(f, None, raws)
+
+    def gradient(*xs: Any) -> tuple:
+        vs = [x if isinstance(x, Variable) else Variable(x) for x in xs]
+        total, _ = _scalarize(f, cotangents, vs)
+        if not isinstance(total, Variable):
+            return tuple(_backend.namespace_of(_raw(vs[i])).zeros_like(_raw(vs[i])) for i in argnums)
+        grads = backprop([total], [None], [vs[i] for i in argnums], create_graph=True, retain_graph=True)
+        return tuple(
+            g if g is not None else _backend.namespace_of(_raw(vs[i])).zeros_like(_raw(vs[i]))
+            for g, i in zip(grads, argnums)
+        )
+
+    from .graph import ALL, recording
+
+    with recording(ALL):
+        return gradcheck(gradient, raws, eps=eps, atol=atol, rtol=rtol, argnums=argnums)
+
+
+def _is_float(x: Any) -> bool:
+    if not hasattr(x, "dtype"):
+        return False
+    xp = _backend.namespace_of(x)
+    return xp.isdtype(x.dtype, "real floating")
+
+
+def _to64(x: Any) -> Any:
+    if not _is_float(x):
+        return x
+    xp = _backend.namespace_of(x)
+    return xp.astype(x, xp.float64)
+
+
+def _compare(analytic: Any, numeric: list, x: Any, i: int, atol: Any, rtol: Any, what: str) -> None:
+    import numpy as np  # host-side comparison only
+
+    d_atol, d_rtol = _DEFAULT_TOL.get(_dtype_name(x), (1e-6, 1e-4))
+    atol = d_atol if atol is None else atol
+    rtol = d_rtol if rtol is None else rtol
+    num = np.asarray(numeric, dtype=np.float64).reshape(tuple(x.shape))
+    if analytic is None:
+        ana = np.zeros_like(num)
+    else:
+        if _backend._dtype_name(analytic.dtype) != _dtype_name(x):
+            raise GradcheckError(
+                f"anyad.{what}: gradient of input {i} has dtype {_backend._dtype_name(analytic.dtype)}, "
+                f"the input has {_dtype_name(x)}"
+            )
+        if tuple(analytic.shape) != tuple(x.shape):
+            raise GradcheckError(
+                f"anyad.{what}: gradient of input {i} has shape {tuple(analytic.shape)}, "
+                f"the input has {tuple(x.shape)}"
+            )
+        if repr(_backend.device_of(analytic)) != repr(_backend.device_of(x)):
+            raise GradcheckError(
+                f"anyad.{what}: gradient of input {i} is on {_backend.device_of(analytic)}, "
+                f"the input on {_backend.device_of(x)}"
+            )
+        ana = _backend.to_numpy(analytic).astype(np.float64)
+    excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
+    bad = ~(excess <= 0)  # NaN counts as a failure
+    if bad.any():
+        k = np.unravel_index(int(np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf))),
+                             num.shape) if num.ndim else ()
+        raise GradcheckError(
+            f"anyad.{what}: input {i} ({_backend.describe(x)}): worst element at index {tuple(int(j) for j in k)}: "
+            f"reverse mode {ana[k]!r}, finite differences {num[k]!r}; tolerance atol={atol} + rtol={rtol} * "
+            f"|finite difference|; {int(bad.sum())} of {num.size} elements disagree"
+        )

@@ -1,0 +1,96 @@
+"""The backend matrix: every test that takes ``be`` runs on every backend present.
+
+* numpy;
+* array_api_strict on its CPU device and on ``Device("device1")``, the GPU
+  proxy: arrays there refuse to mix with CPU arrays and refuse conversion to
+  numpy, exactly as CuPy device arrays do;
+* torch on the CPU, when installed;
+* cupy, when it imports and sees a CUDA device.
+
+``ANYAD_TEST_BACKENDS=numpy,torch`` restricts the matrix (CI runs the torch
+leg on its own).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import anyad
+
+
+class BackendCase:
+    """One backend of the matrix: makes test arrays there from numpy data."""
+
+    def __init__(self, name: str, xp, device=None):
+        self.name = name
+        self.xp = xp
+        self.device = device
+
+    def array(self, data, dtype="float64"):
+        data = np.asarray(data)
+        dt = getattr(self.xp, dtype) if isinstance(dtype, str) else dtype
+        if self.name == "cupy":
+            return self.xp.asarray(data, dtype=dt)
+        if self.name == "torch":
+            import torch
+
+            return torch.asarray(data.copy(), dtype=dt)
+        if self.device is not None:
+            return self.xp.asarray(data, dtype=dt, device=self.device)
+        return self.xp.asarray(data, dtype=dt)
+
+    def use(self):
+        """anyad.use(...) for this backend, as a context manager."""
+        return anyad.use(self.xp if self.name != "numpy" else "numpy", device=self.device)
+
+    def to_numpy(self, x):
+        return anyad._backend.to_numpy(x.value if isinstance(x, anyad.Variable) else x)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _cases() -> list:
+    cases = [BackendCase("numpy", anyad.current_backend().xp)]
+    try:
+        import array_api_strict as strict
+
+        cases.append(BackendCase("strict", strict, strict.Device("CPU_DEVICE")))
+        cases.append(BackendCase("strict-device1", strict, strict.Device("device1")))
+    except ImportError:
+        pass
+    try:
+        import array_api_compat.torch as ctorch
+        import torch  # noqa: F401
+
+        cases.append(BackendCase("torch", ctorch))
+    except ImportError:
+        pass
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            cases.append(BackendCase("cupy", anyad._backend._load("cupy")))
+    except Exception:
+        pass
+    only = os.environ.get("ANYAD_TEST_BACKENDS")
+    if only:
+        keep = {s.strip() for s in only.split(",")}
+        cases = [c for c in cases if c.name in keep]
+    return cases
+
+
+BACKENDS = _cases()
+
+
+@pytest.fixture(params=BACKENDS, ids=[c.name for c in BACKENDS])
+def be(request) -> BackendCase:
+    return request.param
+
+
+@pytest.fixture(params=["float64", "float32"])
+def dtype(request) -> str:
+    return request.param
