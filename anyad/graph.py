@@ -1,11 +1,11 @@
 """The computation graph: primitives, recorded operations, recording state, backprop.
 
-A recorded value is a :class:`~anyad.Variable` whose ``_op`` is the
-:class:`Operation` that produced it. The operation holds the primitive, its
-inputs (``params``), the raw input values the kernel saw (``values``) and its
-non-array parameters (``other_params``); nothing else is retained. The output
-is not referenced by its operation (that would be a reference cycle), so a graph
-is freed by reference counting alone as soon as its outputs are dropped.
+A recorded value is a :class:`~anyad.Variable` that carries its node itself:
+``_prim`` (the :class:`Primitive`), ``_args`` (its inputs, Variables or raw
+constants, followed by the raw values the kernel saw, in one tuple) and ``_kw``
+(non-array parameters); nothing else is retained. One object per operation and
+no reference cycle, so a graph is freed by reference counting alone as soon as
+its outputs are dropped. :class:`Operation` is the public view of a node.
 
 :func:`backprop` is a pure function from targets, seeds and sources to gradients;
 every public face (GradientTracker, Graph, ``Variable.backward``, the functional
@@ -158,10 +158,12 @@ PRIMITIVES: dict[OpType, Primitive] = {}
 class Operation:
     """A recorded application of a primitive: one node of the graph.
 
-    The GradientTracker reference API (``Operation(op_type, other_params)``,
-    ``add_params``, ``add_output``, ``op_type``, ``other_params``, ``params``)
-    is kept, so graphs can also be built by hand with
-    :meth:`anyad.GradientTracker.append`.
+    The engine stores a node's fields on its output Variable itself (one object
+    per operation, no reference cycle); an Operation is the public view of
+    them, made on demand by :attr:`Variable.result_of`. The GradientTracker
+    reference API (``Operation(op_type, other_params)``, ``add_params``,
+    ``add_output``, ``op_type``, ``other_params``, ``params``) is kept, so graphs
+    can also be built by hand with :meth:`anyad.GradientTracker.append`.
 
     Examples
     --------
@@ -171,15 +173,14 @@ class Operation:
     True
     """
 
-    __slots__ = ("prim", "params", "values", "other_params", "_out")
+    __slots__ = ("prim", "_args", "other_params", "_out")
 
     def __init__(self, op_type: OpType, other_params: dict | None = None):
         try:
             self.prim = PRIMITIVES[op_type]
         except KeyError:
             raise ValueError(f"anyad.Operation: {op_type!r} is not a recordable primitive") from None
-        self.params = ()
-        self.values = ()
+        self._args = ()
         self.other_params = other_params or None
         self._out = None
 
@@ -189,19 +190,37 @@ class Operation:
         return self.prim.op_type
 
     @property
+    def params(self) -> tuple:
+        """The inputs: Variables, or raw constants."""
+        args = self._args
+        return () if args is None else args[: len(args) >> 1]
+
+    @property
+    def values(self) -> tuple:
+        """The raw arrays (or scalars) the kernel saw."""
+        args = self._args
+        return () if args is None else args[len(args) >> 1:]
+
+    @property
     def output(self) -> Any:
         """The Variable this operation produced (held weakly), or ``None``."""
         return None if self._out is None else self._out()
 
     def add_params(self, params: Sequence[Any]) -> None:
         """Set the input Variables (reference API)."""
-        self.params = tuple(params)
-        self.values = tuple(getattr(p, "value", p) for p in self.params)
+        params = tuple(params)
+        self._args = params + tuple(getattr(p, "value", p) for p in params)
+        out = self.output
+        if out is not None:
+            out._args = self._args
 
     def add_output(self, output: Any) -> None:
         """Set the output Variable (reference API); it is held weakly."""
         self._out = weakref.ref(output)
-        output._op = self
+        output._prim = self.prim
+        output._args = self._args
+        output._kw = self.other_params
+        output._view = self
         output.requires_grad = True
 
     def __eq__(self, value: object) -> bool:
@@ -271,29 +290,29 @@ def _needed_in_order(targets: Sequence[Any], wanted: set | None, Variable: type)
         s = state.get(v)
         if s == 2:
             continue
-        op = v._op
+        prim = v._prim
         if s is None:  # enter: come back after the inputs
             state[v] = 1
             push(v)
-            if op is not None:
-                params = op.params
-                if params is None:
+            if prim is not None:
+                args = v._args
+                if args is None:
                     raise GraphFreedError(
-                        f"anyad: backprop reached a {op.prim.name} operation whose saved values were "
+                        f"anyad: backprop reached a {prim.name} operation whose saved values were "
                         "freed by an earlier backward(); pass retain_graph=True to the first call "
                         "to differentiate the same graph twice"
                     )
-                for u in params:
+                for u in args:
                     if isinstance(u, Variable) and u not in state:
                         push(u)
             continue
         state[v] = 2  # finish: every input is finished
         if wanted is None:
-            need = op is None and v.requires_grad
+            need = prim is None and v.requires_grad
         else:
             need = v in wanted
-        if not need and op is not None:
-            for u in op.params:
+        if not need and prim is not None:
+            for u in v._args:
                 if isinstance(u, Variable) and u in needed:
                     need = True
                     break
@@ -364,20 +383,22 @@ def backprop(
             g = pop(v, None)
             if g is None:
                 continue
-            op = v._op
-            if op is None or (wanted is not None and v in wanted):
+            prim = v._prim
+            if prim is None or (wanted is not None and v in wanted):
                 found[v] = g
-                if op is None:
+                if prim is None:
                     continue
-            prim = op.prim
             vjps = prim.vjps
+            both = v._args
+            n = len(both) >> 1
+            params = both[:n]
             if create_graph:
-                ans, args = v, op.params
+                ans, args = v, params
             else:
-                ans, args = v.value, op.values
-            kw = op.other_params
+                ans, args = v.value, both[n:]
+            kw = v._kw
             i = -1
-            for u in op.params:
+            for u in params:
                 i += 1
                 if not isinstance(u, Variable) or u not in needed:
                     continue
@@ -396,14 +417,13 @@ def backprop(
                 prev = get(u)
                 grads[u] = gu if prev is None else prev + gu
             if not retain_graph:
-                op.params = None
-                op.values = None
+                v._args = None
     finally:
         if mode_token is not None:
             MODE.reset(mode_token)
 
     if sources is None:
-        return [(leaf, g) for leaf, g in found.items() if leaf._op is None]
+        return [(leaf, g) for leaf, g in found.items() if leaf._prim is None]
     return [found.get(s) for s in sources]
 
 

@@ -50,7 +50,10 @@ class Variable:
     Variable([[ 8. 10.]])
     """
 
-    __slots__ = ("value", "requires_grad", "_op", "grad", "_param_to", "__weakref__")
+    # _prim, _args, _kw: the node that produced this Variable (see anyad.graph);
+    # _view: its Operation view, made on demand
+    __slots__ = ("value", "requires_grad", "grad", "_prim", "_args", "_kw", "_view", "_param_to",
+                 "__weakref__")
 
     # numpy hands mixed operations to our reflected operators and ufunc protocol
     __array_priority__ = 1000.0
@@ -69,7 +72,8 @@ class Variable:
             if value.dtype != dtype:
                 value = xp.astype(value, dtype)
         self.value = value
-        self._op = None
+        self._prim = None
+        self._view = None
         self.grad = None
         self._param_to = None
         self.requires_grad = False
@@ -80,12 +84,37 @@ class Variable:
     @property
     def result_of(self) -> Any:
         """The :class:`~anyad.Operation` that produced this Variable, or None."""
-        op = self._op
-        if op is not None and op._out is None:
-            import weakref
+        if self._prim is None:
+            return None
+        view = self._view
+        if view is None:
+            view = _new_operation(Operation)
+            view.prim = self._prim
+            view._args = self._args
+            view.other_params = self._kw
+            view._out = _weakref(self)
+            self._view = view
+        return view
 
-            op._out = weakref.ref(self)
-        return op
+    @property
+    def _op(self) -> Any:
+        """The node as an :class:`~anyad.Operation` view (``None`` for a leaf).
+
+        Engine code on a hot path reads ``_prim``, ``_args`` and ``_kw`` instead.
+        Setting it to None makes this Variable a leaf; setting an Operation
+        makes this Variable its output.
+        """
+        return self.result_of
+
+    @_op.setter
+    def _op(self, op: Any) -> None:
+        if op is None:
+            self._prim = None
+            self._args = None
+            self._kw = None
+            self._view = None
+        else:
+            op.add_output(self)
 
     @property
     def param_to(self) -> list:
@@ -105,7 +134,7 @@ class Variable:
     @property
     def is_leaf(self) -> bool:
         """True when no recorded operation produced this Variable."""
-        return self._op is None
+        return self._prim is None
 
     def requires_grad_(self, requires_grad: bool = True) -> "Variable":
         """Set ``requires_grad`` in place (floating dtypes only) and return self."""
@@ -346,10 +375,13 @@ def wrap(value: Any, op: Any = None) -> Variable:
     """Make a Variable around a raw array without checks (the engine's constructor)."""
     v = Variable.__new__(Variable)
     v.value = value
-    v._op = op
+    v._prim = None
+    v._view = None
     v.grad = None
     v._param_to = None
-    v.requires_grad = op is not None
+    v.requires_grad = False
+    if op is not None:
+        op.add_output(v)
     return v
 
 
@@ -362,6 +394,12 @@ def _check_differentiable_dtype(value: Any, what: str) -> None:
             "Variable(x, dtype='float64')"
         )
 
+
+from weakref import ref as _weakref  # noqa: E402
+
+from .graph import Operation  # noqa: E402
+
+_new_operation = Operation.__new__
 
 # Operators resolve these names when called; they are bound once the ops exist.
 from .ops.elementwise import (  # noqa: E402

@@ -26,36 +26,33 @@ __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primiti
 _SCALARS = frozenset((bool, int, float, complex))
 _NS = _backend._NS_BY_TYPE
 _mode = MODE.get
-_new_op = Operation.__new__
 _new_var = Variable.__new__
 _compatible_pairs: set = set()
 
 
 def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict | None, mode: int) -> Variable:
     """Wrap ``out`` as the output of a new Operation (the recording path)."""
-    op = _new_op(Operation)
-    op.prim = prim
-    op.params = params
-    op.values = values
-    op.other_params = other
-    op._out = None
-    if mode == TRACK:
-        for p in params:
-            if isinstance(p, Variable):
-                p.add_param_to(op)
     v = _new_var(Variable)
     v.value = out
-    v._op = op
+    v._prim = prim
+    v._args = params + values
+    v._kw = other
+    v._view = None
     v.grad = None
     v._param_to = None
     v.requires_grad = True
+    if mode == TRACK:
+        for p in params:
+            if isinstance(p, Variable):
+                p.add_param_to(v.result_of)
     return v
 
 
 def _constant(out: Any) -> Variable:
     v = _new_var(Variable)
     v.value = out
-    v._op = None
+    v._prim = None
+    v._view = None
     v.grad = None
     v._param_to = None
     v.requires_grad = False
@@ -121,20 +118,17 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             v.value = out
             v.grad = None
             v._param_to = None
+            v._view = None
             mode = _mode()
             if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
-                op = _new_op(Operation)
-                op.prim = prim
-                op.params = (x,)
-                op.values = (xv,)
-                op.other_params = None
-                op._out = None
-                if mode == TRACK:
-                    x.add_param_to(op)
-                v._op = op
+                v._prim = prim
+                v._args = (x, xv)
+                v._kw = None
                 v.requires_grad = True
+                if mode == TRACK:
+                    x.add_param_to(v.result_of)
             else:
-                v._op = None
+                v._prim = None
                 v.requires_grad = False
             return v
         xp = _NS.get(type(x))
@@ -195,22 +189,19 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         v.value = out
         v.grad = None
         v._param_to = None
+        v._view = None
         mode = _mode()
         if differentiable and mode != OFF and (rec or mode != AUTO):
-            op = _new_op(Operation)
-            op.prim = prim
-            op.params = (x1, x2)
-            op.values = (a, b)
-            op.other_params = None
-            op._out = None
-            if mode == TRACK:
-                for p in op.params:
-                    if isinstance(p, Variable):
-                        p.add_param_to(op)
-            v._op = op
+            v._prim = prim
+            v._args = (x1, x2, a, b)
+            v._kw = None
             v.requires_grad = True
+            if mode == TRACK:
+                for p in (x1, x2):
+                    if isinstance(p, Variable):
+                        p.add_param_to(v.result_of)
         else:
-            v._op = None
+            v._prim = None
             v.requires_grad = False
         return v
 
