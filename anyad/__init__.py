@@ -18,10 +18,15 @@ from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
 from .tracker import GradientTracker
+from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, no_grad, value_and_grad, vjp
+from .testing import GradcheckError, gradcheck, gradgradcheck
+from .custom import custom_vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend", "BackendMismatchError", "GradientTracker", "GraphFreedError", "Operation", "OpType",
     "Primitive", "Variable", "backprop", "current_backend", "use", *_ops_all,
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
+    "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
 ]

@@ -76,14 +76,19 @@ def gradcheck(
     atol: float | None = None,
     rtol: float | None = None,
     argnums: Sequence[int] | None = None,
+    check_forward: bool = True,
 ) -> bool:
-    """Check reverse-mode gradients of ``f`` at ``inputs`` against central differences.
+    """Check reverse-mode (and forward-mode) derivatives of ``f`` at ``inputs``
+    against central differences.
 
     ``f`` takes Variables or arrays and returns one array or a tuple of them.
     For random cotangents ``w`` (fixed), the gradient of ``sum(w * f(*inputs))``
     from one backward pass is compared, element by element, with central
     differences computed in float64 (inputs of other floating dtypes are cast
-    for the differences; the reverse pass runs in their own dtype).
+    for the differences; the reverse pass runs in their own dtype). With
+    ``check_forward``, forward mode is checked too: :func:`anyad.jvp` along a
+    random direction against the central difference of ``f`` along it, for
+    every output element.
 
     Parameters
     ----------
@@ -97,6 +102,8 @@ def gradcheck(
         Tolerances; by default chosen from the inputs' dtype.
     argnums : sequence of int, optional
         Which inputs to differentiate (default: every floating input).
+    check_forward : bool
+        Also check forward mode (default True).
 
     Returns
     -------
@@ -106,7 +113,8 @@ def gradcheck(
     Raises
     ------
     GradcheckError
-        Naming the input, the worst element's index, both values and the tolerance.
+        Naming the input (or output, for forward mode), the worst element's
+        index, both values and the tolerance.
 
     Examples
     --------
@@ -148,7 +156,37 @@ def gradcheck(
             fm, _ = _scalarize(f, w64, args_m)
             numeric.append(float(_raw(fp) - _raw(fm)) / (2 * eps))
         _compare(analytic[slot], numeric, raws[i], i, atol, rtol, "gradcheck")
+    if check_forward:
+        _check_forward(f, raws, x64, list(argnums), eps, atol, rtol)
     return True
+
+
+def _check_forward(f: Callable, raws: list, x64: list, argnums: list, eps: float, atol: Any, rtol: Any) -> None:
+    """Forward mode: jvp along random tangents against central differences of f along them."""
+    from .functional import jvp
+
+    tangents = [_random_like(_backend.namespace_of(raws[i]), raws[i], 2000 + i) for i in argnums]
+
+    def f_diff(*diff: Any) -> Any:
+        full = list(raws)
+        for i, d in zip(argnums, diff):
+            full[i] = d
+        return f(*full)
+
+    outs, touts = jvp(f_diff, tuple(raws[i] for i in argnums), tuple(tangents))
+    outs, touts = _as_tuple(outs), _as_tuple(touts)
+    args_p, args_m = list(x64), list(x64)
+    for i, t in zip(argnums, tangents):
+        t64 = _to64(t)
+        args_p[i] = x64[i] + eps * t64
+        args_m[i] = x64[i] - eps * t64
+    fp, fm = _as_tuple(f(*args_p)), _as_tuple(f(*args_m))
+    for k, (o, t) in enumerate(zip(outs, touts)):
+        o = _raw(o)
+        if o is None or not _is_float(o):
+            continue
+        numeric = (_raw(fp[k]) - _raw(fm[k])) / (2 * eps)
+        _compare(_raw(t), _backend.to_numpy(numeric), o, k, atol, rtol, "gradcheck", "forward mode", "output")
 
 
 def gradgradcheck(
@@ -204,7 +242,8 @@ def _to64(x: Any) -> Any:
     return xp.astype(x, xp.float64)
 
 
-def _compare(analytic: Any, numeric: list, x: Any, i: int, atol: Any, rtol: Any, what: str) -> None:
+def _compare(analytic: Any, numeric: Any, x: Any, i: int, atol: Any, rtol: Any, what: str,
+             mode: str = "reverse mode", role: str = "input") -> None:
     import numpy as np  # host-side comparison only
 
     d_atol, d_rtol = _DEFAULT_TOL.get(_dtype_name(x), (1e-6, 1e-4))
@@ -216,18 +255,18 @@ def _compare(analytic: Any, numeric: list, x: Any, i: int, atol: Any, rtol: Any,
     else:
         if _backend._dtype_name(analytic.dtype) != _dtype_name(x):
             raise GradcheckError(
-                f"anyad.{what}: gradient of input {i} has dtype {_backend._dtype_name(analytic.dtype)}, "
-                f"the input has {_dtype_name(x)}"
+                f"anyad.{what}: {mode} derivative of {role} {i} has dtype "
+                f"{_backend._dtype_name(analytic.dtype)}, the {role} has {_dtype_name(x)}"
             )
         if tuple(analytic.shape) != tuple(x.shape):
             raise GradcheckError(
-                f"anyad.{what}: gradient of input {i} has shape {tuple(analytic.shape)}, "
-                f"the input has {tuple(x.shape)}"
+                f"anyad.{what}: {mode} derivative of {role} {i} has shape {tuple(analytic.shape)}, "
+                f"the {role} has {tuple(x.shape)}"
             )
         if repr(_backend.device_of(analytic)) != repr(_backend.device_of(x)):
             raise GradcheckError(
-                f"anyad.{what}: gradient of input {i} is on {_backend.device_of(analytic)}, "
-                f"the input on {_backend.device_of(x)}"
+                f"anyad.{what}: {mode} derivative of {role} {i} is on {_backend.device_of(analytic)}, "
+                f"the {role} on {_backend.device_of(x)}"
             )
         ana = _backend.to_numpy(analytic).astype(np.float64)
     excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
@@ -236,7 +275,8 @@ def _compare(analytic: Any, numeric: list, x: Any, i: int, atol: Any, rtol: Any,
         k = np.unravel_index(int(np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf))),
                              num.shape) if num.ndim else ()
         raise GradcheckError(
-            f"anyad.{what}: input {i} ({_backend.describe(x)}): worst element at index {tuple(int(j) for j in k)}: "
-            f"reverse mode {ana[k]!r}, finite differences {num[k]!r}; tolerance atol={atol} + rtol={rtol} * "
+            f"anyad.{what}: {role} {i} ({_backend.describe(x)}): worst element at index "
+            f"{tuple(int(j) for j in k)}: {mode} {ana[k]!r}, finite differences {num[k]!r}; "
+            f"tolerance atol={atol} + rtol={rtol} * "
             f"|finite difference|; {int(bad.sum())} of {num.size} elements disagree"
         )

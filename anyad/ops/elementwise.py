@@ -399,3 +399,21 @@ isfinite = _predicate("isfinite", lambda xp, x: xp.isfinite(x), "Elementwise tes
 
 from .creation import zeros_like  # noqa: E402
 from .manipulation import astype  # noqa: E402
+
+# ---------------------------------------------------------------------------
+# forward mode: an elementwise primitive's Jacobian is diagonal (its own
+# transpose), so its JVP rule is its VJP rules applied to the tangents
+# ---------------------------------------------------------------------------
+
+from ..forward import diagonal_jvp  # noqa: E402
+
+for _p in (add.primitive, subtract.primitive, multiply.primitive, divide.primitive, pow.primitive,
+           negative.primitive, positive.primitive, abs.primitive, square.primitive, sqrt.primitive,
+           exp.primitive, expm1.primitive, log.primitive, log1p.primitive, log2.primitive,
+           log10.primitive, sin.primitive, cos.primitive, tan.primitive, asin.primitive,
+           acos.primitive, atan.primitive, atan2.primitive, sinh.primitive, cosh.primitive,
+           tanh.primitive, asinh.primitive, acosh.primitive, atanh.primitive, maximum.primitive,
+           minimum.primitive, _WHERE, _CLIP, sign.primitive, floor.primitive, ceil.primitive,
+           round.primitive, trunc.primitive):
+    _p.jvp = diagonal_jvp(_p)
+del _p

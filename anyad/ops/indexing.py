@@ -54,6 +54,7 @@ def _getitem_back(g: Any, ans: Any, x: Any, *, key: Any, repeats: bool) -> Any:
 
 
 _GETITEM = Primitive("getitem", OpType.GETITEM, lambda xp, x, key, repeats: x[key], (_getitem_back,))
+_GETITEM.jvp = lambda ts, ans, x, **kw: apply(_GETITEM, (ts[0],), kw)  # linear: the tangent indexed
 
 
 def getitem(x: Any, key: Any) -> Any:
@@ -84,6 +85,7 @@ _INDEX_ADD = Primitive(
     lambda xp, v, key, shape, repeats: _backend.index_add(xp, v, key, shape, repeats),
     (_index_add_back,),
 )
+_INDEX_ADD.jvp = lambda ts, ans, v, **kw: apply(_INDEX_ADD, (ts[0],), kw)
 
 
 def index_add(values: Any, key: Any, shape: tuple, repeats: bool = True) -> Any:
@@ -106,6 +108,7 @@ def _take_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
 
 _TAKE = Primitive("take", OpType.TAKE, lambda xp, x, indices, axis: xp.take(x, indices, axis=axis),
                   (_take_back, None))
+_TAKE.jvp = lambda ts, ans, x, indices, **kw: apply(_TAKE, (ts[0], indices), kw)
 
 
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:

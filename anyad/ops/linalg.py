@@ -42,6 +42,17 @@ _MATMUL = Primitive("matmul", OpType.MATMUL, lambda xp, a, b: xp.matmul(a, b),
                     (_matmul_vjp_x1, _matmul_vjp_x2), broadcasts=True)
 
 
+def _matmul_jvp(ts: Any, ans: Any, a: Any, b: Any) -> Any:
+    ta, tb = ts
+    out = None if ta is None else matmul(ta, b)
+    if tb is not None:
+        out = matmul(a, tb) if out is None else add(out, matmul(a, tb))
+    return out
+
+
+_MATMUL.jvp = _matmul_jvp
+
+
 def matmul(x1: Any, x2: Any, /) -> Any:
     """Matrix product with NumPy semantics: 1-D operands are vectors, leading
     dimensions are batch dimensions and broadcast.
@@ -59,6 +70,7 @@ def matmul(x1: Any, x2: Any, /) -> Any:
 
 _MT = Primitive("matrix_transpose", OpType.MATRIX_TRANSPOSE, lambda xp, x: xp.matrix_transpose(x),
                 (lambda g, ans, x: matrix_transpose(g),))
+_MT.jvp = lambda ts, ans, x: matrix_transpose(ts[0])
 
 
 def matrix_transpose(x: Any, /) -> Any:
@@ -125,6 +137,6 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     return sum(multiply(x1, x2), axis=axis)
 
 
-from .elementwise import multiply  # noqa: E402
+from .elementwise import add, multiply  # noqa: E402
 from .manipulation import expand_dims, permute_dims, reshape, squeeze  # noqa: E402
 from .reductions import sum  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _backend
 from ..graph import OpType, Primitive
-from ..variable import Variable, wrap
+from ..variable import TRACING, Variable, wrap
 from ._core import apply, unbroadcast
 
 __all__ = [
@@ -30,11 +30,23 @@ def _axis_tuple(axis: Any, ndim: int) -> Any:
     return tuple(int(a) % ndim if ndim else 0 for a in axes)
 
 
+def _linear_jvp(prim: Primitive) -> Any:
+    """Forward-mode rule of a primitive linear in its input: the primitive applied to the tangent."""
+    return lambda ts, ans, x, **kw: apply(prim, (ts[0],), kw)
+
+
+def _multilinear_jvp(prim: Primitive) -> Any:
+    """Forward-mode rule of concat/stack: the primitive applied to the tangents (zeros where none)."""
+    return lambda ts, ans, *xs, **kw: apply(
+        prim, tuple(zeros_like(x) if t is None else t for t, x in zip(ts, xs)), kw)
+
+
 def _reshape_back(g: Any, ans: Any, x: Any, **_: Any) -> Any:
     return reshape(g, tuple(x.shape))
 
 
 _RESHAPE = Primitive("reshape", OpType.RESHAPE, lambda xp, x, shape: xp.reshape(x, shape), (_reshape_back,))
+_RESHAPE.jvp = _linear_jvp(_RESHAPE)
 
 
 def reshape(x: Any, /, shape: Any, *, copy: bool | None = None) -> Any:
@@ -60,6 +72,7 @@ def _permute_back(g: Any, ans: Any, x: Any, *, axes: tuple) -> Any:
 
 _PERMUTE = Primitive("permute_dims", OpType.PERMUTE_DIMS, lambda xp, x, axes: xp.permute_dims(x, axes),
                      (_permute_back,))
+_PERMUTE.jvp = _linear_jvp(_PERMUTE)
 
 
 def permute_dims(x: Any, /, axes: tuple) -> Any:
@@ -76,6 +89,7 @@ def permute_dims(x: Any, /, axes: tuple) -> Any:
 
 _EXPAND = Primitive("expand_dims", OpType.EXPAND_DIMS, lambda xp, x, axis: xp.expand_dims(x, axis=axis),
                     (_reshape_back,))
+_EXPAND.jvp = _linear_jvp(_EXPAND)
 
 
 def expand_dims(x: Any, /, *, axis: int = 0) -> Any:
@@ -91,6 +105,7 @@ def expand_dims(x: Any, /, *, axis: int = 0) -> Any:
 
 
 _SQUEEZE = Primitive("squeeze", OpType.SQUEEZE, lambda xp, x, axis: xp.squeeze(x, axis=axis), (_reshape_back,))
+_SQUEEZE.jvp = _linear_jvp(_SQUEEZE)
 
 
 def squeeze(x: Any, /, axis: Any) -> Any:
@@ -111,6 +126,7 @@ def _broadcast_back(g: Any, ans: Any, x: Any, *, shape: tuple) -> Any:
 
 _BROADCAST = Primitive("broadcast_to", OpType.BROADCAST_TO, lambda xp, x, shape: xp.broadcast_to(x, shape),
                        (_broadcast_back,))
+_BROADCAST.jvp = _linear_jvp(_BROADCAST)
 
 
 def broadcast_to(x: Any, /, shape: tuple) -> Any:
@@ -160,6 +176,7 @@ def _size(x: Any) -> int:
 
 _CONCAT = Primitive("concat", OpType.CONCAT, lambda xp, *xs, axis: xp.concat(xs, axis=axis),
                     _PerInput(_concat_back))
+_CONCAT.jvp = _multilinear_jvp(_CONCAT)
 
 
 def concat(arrays: Any, /, *, axis: int | None = 0) -> Any:
@@ -182,6 +199,7 @@ def _stack_back(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
 
 
 _STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), _PerInput(_stack_back))
+_STACK.jvp = _multilinear_jvp(_STACK)
 
 
 def stack(arrays: Any, /, *, axis: int = 0) -> Any:
@@ -217,6 +235,7 @@ def _flip_back(g: Any, ans: Any, x: Any, *, axis: Any) -> Any:
 
 
 _FLIP = Primitive("flip", OpType.FLIP, lambda xp, x, axis: xp.flip(x, axis=axis), (_flip_back,))
+_FLIP.jvp = _linear_jvp(_FLIP)
 
 
 def flip(x: Any, /, *, axis: Any = None) -> Any:
@@ -258,6 +277,7 @@ def _roll_back(g: Any, ans: Any, x: Any, *, shift: Any, axis: Any) -> Any:
 
 _ROLL = Primitive("roll", OpType.ROLL, lambda xp, x, shift, axis: xp.roll(x, shift=shift, axis=axis),
                   (_roll_back,))
+_ROLL.jvp = _linear_jvp(_ROLL)
 
 
 def roll(x: Any, /, shift: Any, *, axis: Any = None) -> Any:
@@ -330,6 +350,7 @@ def _astype_back(g: Any, ans: Any, x: Any, *, dtype: Any) -> Any:
 
 
 _ASTYPE = Primitive("astype", OpType.ASTYPE, lambda xp, x, dtype: xp.astype(x, dtype), (_astype_back,))
+_ASTYPE.jvp = _linear_jvp(_ASTYPE)
 
 
 def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
@@ -350,7 +371,10 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> A
     if raw.dtype == dtype and not copy:
         return x
     if not xp.isdtype(dtype, ("real floating", "complex floating")):
-        return wrap(xp.astype(raw, dtype))
+        v = wrap(xp.astype(raw, dtype))
+        if TRACING.get() is not None:  # anyad.compile records the (non-differentiable) cast
+            TRACING.get().untracked(_ASTYPE, (x,), (raw,), {"dtype": dtype}, v)
+        return v
     return apply(_ASTYPE, (x,), {"dtype": dtype})
 
 
@@ -365,7 +389,12 @@ def stop_gradient(x: Any) -> Any:
     >>> x.grad
     array([2.])
     """
-    return wrap(x.value) if isinstance(x, Variable) else x
+    if not isinstance(x, Variable):
+        return x
+    v = wrap(x.value)
+    if TRACING.get() is not None:  # anyad.compile records where the value came from
+        TRACING.get().untracked(None, (x,), (x.value,), None, v)
+    return v
 
 
 def _tri_back(name: str):
@@ -376,7 +405,9 @@ def _tri_back(name: str):
 
 
 _TRIL = Primitive("tril", OpType.TRIL, lambda xp, x, k: xp.tril(x, k=k), (_tri_back("tril"),))
+_TRIL.jvp = _linear_jvp(_TRIL)
 _TRIU = Primitive("triu", OpType.TRIU, lambda xp, x, k: xp.triu(x, k=k), (_tri_back("triu"),))
+_TRIU.jvp = _linear_jvp(_TRIU)
 
 
 def tril(x: Any, /, *, k: int = 0) -> Any:
@@ -411,6 +442,7 @@ def _to_device_back(g: Any, ans: Any, x: Any, *, device: Any) -> Any:
 
 _TO_DEVICE = Primitive("to_device", OpType.TO_DEVICE, lambda xp, x, device: _backend.to_device(x, device),
                        (_to_device_back,))
+_TO_DEVICE.jvp = _linear_jvp(_TO_DEVICE)
 
 
 def to_device(x: Any, device: Any, /) -> Any:
@@ -425,4 +457,5 @@ def to_device(x: Any, device: Any, /) -> Any:
     return apply(_TO_DEVICE, (x,), {"device": device})
 
 
+from .creation import zeros_like  # noqa: E402
 from .indexing import getitem, take  # noqa: E402

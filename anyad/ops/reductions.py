@@ -59,6 +59,7 @@ def _sum_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
 
 _SUM = Primitive("sum", OpType.SUM, lambda xp, x, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims),
                  (_sum_vjp,))
+_SUM.jvp = lambda ts, ans, x, **kw: apply(_SUM, (ts[0],), kw)  # linear: the sum of the tangent
 
 
 def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
@@ -87,6 +88,7 @@ def _mean_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
 
 _MEAN = Primitive("mean", OpType.MEAN, lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
                   (_mean_vjp,))
+_MEAN.jvp = lambda ts, ans, x, **kw: apply(_MEAN, (ts[0],), kw)
 
 
 def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -120,6 +122,15 @@ _PROD = Primitive("prod", OpType.PROD, lambda xp, x, axis, keepdims: xp.prod(x, 
                   (_prod_vjp,))
 
 
+def _prod_jvp(ts: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    # the partial derivatives (zero-safe, as in the VJP) against the tangent, summed
+    partials = _prod_vjp(ones_like(ans), ans, x, axis=axis, keepdims=keepdims)
+    return sum(multiply(partials, ts[0]), axis=axis, keepdims=keepdims)
+
+
+_PROD.jvp = _prod_jvp
+
+
 def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     """Product of the elements over ``axis``; exact gradients also where elements are 0.
 
@@ -151,6 +162,18 @@ _MAX = Primitive("max", OpType.MAX, lambda xp, x, axis, keepdims: xp.max(x, axis
                  (_extremum_vjp,))
 _MIN = Primitive("min", OpType.MIN, lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
                  (_extremum_vjp,))
+
+
+def _extremum_jvp(ts: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    # the mean tangent of the tied extreme elements (the VJP shares g the same way)
+    t = ts[0]
+    kept = ans if keepdims else reshape(ans, _kept_shape(tuple(x.shape), axis))
+    mask = astype(equal(x, kept), t.dtype)
+    count = sum(mask, axis=axis, keepdims=keepdims)
+    return divide(sum(multiply(t, mask), axis=axis, keepdims=keepdims), count)
+
+
+_MAX.jvp = _MIN.jvp = _extremum_jvp
 
 
 def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -191,6 +214,7 @@ _CUMSUM = Primitive(
     lambda xp, x, axis, include_initial: xp.cumulative_sum(x, axis=axis, include_initial=include_initial),
     (_cumsum_vjp,),
 )
+_CUMSUM.jvp = lambda ts, ans, x, **kw: apply(_CUMSUM, (ts[0],), kw)
 
 
 def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
