@@ -357,8 +357,10 @@ def backprop(
     """
     from .ops._core import unbroadcast
     from .ops.manipulation import astype
-    from .variable import Variable, wrap
+    from .variable import TRACING, Variable, wrap
 
+    if not create_graph and TRACING.get() is not None:  # anyad.jit: raw gradients would be constants
+        TRACING.get().plain_backprop(targets)
     wanted = None if sources is None else set(sources)
     order, needed = _needed_in_order(targets, wanted, Variable)
 

@@ -6,12 +6,20 @@ A Variable owns no numerics: every operator calls an anyad function
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 
 __all__ = ["Variable", "wrap"]
+
+#: The tracer of :mod:`anyad.compile` while it turns a computation into a
+#: program, else None. The engine asks it only on paths that record nothing (a
+#: non-differentiable operation, ``no_grad``) and where a Variable would hand a
+#: concrete value to Python (``bool(v)``, ``float(v)``), so it costs nothing
+#: on the recording path and nothing at all outside tracing.
+TRACING: contextvars.ContextVar[Any] = contextvars.ContextVar("anyad_tracing", default=None)
 
 
 class Variable:
@@ -60,6 +68,9 @@ class Variable:
 
     def __init__(self, value: Any, dtype: Any = None, requires_grad: bool = False):
         if isinstance(value, Variable):
+            if TRACING.get() is not None:  # a compiled program must see where it came from
+                TRACING.get().leaf_of(self, value, dtype, requires_grad)
+                return
             value = value.value
         try:
             xp = namespace_of(value)
@@ -145,7 +156,10 @@ class Variable:
 
     def detach(self) -> "Variable":
         """A new leaf Variable sharing this value, cut from the graph."""
-        return wrap(self.value)
+        v = wrap(self.value)
+        if TRACING.get() is not None:
+            TRACING.get().untracked(None, (self,), (self.value,), None, v)
+        return v
 
     def backward(self, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
@@ -211,14 +225,20 @@ class Variable:
 
     def to_ndarray(self) -> Any:
         """The value as a host numpy array (copied from the device if needed)."""
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "to_ndarray()")
         return _backend.to_numpy(self.value)
 
     def numpy(self) -> Any:
         """Alias of :meth:`to_ndarray`."""
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "numpy()")
         return _backend.to_numpy(self.value)
 
     def item(self) -> Any:
         """The single element as a Python number (a host synchronisation)."""
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "item()")
         return self.value.item() if hasattr(self.value, "item") else float(self.value)
 
     def tolist(self) -> Any:
@@ -231,16 +251,26 @@ class Variable:
         for i in range(len(self)):
             yield self[i]
 
+    # Python values from a Variable: under anyad.jit tracing, one that depends
+    # on the traced inputs cannot be compiled (the tracer raises TracingError)
     def __bool__(self) -> bool:
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "bool()")
         return bool(self.value)
 
     def __float__(self) -> float:
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "float()")
         return float(self.value)
 
     def __int__(self) -> int:
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "int()")
         return int(self.value)
 
     def __index__(self) -> int:
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "__index__()")
         return self.value.__index__()
 
     def __repr__(self) -> str:

@@ -19,13 +19,14 @@ from typing import Any, Callable
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
 from ..graph import ALL, AUTO, MODE, OFF, TRACK, Operation, OpType, Primitive
-from ..variable import Variable
+from ..variable import TRACING, Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
 
 _SCALARS = frozenset((bool, int, float, complex))
 _NS = _backend._NS_BY_TYPE
 _mode = MODE.get
+_tracing = TRACING.get
 _new_var = Variable.__new__
 _compatible_pairs: set = set()
 
@@ -130,6 +131,8 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             else:
                 v._prim = None
                 v.requires_grad = False
+                if mode != AUTO and _tracing() is not None:  # anyad.compile records it
+                    _tracing().untracked(prim, (x,), (xv,), None, v)
             return v
         xp = _NS.get(type(x))
         if xp is None:
@@ -203,6 +206,8 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         else:
             v._prim = None
             v.requires_grad = False
+            if mode != AUTO and _tracing() is not None:  # anyad.compile records it
+                _tracing().untracked(prim, (x1, x2), (a, b), None, v)
         return v
 
     function.__name__ = function.__qualname__ = name
@@ -248,7 +253,10 @@ def apply(prim: Primitive, args: tuple, params: dict | None = None) -> Any:
     mode = _mode()
     if prim.vjps is not None and mode != OFF and (rec or mode != AUTO):
         return _record(prim, tuple(args), values, out, params or None, mode)
-    return _constant(out)
+    v = _constant(out)
+    if mode != AUTO and _tracing() is not None:  # anyad.compile records it
+        _tracing().untracked(prim, tuple(args), values, params or None, v)
+    return v
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
