@@ -21,6 +21,7 @@ from .tracker import GradientTracker
 from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, no_grad, value_and_grad, vjp
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
+from .compile import GradientCache, TracingError, jit
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,5 @@ __all__ = [
     "Primitive", "Variable", "backprop", "current_backend", "use", *_ops_all,
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
+    "jit", "GradientCache", "TracingError",
 ]

@@ -1,0 +1,515 @@
+"""Flat programs: a recorded computation turned into kernel calls over slots.
+
+A :class:`Program` is what :mod:`anyad.compile` caches and replays. It holds a
+list of slots and a list of instructions ``(kernel, out, a, b)``: ``kernel`` is
+a primitive's forward ``prim.fwd`` bound to its namespace ``xp`` and to its
+parameters, ``a`` and ``b`` are the slots it reads and ``out`` the slot it
+writes. Replaying calls the kernels on raw arrays: no Variable, no recording.
+
+:func:`build_program` makes one from a recorded graph: it walks back from the
+outputs (iteratively), so only what the outputs need is kept (dead code never
+enters); operations on constants only are folded into constants; and slots are
+allocated like registers, each value's slot being reused once its last reader
+has run, so a replay holds about as many arrays at once as the widest point of
+the computation, not one per operation.
+
+Replay makes no host synchronisation and no data-dependent decision: the same
+kernels run in the same order on every call, reading fixed input slots and
+writing fixed output slots. That is what CUDA stream capture needs, and
+:func:`capture_cuda_graph` does it for CuPy programs.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any, Sequence
+
+from ._backend import TakeKey, namespace_of
+from .graph import OpType
+from .variable import Variable
+
+__all__ = ["Program", "build_program", "Uncompilable", "capture_cuda_graph"]
+
+_SCALARS = frozenset((bool, int, float, complex))
+_IN, _CONST, _OP = 0, 1, 2
+_UNARY, _GATHER = -1, -2  # the ``b`` field of an instruction that is not binary
+
+
+class Uncompilable(Exception):
+    """The graph holds something a program cannot reproduce faithfully."""
+
+
+def identity(xp: Any, x: Any) -> Any:
+    """The forward of a value passed on unchanged (``stop_gradient``, ``detach``)."""
+    return x
+
+
+# ----------------------------------------------------------------------------
+# Kernels: prim.fwd bound to xp and the parameters
+# ----------------------------------------------------------------------------
+
+
+def _code_key(f: Any) -> Any:
+    code = getattr(f, "__code__", None)
+    if code is None or f.__defaults__ or f.__kwdefaults__ or f.__closure__:
+        return None
+    return (code.co_code, code.co_consts, code.co_argcount, code.co_kwonlyargcount, code.co_flags)
+
+
+# Forwards written exactly as these lambdas are the operator or the namespace
+# function itself: binding it directly saves two Python calls per kernel. The
+# match is on compiled bytecode, so a forward written any other way keeps its
+# general form (functools.partial).
+_OPERATORS = {
+    _code_key(lambda xp, a, b: a + b): operator.add,
+    _code_key(lambda xp, a, b: a - b): operator.sub,
+    _code_key(lambda xp, a, b: a * b): operator.mul,
+    _code_key(lambda xp, a, b: a / b): operator.truediv,
+    _code_key(lambda xp, a, b: a ** b): operator.pow,
+    _code_key(lambda xp, x: -x): operator.neg,
+    _code_key(lambda xp, x: +x): operator.pos,
+}
+_XP_CALLS = (_code_key(lambda xp, x: xp.f(x)), _code_key(lambda xp, a, b: xp.f(a, b)))
+
+
+def _kernel(fwd: Any, xp: Any, kw: dict | None) -> Any:
+    if kw:
+        return functools.partial(fwd, xp, **kw)
+    key = _code_key(fwd)
+    if key is not None:
+        op = _OPERATORS.get(key)
+        if op is not None:
+            return op
+        if key in _XP_CALLS:
+            f = getattr(xp, fwd.__code__.co_names[0], None)
+            if f is not None:
+                return f
+    return functools.partial(fwd, xp)
+
+
+class _Hole:
+    """A place in a keyword parameter where an array is read from a slot."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int):
+        self.i = i
+
+
+def _is_array(x: Any) -> bool:
+    return type(x) not in _SCALARS and hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+
+
+def _is_bool(x: Any) -> bool:
+    x = x.value if isinstance(x, Variable) else x
+    return namespace_of(x).isdtype(x.dtype, "bool")
+
+
+def _has_arrays(obj: Any) -> bool:
+    t = type(obj)
+    if t is tuple or t is list:
+        return any(_has_arrays(o) for o in obj)
+    if t is dict:
+        return any(_has_arrays(o) for o in obj.values())
+    if t is TakeKey:
+        return True
+    return isinstance(obj, Variable) or _is_array(obj)
+
+
+def _split(obj: Any, holes: list) -> Any:
+    """``obj`` with each array (or Variable) inside replaced by a :class:`_Hole`."""
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(_split(o, holes) for o in obj)
+    if t is dict:
+        return {k: _split(o, holes) for k, o in obj.items()}
+    if t is TakeKey:
+        return TakeKey(_split(obj.indices, holes), obj.axis)
+    if isinstance(obj, Variable) or _is_array(obj):
+        holes.append(obj)
+        return _Hole(len(holes) - 1)
+    return obj
+
+
+def _fill(obj: Any, values: list) -> Any:
+    t = type(obj)
+    if t is _Hole:
+        return values[obj.i]
+    if t is tuple or t is list:
+        return t(_fill(o, values) for o in obj)
+    if t is dict:
+        return {k: _fill(o, values) for k, o in obj.items()}
+    if t is TakeKey:
+        return TakeKey(_fill(obj.indices, values), obj.axis)
+    return obj
+
+
+def _gather(fwd: Any, xp: Any, args: tuple, template: dict | None, holes: tuple) -> Any:
+    """A kernel that reads its own slots (any arity, arrays inside parameters)."""
+    if holes:
+        def kernel(s: list) -> Any:
+            return fwd(xp, *[s[i] for i in args], **_fill(template, [s[i] for i in holes]))
+    else:
+        base = functools.partial(fwd, xp, **template) if template else functools.partial(fwd, xp)
+
+        def kernel(s: list) -> Any:
+            return base(*[s[i] for i in args])
+    return kernel
+
+
+# ----------------------------------------------------------------------------
+# The program
+# ----------------------------------------------------------------------------
+
+
+class Program:
+    """A computation as kernel calls over slots, replayed on raw arrays.
+
+    Call it with a sequence of arrays aligned with the inputs it was built
+    for (then, for a program built with ``live=True``, the current values of
+    :attr:`live`); it returns a list aligned with its outputs (``None`` where
+    an output was ``None``).
+
+    Attributes
+    ----------
+    code : tuple
+        The instructions ``(kernel, out, a, b)``: ``s[out] = kernel(s[a], s[b])``
+        when ``b >= 0``, ``kernel(s[a])`` when ``b == -1``, ``kernel(s)`` (a
+        kernel that reads its own slots) when ``b == -2``.
+    n_slots : int
+        How many slots the replay uses: the most arrays it holds at once.
+    live : list of Variable
+        Leaves read at every call (``live=True``), after the inputs.
+    names : tuple of str
+        The primitive of each instruction (for inspection).
+    """
+
+    __slots__ = ("code", "template", "inputs", "outputs", "n_slots", "live", "names", "n_inputs")
+
+    def __call__(self, args: Sequence[Any]) -> list:
+        s = self.template.copy()
+        for k, slot in self.inputs:
+            s[slot] = args[k]
+        for kernel, out, a, b in self.code:
+            if b >= 0:
+                s[out] = kernel(s[a], s[b])
+            elif b == -1:
+                s[out] = kernel(s[a])
+            else:
+                s[out] = kernel(s)
+        return [None if o < 0 else s[o] for o in self.outputs]
+
+    @property
+    def n_kernels(self) -> int:
+        """The number of kernel calls in one replay."""
+        return len(self.code)
+
+    def __repr__(self) -> str:
+        return f"<anyad Program: {len(self.code)} kernels, {self.n_slots} slots, {len(self.outputs)} outputs>"
+
+
+def build_program(
+    outputs: Sequence[Any],
+    inputs: Sequence[Any],
+    *,
+    producers: dict | None = None,
+    live: bool = False,
+    forbidden: Any = None,
+    strict: bool = False,
+    fixed_shapes: bool = False,
+) -> Program:
+    """Flatten the graph that computes ``outputs`` from ``inputs`` into a :class:`Program`.
+
+    Parameters
+    ----------
+    outputs : sequence
+        Variables (their recorded graphs are compiled), raw arrays, Python
+        scalars or ``None``.
+    inputs : sequence
+        What the program reads at every call, matched by identity: Variables
+        (the walk stops there) and raw arrays (an operand or keyword array
+        that is this very object is read from the input).
+    producers : dict, optional
+        ``id(array) -> Variable``: raw arrays (say an index array inside a
+        ``getitem`` key) known to be the value of a recorded Variable; the
+        program computes them.
+    live : bool
+        Leaves that are not inputs become extra inputs (:attr:`Program.live`),
+        read at every call; otherwise their values are constants.
+    forbidden : container of Variable, optional
+        Variables the walk must not enter (it raises :class:`Uncompilable`).
+    strict : bool
+        Raise :class:`Uncompilable` for a raw array that is neither an input
+        nor produced (it could hold data the program cannot recompute).
+    fixed_shapes : bool
+        Raise :class:`Uncompilable` for an operation whose output shape
+        depends on the values (boolean-mask indexing): the caller keys programs
+        by input shapes only.
+    """
+    producers = producers or {}
+    in_var: dict = {}
+    in_arr: dict = {}
+    for k, x in enumerate(inputs):
+        if isinstance(x, Variable):
+            in_var.setdefault(x, k)
+        elif x is not None and type(x) not in _SCALARS:
+            in_arr.setdefault(id(x), k)
+    nodes: list = []  # [kind, payload]
+    order: list = []  # op node ids, inputs before their readers
+    ids: dict = {}  # Variable -> node id
+    in_nodes: dict = {}  # input index -> node id
+    const_nodes: dict = {}  # id(array) -> node id
+    live_vars: list = []
+
+    def new(kind: int, payload: Any) -> int:
+        nodes.append([kind, payload])
+        return len(nodes) - 1
+
+    def input_node(k: int) -> int:
+        n = in_nodes.get(k)
+        if n is None:
+            n = in_nodes[k] = new(_IN, k)
+        return n
+
+    def raw_node(x: Any) -> int:
+        if x is None or type(x) in _SCALARS or not _is_array(x):
+            key = (type(x), x.hex() if type(x) is float else x)  # one slot per distinct scalar
+            try:
+                n = const_nodes.get(key)
+            except TypeError:  # unhashable: its own slot
+                return new(_CONST, x)
+            if n is None:
+                n = const_nodes[key] = new(_CONST, x)
+            return n
+        k = in_arr.get(id(x))
+        if k is not None:
+            return input_node(k)
+        p = producers.get(id(x))
+        if p is not None:
+            return ids[p]
+        n = const_nodes.get(id(x))
+        if n is None:
+            if strict:
+                raise Uncompilable("a raw array computed outside the recorded graph")
+            n = const_nodes[id(x)] = new(_CONST, x)
+        return n
+
+    def leaf_node(v: Variable) -> int:
+        k = in_arr.get(id(v.value))
+        if k is not None:
+            return input_node(k)
+        if live:
+            live_vars.append(v)
+            return input_node(len(inputs) + len(live_vars) - 1)
+        return new(_CONST, v.value)
+
+    def deps(v: Variable) -> list:
+        args = v._args
+        n = len(args) >> 1
+        out = [u for u in args[:n] if isinstance(u, Variable)]
+        for x in args[n:]:
+            p = producers.get(id(x))
+            if p is not None:
+                out.append(p)
+        kw = v._kw
+        if kw and _has_arrays(kw):
+            holes: list = []
+            _split(kw, holes)
+            for h in holes:
+                out.append(h if isinstance(h, Variable) else producers.get(id(h)))
+        return [u for u in out if u is not None and u not in ids]
+
+    def finish(v: Variable) -> int:
+        prim = v._prim
+        args = v._args
+        n = len(args) >> 1
+        arg_ids = [ids[p] if isinstance(p, Variable) else raw_node(x) for p, x in zip(args[:n], args[n:])]
+        kw = v._kw
+        holes: list = []
+        template = _split(kw, holes) if kw and _has_arrays(kw) else kw
+        hole_ids = [ids[h] if isinstance(h, Variable) else raw_node(h) for h in holes]
+        if fixed_shapes and prim.op_type is OpType.GETITEM and any(_is_bool(h) for h in holes):
+            raise Uncompilable("boolean-mask indexing: its output shape depends on the mask's values")
+        if n == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE):
+            return arg_ids[0]  # the same value under another name
+        if all(nodes[i][0] == _CONST for i in arg_ids + hole_ids):
+            return new(_CONST, v.value)  # constant folding: computed once, while tracing
+        node = new(_OP, (prim, namespace_of(v.value), arg_ids, template, hole_ids))
+        order.append(node)
+        return node
+
+    def visit(root: Variable) -> int:
+        stack = [root]
+        entered: set = set()
+        while stack:
+            v = stack[-1]
+            if v in ids:
+                stack.pop()
+                continue
+            if v in entered:
+                stack.pop()
+                ids[v] = finish(v)
+                continue
+            k = in_var.get(v)
+            if k is not None:
+                ids[v] = input_node(k)
+                stack.pop()
+                continue
+            if forbidden is not None and v in forbidden:
+                raise Uncompilable("the walk reached a Variable outside the program's inputs")
+            if v._prim is None:
+                ids[v] = leaf_node(v)
+                stack.pop()
+                continue
+            if v._args is None:
+                raise Uncompilable(f"a {v._prim.name} operation whose saved values were freed")
+            entered.add(v)
+            stack.extend(reversed(deps(v)))
+        return ids[root]
+
+    out_ids = []
+    for o in outputs:
+        if o is None:
+            out_ids.append(-1)
+        elif isinstance(o, Variable):
+            out_ids.append(visit(o))
+        else:
+            p = producers.get(id(o))
+            out_ids.append(visit(p) if p is not None and in_arr.get(id(o)) is None else raw_node(o))
+    return _allocate(nodes, order, out_ids, len(inputs) + len(live_vars), live_vars)
+
+
+def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars: list) -> Program:
+    """Give every value a slot, reusing a slot once its last reader has run."""
+    end = len(order)
+    last: dict = {}
+    for t, nid in enumerate(order):
+        _, (_, _, arg_ids, _, hole_ids) = nodes[nid]
+        for a in arg_ids:
+            last[a] = t
+        for a in hole_ids:
+            last[a] = t
+    for o in out_ids:
+        if o >= 0:
+            last[o] = end
+    slot_of: dict = {}
+    free: list = []
+    n_slots = 0
+
+    def alloc() -> int:
+        nonlocal n_slots
+        if free:
+            return free.pop()
+        n_slots += 1
+        return n_slots - 1
+
+    template_items = []
+    inputs = []
+    for nid, (kind, payload) in enumerate(nodes):
+        if nid in last and kind == _CONST:
+            slot_of[nid] = alloc()
+            template_items.append((slot_of[nid], payload))
+    for nid, (kind, payload) in enumerate(nodes):
+        if nid in last and kind == _IN:
+            slot_of[nid] = alloc()
+            inputs.append((payload, slot_of[nid]))
+    code = []
+    names = []
+    for t, nid in enumerate(order):
+        prim, xp, arg_ids, template, hole_ids = nodes[nid][1]
+        for a in set(arg_ids) | set(hole_ids):
+            if last[a] == t and nodes[a][0] != _CONST:
+                free.append(slot_of[a])
+        out = slot_of[nid] = alloc()
+        if nid not in last:  # never read (cannot happen for a walk from the outputs)
+            free.append(out)
+        a_slots = tuple(slot_of[a] for a in arg_ids)
+        if not hole_ids and len(a_slots) in (1, 2):
+            kernel = _kernel(prim.fwd, xp, template)
+            code.append((kernel, out, a_slots[0], a_slots[1] if len(a_slots) == 2 else _UNARY))
+        else:
+            kernel = _gather(prim.fwd, xp, a_slots, template, tuple(slot_of[h] for h in hole_ids))
+            code.append((kernel, out, 0, _GATHER))
+        names.append(prim.name)
+    program = Program.__new__(Program)
+    s = [None] * n_slots
+    for slot, value in template_items:
+        s[slot] = value
+    program.template = s
+    program.code = tuple(code)
+    program.inputs = tuple(inputs)
+    program.outputs = tuple(slot_of[o] if o >= 0 else -1 for o in out_ids)
+    program.n_slots = n_slots
+    program.live = live_vars
+    program.names = tuple(names)
+    program.n_inputs = n_inputs
+    return program
+
+
+# ----------------------------------------------------------------------------
+# CUDA graphs (CuPy)
+# ----------------------------------------------------------------------------
+
+
+class CudaGraphProgram:
+    """A :class:`Program` captured once as a CUDA graph and relaunched.
+
+    Calls copy the new inputs into the captured input buffers, launch the
+    graph on its stream and return copies of the captured output buffers.
+    """
+
+    __slots__ = ("graph", "stream", "pool", "buffers", "outputs", "program")
+
+    def __call__(self, args: Sequence[Any]) -> list:
+        import cupy
+
+        with self.stream:
+            for buf, x in zip(self.buffers, args):
+                if buf is not None:
+                    cupy.copyto(buf, x)
+            self.graph.launch(self.stream)
+            return [None if o is None else (o.copy() if hasattr(o, "copy") else o) for o in self.outputs]
+
+
+def capture_cuda_graph(program: Program, example_inputs: Sequence[Any]) -> CudaGraphProgram:
+    """Capture one replay of a CuPy ``program`` as a CUDA graph.
+
+    The replay loop needs no change: it makes no host synchronisation and
+    takes no data-dependent decision, so running it once under stream capture
+    records every kernel launch. What capture adds is fixed memory:
+
+    * the inputs are copied into buffers allocated once, which the graph reads;
+    * everything the replay allocates comes from a private memory pool used by
+      nothing else, so the addresses baked into the graph stay valid: a block
+      freed during capture (a slot reused) is only ever reused by the same
+      graph, in the same order;
+    * a first, uncaptured run loads every kernel and grows the pool to size
+      before capture, so capture itself compiles and allocates nothing new.
+
+    CuPy cannot capture cuBLAS or cuSOLVER calls (``matmul``, ``linalg``):
+    CuPy raises ``NotImplementedError`` during capture, which this function
+    lets through, and the plain :class:`Program` replay stays the way to run
+    such programs. Untested here: no machine of this project has a GPU.
+    """
+    import cupy
+
+    cls = CudaGraphProgram
+    self = cls.__new__(cls)
+    self.program = program
+    self.pool = cupy.cuda.MemoryPool()
+    self.stream = cupy.cuda.Stream(non_blocking=True)
+    with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
+        self.buffers = [None if x is None or type(x) in _SCALARS else cupy.array(x, copy=True)
+                        for x in example_inputs]
+        args = [b if b is not None else x for b, x in zip(self.buffers, example_inputs)]
+        program(args)  # warm-up: kernels loaded, pool grown
+        self.stream.synchronize()
+        self.stream.begin_capture()
+        try:
+            outputs = program(args)
+        finally:
+            self.graph = self.stream.end_capture()
+        self.outputs = outputs
+        self.graph.upload()
+    return self

@@ -1,0 +1,428 @@
+"""Reusable compiled computations: :func:`jit` and :class:`GradientCache`.
+
+Both turn a recorded graph into a flat :class:`~anyad._program.Program` of
+kernel calls over slots, cache it under a key that covers everything that
+changes the computation, and replay it on new values with no Variable or
+Operation built.
+
+* :func:`jit` traces a function once per input signature (pytree structure,
+  shapes, dtypes, backend, device, static arguments by value) and replays the
+  program on later calls. Gradients taken inside (``jit(value_and_grad(f))``)
+  are part of the program.
+* :class:`GradientCache` compiles the backward of ``d(dy)/d(dxs)`` and keys it
+  by the structure of ``dy``'s graph, so a training loop that rebuilds a
+  same-shaped graph every step replays one program, and a different graph
+  never hits a stale entry. :meth:`anyad.Graph.gradient` uses one.
+
+While a program is built, a tracer (the context variable
+:data:`anyad.variable.TRACING`) records the operations the engine otherwise
+leaves unrecorded (comparisons, casts to integers, ``stop_gradient``,
+``no_grad`` blocks), so that their results are recomputed on replay rather than
+frozen; and under :func:`jit` it refuses to hand a value that depends on the
+inputs to Python (``bool(v)``, ``float(v)``): such control flow cannot be
+compiled, and raises :class:`TracingError` instead of baking one branch in.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import operator
+from typing import Any, Callable, Sequence
+
+from . import _backend
+from ._program import Uncompilable, _is_array, build_program
+from ._pytree import tree_flatten, tree_unflatten
+from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
+from .graph import ALL, AUTO, MODE, OFF, backprop, recording
+from .variable import TRACING, Variable, wrap
+
+__all__ = ["jit", "GradientCache", "TracingError"]
+
+_SCALARS = frozenset((bool, int, float, complex))
+
+
+# ----------------------------------------------------------------------------
+# jit
+# ----------------------------------------------------------------------------
+
+
+def _is_dynamic(leaf: Any) -> bool:
+    """An argument leaf traced as an input (arrays, Variables), not a static value."""
+    return isinstance(leaf, Variable) or _is_array(leaf)
+
+
+class _Entry:
+    """One traced signature: its program and how to rebuild the outputs."""
+
+    __slots__ = ("program", "out_def", "statics", "live_keys", "calls")
+
+
+class Compiled:
+    """A function compiled by :func:`jit`: traced once per signature, replayed after.
+
+    Attributes
+    ----------
+    traces : int
+        How many times the function has been traced.
+    """
+
+    def __init__(self, fun: Callable, static_argnums: Sequence[int], maxsize: int = 64):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._static = tuple(static_argnums)
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._maxsize = maxsize
+        self.traces = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        n = len(args)
+        static = set()
+        for i in self._static:
+            if not -n <= i < n:
+                raise ValueError(
+                    f"anyad.jit: static_argnums {self._static!r} is out of range for {n} arguments")
+            static.add(i % n)
+        dynamic = tuple(None if i in static else a for i, a in enumerate(args))
+        leaves, treedef = tree_flatten((dynamic, kwargs))
+        values, parts, anyvar, record = [], [], False, False
+        mode = MODE.get()
+        seen: dict = {}
+        for leaf in leaves:
+            if not _is_dynamic(leaf):
+                parts.append(("s", freeze(leaf, None)))
+                continue
+            if isinstance(leaf, Variable):
+                anyvar = True
+                if mode != OFF and (mode != AUTO or leaf.requires_grad):
+                    record = True
+                value = leaf.value
+            else:
+                value = leaf
+            parts.append(array_key(value) + (seen.setdefault(id(value), len(values)),))
+            values.append(value)
+        if record or TRACING.get() is not None:
+            # being differentiated or traced itself: run as written, so that the
+            # enclosing graph records every operation
+            return self._fun(*args, **kwargs)
+        try:
+            key = (treedef, tuple(parts), tuple((i, freeze(args[i], None)) for i in sorted(static)))
+        except Uncompilable as e:
+            raise TypeError(f"anyad.jit: static arguments must be hashable ({e})") from None
+        entry = self._cache.get(key)
+        if entry is not None:
+            live = [v.value for v in entry.program.live]
+            if all(array_key(x) == k for x, k in zip(live, entry.live_keys)):
+                self._cache.move_to_end(key)
+                outs = entry.program(values + live)
+                return self._unflatten(entry, outs, anyvar)
+        entry, outs = self._trace(args, kwargs, static, leaves, treedef, values)
+        self._cache[key] = entry
+        if len(self._cache) > self._maxsize:
+            self._cache.popitem(last=False)
+        return self._unflatten(entry, outs, anyvar)
+
+    def _trace(self, args: tuple, kwargs: dict, static: set, leaves: list, treedef: Any,
+               values: list) -> tuple:
+        self.traces += 1
+        xs = []
+        k = 0
+        traced_leaves = []
+        for leaf in leaves:
+            if _is_dynamic(leaf):
+                v = wrap(values[k])
+                xp = _backend.namespace_of(v.value)
+                v.requires_grad = bool(xp.isdtype(v.value.dtype, "real floating"))
+                xs.append(v)
+                traced_leaves.append(v)
+                k += 1
+            else:
+                traced_leaves.append(leaf)
+        dynamic, kw = tree_unflatten(treedef, traced_leaves)
+        call_args = tuple(args[i] if i in static else a for i, a in enumerate(dynamic))
+        name = getattr(self._fun, "__name__", "the function")
+        with tracing(Tracer(xs, name)) as tracer, recording(ALL):
+            out = self._fun(*call_args, **kw)
+        out_leaves, out_def = tree_flatten(out)
+        targets, statics = [], []
+        for o in out_leaves:
+            if isinstance(o, Variable) or _is_array(o):
+                targets.append(o)
+                statics.append(None)
+            else:
+                targets.append(None)
+                statics.append((o,))
+        try:
+            program = build_program(targets, xs, producers=tracer.producers, live=True, fixed_shapes=True)
+        except Uncompilable as e:
+            raise TracingError(f"anyad.jit: {name} cannot be compiled: {e}; call it without jit") from None
+        entry = _Entry()
+        entry.program = program
+        entry.out_def = out_def
+        entry.statics = statics
+        entry.live_keys = [array_key(v.value) for v in program.live]
+        outs = [o.value if isinstance(o, Variable) else o for o in targets]
+        return entry, outs
+
+    @staticmethod
+    def _unflatten(entry: _Entry, outs: list, anyvar: bool) -> Any:
+        leaves = [s[0] if s is not None else (wrap(o) if anyvar else o) for s, o in zip(entry.statics, outs)]
+        return tree_unflatten(entry.out_def, leaves)
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()) -> Any:
+    """Compile ``fun``: trace it once per input signature, replay the program after.
+
+    The first call with a given signature (the pytree structure of the
+    arguments; each array's backend, shape, dtype and device; static
+    arguments by value) runs ``fun`` on Variables, records everything computed
+    from the inputs, gradients taken inside included, and flattens it into a
+    program of kernel calls. Later calls with that signature replay the
+    program on the new arrays: no graph is recorded, no Variable is built.
+
+    Parameters
+    ----------
+    fun : callable
+        A function of arrays (pytrees of arrays, Python scalars) returning a
+        pytree of arrays, written with anyad functions. Usable as a decorator,
+        with or without arguments.
+    static_argnums : int or sequence of int
+        Positional arguments passed to ``fun`` as they are and part of the
+        cache key by value (they must be hashable): shapes, flags, modes.
+
+    Returns
+    -------
+    callable
+        The compiled function. Given raw arrays it returns raw arrays; given
+        Variables, Variables (constants: to differentiate through the
+        function, differentiate inside it, as ``jit(value_and_grad(f))``).
+
+    Notes
+    -----
+    * Python control flow on traced values (``if x > 0``, ``float(x)``)
+      raises :class:`TracingError` while tracing: use :func:`anyad.where`, or
+      make the deciding argument static. Control flow on shapes is fine.
+    * Python scalar arguments are static (each value traces anew).
+    * Arrays and Variables the function reads from outside (closures,
+      globals) are constants of the program, except Variables, whose current
+      ``.value`` is read at every call (a ``Tensor`` updated with ``assign``
+      is seen updated). Raw arrays taken from a traced Variable's ``.value``
+      are frozen: work on Variables inside a compiled function.
+    * Called on Variables that record (inside a transform, a
+      GradientTracker, or on Variables that require grad), the function runs
+      uncompiled so that the enclosing graph sees every operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> @ad.jit
+    ... def loss_and_grad(w):
+    ...     return ad.value_and_grad(lambda w: ad.sum(ad.sin(w) * w))(w)
+    >>> value, g = loss_and_grad(np.array([1.0, 2.0]))
+    >>> value, g = loss_and_grad(np.array([0.5, -1.0]))   # replayed
+    >>> loss_and_grad.traces, g
+    (1, array([ 0.91821682, -1.38177329]))
+    """
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums)
+    if not callable(fun):
+        raise TypeError(f"anyad.jit: expected a function, got {type(fun).__name__}")
+    return Compiled(fun, tuple(operator.index(i) for i in static_argnums))
+
+
+# ----------------------------------------------------------------------------
+# GradientCache
+# ----------------------------------------------------------------------------
+
+
+def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
+    """The structural key of ``d(dy)/d(dxs)``, the arrays a compiled backward
+    reads, and the objects they are (for building), from one walk of the graph.
+
+    Only the part of the graph between the ``dxs`` and ``dy`` shapes the
+    backward; a node outside it is read for its value (its type, shape,
+    dtype and device are in the key) and how it was computed does not matter.
+    """
+    wanted = set(dxs)
+    state: dict = {}
+    needed: set = set()
+    order: list = []
+    stack = [dy]
+    while stack:
+        v = stack.pop()
+        s = state.get(v)
+        if s == 2:
+            continue
+        prim = v._prim
+        if s is None:
+            state[v] = 1
+            stack.append(v)
+            if prim is not None:
+                args = v._args
+                if args is None:
+                    raise Uncompilable("freed graph")
+                for u in args[: len(args) >> 1]:
+                    if isinstance(u, Variable) and u not in state:
+                        stack.append(u)
+            continue
+        state[v] = 2
+        need = v in wanted
+        if not need and prim is not None:
+            args = v._args
+            for u in args[: len(args) >> 1]:
+                if isinstance(u, Variable) and u in needed:
+                    need = True
+                    break
+        if need:
+            needed.add(v)
+            order.append(v)
+    key: list = []
+    values: list = []  # what the program reads, in order
+    objs: list = []  # the same, as the Variables and arrays of this graph
+    pos: dict = {}
+    raw_pos: dict = {}
+    for v in order:
+        prim = v._prim
+        if prim is None:
+            pos[v] = len(values)
+            values.append(v.value)
+            objs.append(v)
+            key.append(array_key(v.value))
+            continue
+        args = v._args
+        n = len(args) >> 1
+        refs = []
+        for u, x in zip(args[:n], args[n:]):
+            if isinstance(u, Variable):
+                j = pos.get(u)
+                if j is None:  # a value from outside the differentiated part
+                    j = pos[u] = len(values)
+                    values.append(x)
+                    objs.append(u)
+                    key.append(("v",) + array_key(x))
+                refs.append(j)
+            elif type(u) in _SCALARS or u is None:
+                refs.append(freeze(u, None))
+            else:  # a raw array (or Python data): by identity, then by its value's key
+                j = raw_pos.get(id(x))
+                if j is None:
+                    j = raw_pos[id(x)] = len(values)
+                    values.append(x)
+                    objs.append(x)
+                    key.append(("r",) + (array_key(x) if type(u) is type(x) else (freeze(u, None),)))
+                refs.append(("r", j))
+        kw = v._kw
+        if kw:
+            arrays: list = []
+            fk = freeze(kw, arrays)
+            idx = []
+            for a in arrays:
+                j = raw_pos.get(id(a))
+                if j is None:
+                    j = raw_pos[id(a)] = len(values)
+                    values.append(a)
+                    objs.append(a)
+                idx.append(j)
+            fk = (fk, tuple(idx))
+        else:
+            fk = None
+        val = v.value
+        key.append((prim, tuple(refs), fk, tuple(val.shape), val.dtype))
+        pos[v] = len(values)
+        values.append(val)
+        objs.append(v)
+    key.append(tuple(pos.get(d, -1) if d in needed else -1 for d in dxs))
+    if seed is not None:
+        s = seed.value if isinstance(seed, Variable) else seed
+        key.append(("seed",) + array_key(s))
+        values.append(s)
+        objs.append(s)
+    return tuple(key), values, objs, state, dy in needed
+
+
+class GradientCache:
+    """Compiled backward programs, keyed by the structure of the graph they differentiate.
+
+    :meth:`gradient` returns what ``backprop([dy], [seed], dxs)`` returns.
+    The first time a graph structure is seen, the backward is recorded
+    (``backprop(..., create_graph=True)``) and flattened into a program whose
+    inputs are the values of the forward graph (by position in the walk) and
+    its raw array operands; later graphs of the same structure replay that
+    program on their own values. The key holds every operation's primitive
+    and parameters (Python scalars by value), the wiring, every shape and
+    dtype, each leaf's backend and device, and which leaves are the ``dxs``.
+
+    Parameters
+    ----------
+    maxsize : int
+        Programs kept (least recently used dropped first).
+
+    Attributes
+    ----------
+    hits, misses : int
+        Gradients answered by a cached program, and by the engine.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> cache = ad.GradientCache()
+    >>> for step in range(3):
+    ...     x = ad.Variable([1.0, 2.0 + step], requires_grad=True)
+    ...     (gx,) = cache.gradient(ad.sum(x ** 2), [x])
+    >>> gx, cache.hits, cache.misses
+    (array([2., 8.]), 2, 1)
+    >>> (gx,) = cache.gradient(ad.sum(x ** 3), [x])   # another graph: no stale answer
+    >>> gx, cache.misses
+    (array([ 3., 48.]), 2)
+    """
+
+    def __init__(self, maxsize: int = 128):
+        self._programs: collections.OrderedDict = collections.OrderedDict()
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._programs)
+
+    def clear(self) -> None:
+        """Forget every program."""
+        self._programs.clear()
+
+    def gradient(self, dy: Variable, dxs: Sequence[Variable], seed: Any = None) -> list:
+        """Gradients of ``dy`` (with cotangent ``seed``, ones by default) with
+        respect to each of ``dxs``: raw arrays, ``None`` where ``dy`` does not
+        depend on one."""
+        dxs = list(dxs)
+        if TRACING.get() is not None or not isinstance(dy, Variable):
+            return backprop([dy], [seed], dxs)
+        try:
+            key, values, objs, forward, reached = _structure(dy, dxs, seed)
+        except Uncompilable:
+            return backprop([dy], [seed], dxs)
+        if not reached:
+            self.hits += 1
+            return [None] * len(dxs)
+        programs = self._programs
+        program = programs.get(key)
+        if program is not None:
+            programs.move_to_end(key)
+            if program is False:  # this structure cannot be compiled
+                self.misses += 1
+                return backprop([dy], [seed], dxs)
+            self.hits += 1
+            return program(values)
+        self.misses += 1
+        with tracing(Recorder()) as rec:
+            grads = backprop([dy], [seed], dxs, create_graph=True)
+        try:
+            program = build_program(grads, objs, producers=rec.producers, forbidden=forward, strict=True)
+        except Uncompilable:
+            program = False
+        programs[key] = program
+        if len(programs) > self.maxsize:
+            programs.popitem(last=False)
+        return [g.value if isinstance(g, Variable) else g for g in grads]
