@@ -75,7 +75,8 @@ class Compiled:
         self._maxsize = maxsize
         self.traces = 0
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _signature(self, args: tuple, kwargs: dict) -> tuple:
+        """The cache key of a call, its array values, and whether it must run as written."""
         n = len(args)
         static = set()
         for i in self._static:
@@ -101,26 +102,67 @@ class Compiled:
                 value = leaf
             parts.append(array_key(value) + (seen.setdefault(id(value), len(values)),))
             values.append(value)
-        if record or TRACING.get() is not None:
-            # being differentiated or traced itself: run as written, so that the
-            # enclosing graph records every operation
-            return self._fun(*args, **kwargs)
         try:
             key = (treedef, tuple(parts), tuple((i, freeze(args[i], None)) for i in sorted(static)))
         except Uncompilable as e:
             raise TypeError(f"anyad.jit: static arguments must be hashable ({e})") from None
+        return key, static, leaves, treedef, values, anyvar, record
+
+    def _entry(self, args: tuple, kwargs: dict) -> tuple:
+        """The cached entry for this call (traced now if new) and the program's
+        inputs; ``entry`` is None when the function must run as written."""
+        key, static, leaves, treedef, values, anyvar, record = self._signature(args, kwargs)
+        if record or TRACING.get() is not None:
+            return None, None, anyvar, None
         entry = self._cache.get(key)
         if entry is not None:
             live = [v.value for v in entry.program.live]
             if all(array_key(x) == k for x, k in zip(live, entry.live_keys)):
                 self._cache.move_to_end(key)
-                outs = entry.program(values + live)
-                return self._unflatten(entry, outs, anyvar)
+                return entry, values + live, anyvar, None
         entry, outs = self._trace(args, kwargs, static, leaves, treedef, values)
         self._cache[key] = entry
         if len(self._cache) > self._maxsize:
             self._cache.popitem(last=False)
+        return entry, values + [v.value for v in entry.program.live], anyvar, outs
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry, inputs, anyvar, outs = self._entry(args, kwargs)
+        if entry is None:
+            # being differentiated or traced itself: run as written, so that the
+            # enclosing graph records every operation
+            return self._fun(*args, **kwargs)
+        if outs is None:
+            outs = entry.program(inputs)
         return self._unflatten(entry, outs, anyvar)
+
+    def cuda_graph(self, *args: Any, **kwargs: Any) -> Callable:
+        """The program for the signature of ``args`` (CuPy arrays), captured as a CUDA graph.
+
+        Returns a function taking arguments of that signature: each call copies
+        them into the graph's input buffers, launches the graph and returns
+        copies of its outputs. See :func:`anyad._program.capture_cuda_graph`
+        for what capture needs and what it refuses (cuBLAS calls: ``matmul``).
+        """
+        from ._program import capture_cuda_graph
+
+        entry, inputs, anyvar, _ = self._entry(args, kwargs)
+        if entry is None:
+            raise TypeError("anyad.jit.cuda_graph: the arguments record (they require grad, or a "
+                            "transform is running): a CUDA graph replays raw arrays only")
+        names = {_backend.backend_name(_backend.namespace_of(x)) for x in inputs}
+        if names != {"cupy"}:
+            raise TypeError(
+                f"anyad.jit.cuda_graph: CUDA graphs need CuPy arrays, got {sorted(names)} arrays")
+        captured = capture_cuda_graph(entry.program, inputs)
+
+        def replay(*args: Any, **kwargs: Any) -> Any:
+            key, _, _, _, values, anyvar, _ = self._signature(args, kwargs)
+            if self._cache.get(key) is not entry:
+                raise ValueError("anyad.jit.cuda_graph: called with another signature than it was captured for")
+            return self._unflatten(entry, captured(values + [v.value for v in entry.program.live]), anyvar)
+
+        return replay
 
     def _trace(self, args: tuple, kwargs: dict, static: set, leaves: list, treedef: Any,
                values: list) -> tuple:
@@ -245,99 +287,103 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
     Only the part of the graph between the ``dxs`` and ``dy`` shapes the
     backward; a node outside it is read for its value (its type, shape,
     dtype and device are in the key) and how it was computed does not matter.
+    Nodes of that part are keyed when the walk finishes them (inputs first),
+    each by its primitive, parameters, the positions of its inputs, shape
+    and dtype.
     """
     wanted = set(dxs)
-    state: dict = {}
+    state: dict = {}  # 1: entered, 2: finished
     needed: set = set()
-    order: list = []
-    stack = [dy]
-    while stack:
-        v = stack.pop()
-        s = state.get(v)
-        if s == 2:
-            continue
-        prim = v._prim
-        if s is None:
-            state[v] = 1
-            stack.append(v)
-            if prim is not None:
-                args = v._args
-                if args is None:
-                    raise Uncompilable("freed graph")
-                for u in args[: len(args) >> 1]:
-                    if isinstance(u, Variable) and u not in state:
-                        stack.append(u)
-            continue
-        state[v] = 2
-        need = v in wanted
-        if not need and prim is not None:
-            args = v._args
-            for u in args[: len(args) >> 1]:
-                if isinstance(u, Variable) and u in needed:
-                    need = True
-                    break
-        if need:
-            needed.add(v)
-            order.append(v)
     key: list = []
     values: list = []  # what the program reads, in order
     objs: list = []  # the same, as the Variables and arrays of this graph
     pos: dict = {}
     raw_pos: dict = {}
-    for v in order:
+    stack = [dy]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v = pop()
+        s = state.get(v)
+        if s == 2:
+            continue
         prim = v._prim
-        if prim is None:
-            pos[v] = len(values)
-            values.append(v.value)
-            objs.append(v)
-            key.append(array_key(v.value))
+        if prim is None:  # a leaf: part of the key only as a source (or as an input, below)
+            state[v] = 2
+            if v in wanted:
+                needed.add(v)
+                pos[v] = len(values)
+                values.append(v.value)
+                objs.append(v)
+                key.append(array_key(v.value))
             continue
         args = v._args
+        if args is None:
+            raise Uncompilable("freed graph")
         n = len(args) >> 1
+        if s is None:  # enter: come back after the inputs
+            state[v] = 1
+            push(v)
+            for u in args[:n]:
+                if isinstance(u, Variable) and u not in state:
+                    push(u)
+            continue
+        state[v] = 2
+        if v not in wanted:
+            for u in args[:n]:
+                if isinstance(u, Variable) and u in needed:
+                    break
+            else:
+                continue
+        needed.add(v)
         refs = []
         for u, x in zip(args[:n], args[n:]):
             if isinstance(u, Variable):
+                if x is not u.value:  # rebound since it was recorded (Tensor.assign): the engine's case
+                    raise Uncompilable("an input's value was replaced after it was recorded")
                 j = pos.get(u)
                 if j is None:  # a value from outside the differentiated part
                     j = pos[u] = len(values)
                     values.append(x)
                     objs.append(u)
-                    key.append(("v",) + array_key(x))
+                    key.append(("v", array_key(x)))
                 refs.append(j)
+            elif type(u) is float:
+                refs.append(("f", u.hex()))
             elif type(u) in _SCALARS or u is None:
-                refs.append(freeze(u, None))
+                refs.append((type(u), u))
             else:  # a raw array (or Python data): by identity, then by its value's key
                 j = raw_pos.get(id(x))
                 if j is None:
                     j = raw_pos[id(x)] = len(values)
                     values.append(x)
                     objs.append(x)
-                    key.append(("r",) + (array_key(x) if type(u) is type(x) else (freeze(u, None),)))
+                    key.append(("r", array_key(x) if type(u) is type(x) else freeze(u, None)))
                 refs.append(("r", j))
         kw = v._kw
         if kw:
             arrays: list = []
             fk = freeze(kw, arrays)
-            idx = []
-            for a in arrays:
-                j = raw_pos.get(id(a))
-                if j is None:
-                    j = raw_pos[id(a)] = len(values)
-                    values.append(a)
-                    objs.append(a)
-                idx.append(j)
-            fk = (fk, tuple(idx))
+            if arrays:
+                idx = []
+                for a in arrays:
+                    j = raw_pos.get(id(a))
+                    if j is None:
+                        j = raw_pos[id(a)] = len(values)
+                        values.append(a)
+                        objs.append(a)
+                    idx.append(j)
+                fk = (fk, tuple(idx))
         else:
             fk = None
         val = v.value
-        key.append((prim, tuple(refs), fk, tuple(val.shape), val.dtype))
+        key.append((prim, tuple(refs), fk, val.shape, val.dtype))
         pos[v] = len(values)
         values.append(val)
         objs.append(v)
     key.append(tuple(pos.get(d, -1) if d in needed else -1 for d in dxs))
     if seed is not None:
         s = seed.value if isinstance(seed, Variable) else seed
-        key.append(("seed",) + array_key(s))
+        key.append(("seed", array_key(s)))
         values.append(s)
         objs.append(s)
     return tuple(key), values, objs, state, dy in needed
