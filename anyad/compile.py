@@ -55,7 +55,7 @@ def _is_dynamic(leaf: Any) -> bool:
 class _Entry:
     """One traced signature: its program and how to rebuild the outputs."""
 
-    __slots__ = ("program", "out_def", "statics", "live_keys", "calls")
+    __slots__ = ("program", "out_def", "statics", "live_keys")
 
 
 class Compiled:
@@ -136,6 +136,10 @@ class Compiled:
             outs = entry.program(inputs)
         return self._unflatten(entry, outs, anyvar)
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """As a method: the instance is the first (static) argument."""
+        return self if obj is None else functools.partial(self, obj)
+
     def cuda_graph(self, *args: Any, **kwargs: Any) -> Callable:
         """The program for the signature of ``args`` (CuPy arrays), captured as a CUDA graph.
 
@@ -159,7 +163,8 @@ class Compiled:
         def replay(*args: Any, **kwargs: Any) -> Any:
             key, _, _, _, values, anyvar, _ = self._signature(args, kwargs)
             if self._cache.get(key) is not entry:
-                raise ValueError("anyad.jit.cuda_graph: called with another signature than it was captured for")
+                raise ValueError("anyad.jit.cuda_graph: called with another signature than the "
+                                 "one it was captured for")
             return self._unflatten(entry, captured(values + [v.value for v in entry.program.live]), anyvar)
 
         return replay

@@ -546,3 +546,17 @@ def test_sort_under_jit_recomputes_the_order():
     f = jit(lambda x: ad.sort(x))
     f(np.array([3.0, 1.0, 2.0]))
     np.testing.assert_allclose(f(np.array([1.0, 3.0, 2.0])), [1.0, 2.0, 3.0])
+
+
+def test_jit_decorates_methods():
+    class Model:
+        def __init__(self, w):
+            self.w = w
+
+        @jit
+        def apply(self, x):
+            return ad.sum(x * self.w)
+
+    a, b = Model(np.array([1.0, 2.0])), Model(np.array([3.0, 4.0]))
+    assert a.apply(np.ones(2)) == 3.0 and b.apply(np.ones(2)) == 7.0 and a.apply(np.ones(2) * 2) == 6.0
+    assert Model.apply.traces == 2  # one per instance (a static argument)
