@@ -1,0 +1,157 @@
+"""torch eager: the same programs with torch tensors and ``torch.autograd.grad``
+(on the CPU, and on CUDA when torch sees a GPU)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import Impl
+
+LR = 0.01
+
+
+def _mk(dev):
+    return lambda a: torch.asarray(a.copy(), device=dev)
+
+
+def _value_and_grad(loss_fn, params):
+    def step():
+        loss = loss_fn(*params)
+        grads = torch.autograd.grad(loss, params)
+        return [loss.detach(), *grads]
+    return step
+
+
+def mlp(d, dev):
+    T = _mk(dev)
+    X, Y = T(d.consts["X"]), T(d.consts["Y"])
+    params = [T(p).requires_grad_() for p in d.params]
+
+    def loss(W1, b1, W2, b2, W3, b3):
+        h1 = torch.tanh(X @ W1 + b1)
+        h2 = torch.tanh(h1 @ W2 + b2)
+        return F.cross_entropy(h2 @ W3 + b3, Y)  # class-probability targets: the same mean loss
+
+    return _value_and_grad(loss, params)
+
+
+def matmul_chain(d, dev):
+    T = _mk(dev)
+    X = T(d.consts["X"])
+    params = [T(p).requires_grad_() for p in d.params]
+
+    def loss(*Ws):
+        h = X
+        for W in Ws:
+            h = torch.tanh(W @ h)
+        return h.sum()
+
+    return _value_and_grad(loss, params)
+
+
+def attention(d, dev):
+    T = _mk(dev)
+    x = T(d.consts["x"])
+    S, D = x.shape
+    H = d.dims["heads"]
+    dh = D // H
+    scale = 1.0 / math.sqrt(dh)
+    params = [T(p).requires_grad_() for p in d.params]
+
+    def split(a):
+        return a.reshape(S, H, dh).transpose(0, 1)
+
+    def loss(Wq, Wk, Wv, Wo, W1, b1, W2, b2):
+        q, k, v = split(x @ Wq), split(x @ Wk), split(x @ Wv)
+        p = torch.softmax((q @ k.transpose(-1, -2)) * scale, dim=-1)
+        h = (p @ v).transpose(0, 1).reshape(S, D) @ Wo + x
+        out = h + torch.tanh(h @ W1 + b1) @ W2 + b2
+        return (out * out).mean()
+
+    return _value_and_grad(loss, params)
+
+
+def smallops(d, dev):
+    x = _mk(dev)(d.params[0]).requires_grad_()
+    steps = d.dims["steps"]
+
+    def loss(x):
+        y = x
+        for _ in range(steps):
+            y = torch.sin(y) * 1.01 + 0.1 * y
+        return y.sum()
+
+    return _value_and_grad(loss, [x])
+
+
+def deep(d, dev):
+    x = _mk(dev)(d.params[0]).requires_grad_()
+    steps = d.dims["steps"]
+
+    def loss(x):
+        y = x
+        for _ in range(steps):
+            y = y * 1.0001 + 0.0001
+        return y.sum()
+
+    return _value_and_grad(loss, [x])
+
+
+def hvp(d, dev):
+    T = _mk(dev)
+    A, v = T(d.consts["A"]), T(d.consts["v"])
+    x = T(d.params[0]).requires_grad_()
+
+    def step():
+        f = (torch.tanh(A @ x) ** 2).sum()
+        (g,) = torch.autograd.grad(f, x, create_graph=True)
+        (hv,) = torch.autograd.grad(g, x, grad_outputs=v)  # double backward: v^T H
+        return [hv]
+
+    return step
+
+
+def xor(d, dev):
+    T = _mk(dev)
+    init = [T(p) for p in d.params]
+    X = [T(x) for x in d.consts["X"]]
+    Y = [T(y) for y in d.consts["Y"]]
+    epochs = d.dims["epochs"]
+
+    def step():
+        ps = [p.clone().requires_grad_() for p in init]
+        W1, B1, W2, B2 = ps
+        for _ in range(epochs):
+            for x, y in zip(X, Y):
+                E = (y - (W2 @ torch.tanh(W1 @ x + B1) + B2)) ** 2
+                grads = torch.autograd.grad(E, ps)
+                with torch.no_grad():
+                    for p, g in zip(ps, grads):
+                        p.sub_(LR * g)
+        return [p.detach() for p in ps]
+
+    return step
+
+
+BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "smallops": smallops,
+            "deep": deep, "hvp": hvp, "xor": xor}
+
+
+def to_numpy(t):
+    return t.detach().cpu().numpy()
+
+
+def implementations(workload, backends):
+    from ..machine import torch_cuda_available
+
+    b = BUILDERS[workload.name]
+    impls = []
+    if "torch" in backends:
+        impls.append(Impl("torch eager", "torch", lambda d: b(d, "cpu"), to_numpy,
+                          note="double backward" if workload.name == "hvp" else ""))
+    if "torch-cuda" in backends and torch_cuda_available():
+        impls.append(Impl("torch eager", "torch-cuda", lambda d: b(d, "cuda"), to_numpy, device="cuda"))
+    return impls

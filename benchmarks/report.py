@@ -1,0 +1,196 @@
+"""Results: ratios to the floor, rates, the issue's targets, and their renderings
+(terminal table, Markdown, JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["TARGETS", "derive", "terminal", "markdown", "write_json"]
+
+FLOOR = "floor (hand-written)"
+
+#: (workload, numerator, denominator, at most, what the issue asks)
+TARGETS = [
+    ("mlp", "anyad eager [numpy]", f"{FLOOR} [numpy]", 1.05, "mlp: anyad eager <= 1.05x the floor"),
+    ("mlp", "anyad eager [numpy]", "torch eager [torch]", 1.0, "mlp: anyad eager ahead of torch eager"),
+    ("mlp", "anyad eager [numpy]", "autograd (HIPS) [numpy]", 1.0, "mlp: anyad eager ahead of HIPS autograd"),
+    ("matmul_chain", "anyad eager [numpy]", f"{FLOOR} [numpy]", 1.05,
+     "matmul_chain: anyad eager <= 1.05x the floor"),
+    ("smallops", "anyad eager [numpy]", "torch eager [torch]", 0.8,
+     "smallops: anyad eager <= 0.8x torch eager per op"),
+    ("smallops", "anyad jit [numpy]", f"{FLOOR} [numpy]", 2.0,
+     "smallops: compiled replay <= 2x the floor per op"),
+    ("hvp", "anyad eager [numpy]", "torch eager [torch]", 1.0,
+     "hvp: anyad eager no slower than torch double backward"),
+    ("hvp", "anyad jit [numpy]", "jax jit [jax]", 1.0, "hvp: compiled replay no slower than jax.jit"),
+    ("deep", "anyad eager [numpy]", "torch eager [torch]", 0.5, "deep: anyad eager <= 0.5x torch eager"),
+    ("xor", "anyad eager [numpy]", "python-autodiff [numpy]", 0.5,
+     "xor (issue 3): anyad <= 0.5x python-autodiff"),
+]
+
+
+def _floor_for(results: list, res: dict) -> dict | None:
+    by_key = {r["key"]: r for r in results}
+    if res["device"] == "cuda" and f"{FLOOR} [cupy]" in by_key:
+        return by_key[f"{FLOOR} [cupy]"]
+    return by_key.get(f"{FLOOR} [numpy]")
+
+
+def derive(out: dict) -> None:
+    """Add ratios to the floor, rates and the targets to a run's report, in place."""
+    for w in out["workloads"]:
+        for res in w["results"]:
+            med = res.get("median_s")
+            floor = _floor_for(w["results"], res)
+            fmed = floor.get("median_s") if floor else None
+            res["ratio_to_floor"] = med / fmed if med and fmed else None
+            res["floor"] = floor["key"] if floor else None
+            res["gflops"] = w["flops"] / med / 1e9 if med and w["flops"] else None
+            res["us_per_op"] = med / w["ops"] * 1e6 if med and w["ops"] else None
+            res["us_per_step"] = med / w["units"] * 1e6 if med and w["units"] else None
+    targets = []
+    index = {(w["workload"], r["key"]): r for w in out["workloads"] for r in w["results"]}
+    for wname, num, den, limit, what in TARGETS:
+        a, b = index.get((wname, num)), index.get((wname, den))
+        ratio = None
+        if a and b and a.get("median_s") and b.get("median_s"):
+            ratio = a["median_s"] / b["median_s"]
+        targets.append({"target": what, "workload": wname, "numerator": num, "denominator": den,
+                        "at_most": limit, "ratio": ratio,
+                        "met": None if ratio is None else bool(ratio <= limit)})
+    out["targets"] = targets
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s >= 1.0:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} us"
+
+
+def _rate(w: dict, r: dict) -> str:
+    if w["metric"] == "gflops":
+        return "-" if r["gflops"] is None else f"{r['gflops']:.1f}"
+    if w["metric"] == "us_per_op":
+        return "-" if r["us_per_op"] is None else f"{r['us_per_op']:.2f}"
+    return "-" if r["us_per_step"] is None else f"{r['us_per_step']:.1f}"
+
+
+_RATE_HEAD = {"gflops": "GFLOP/s", "us_per_op": "us/op", "us_per_step": "us/step"}
+
+
+def _mib(r: dict) -> str:
+    b = r.get("peak_bytes")
+    if b is None:
+        return "-" if not r.get("memory_error") else "error"
+    return f"{b / 2 ** 20:.1f}"
+
+
+def _rows(w: dict) -> list:
+    rows = []
+    for r in w["results"]:
+        if not r["timed"]:
+            rows.append([r["key"], "checked only", "", "", "", "", "", f"{r['max_error']:.0e}"])
+            continue
+        ratio = "-" if r["ratio_to_floor"] is None else f"{r['ratio_to_floor']:.2f}"
+        rows.append([r["key"], fmt_time(r["median_s"]), fmt_time(r["min_s"]), fmt_time(r["max_s"]),
+                     ratio, _rate(w, r), _mib(r), f"{r['max_error']:.0e}"])
+    return rows
+
+
+def _heads(w: dict) -> list:
+    return ["implementation", "median", "min", "max", "x floor", _RATE_HEAD[w["metric"]], "peak MiB", "error"]
+
+
+def _workload_line(w: dict) -> str:
+    extra = []
+    if w["flops"]:
+        extra.append(f"{w['flops'] / 1e9:.3g} GFLOP per step")
+    if w["ops"]:
+        extra.append(f"{w['ops']} recorded ops per step")
+    if w["units"]:
+        extra.append(f"{w['units']} training steps per timed run")
+    return f"{w['workload']}: {w['title']} ({'; '.join(extra) or w['dtype']})"
+
+
+def terminal(out: dict) -> str:
+    lines = []
+    m = out["machine"]
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
+                     f"{b.get('num_threads')} threads)" for b in m["blas"] if b.get("user_api") == "blas")
+    lines.append(f"machine: {m['cpu']}, {m['cpus_usable']} usable CPUs, {m['threads']} threads per library; "
+                 f"BLAS {blas or '?'}")
+    for w in out["workloads"]:
+        heads, rows = _heads(w), _rows(w)
+        widths = [max(len(str(x)) for x in col) for col in zip(heads, *rows)]
+        lines.append("")
+        lines.append(_workload_line(w))
+        for row in [heads, *rows]:
+            lines.append("  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
+                                   for i, c in enumerate(row)))
+        for k, why in w["skipped"].items():
+            lines.append(f"  ({k}: {why})")
+        for f in w["failures"]:
+            lines.append(f"  FAILED {f['key']}: {f['error']}")
+    lines.append("")
+    lines.append("targets (ratios of medians in this run):")
+    for t in out["targets"]:
+        state = "not measured" if t["ratio"] is None else ("met" if t["met"] else "NOT met")
+        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        lines.append(f"  {t['target']:<58} {ratio:>6}  {state}")
+    return "\n".join(lines)
+
+
+def markdown(out: dict) -> str:
+    m = out["machine"]
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
+    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
+                     f"{b.get('num_threads')} threads, {b.get('file')})"
+                     for b in m["blas"] if b.get("user_api") == "blas")
+    load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
+    lines = [f"Measured {m['date']} with `{out['config']['command']}` "
+             f"(anyad {m['anyad']['version']}, commit {m['anyad']['commit']}).", "",
+             f"* CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['cpus_usable']} usable), "
+             f"{m['memory_gib']} GiB; load average at the end {load}",
+             f"* {m['threads']} threads for every library; BLAS: {blas or '?'}",
+             f"* {m['os']}, Python {m['python']}; {libs}",
+             f"* GPUs: {', '.join(m['gpus']) or 'none'}", ""]
+    lines += ["| target | ratio | met |", "| --- | ---: | --- |"]
+    for t in out["targets"]:
+        ratio = "not measured" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        met = "" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {t['target']} (`{t['numerator']}` / `{t['denominator']}`) | {ratio} | {met} |")
+    for w in out["workloads"]:
+        lines += ["", f"### {_workload_line(w)}", ""]
+        heads = _heads(w)
+        lines.append("| " + " | ".join(heads) + " |")
+        lines.append("| --- | " + " | ".join("---:" for _ in heads[1:]) + " |")
+        for row in _rows(w):
+            lines.append("| " + " | ".join(str(c) for c in row) + " |")
+        notes = [f"`{r['key']}`: {r['note']}" for r in w["results"] if r["note"]]
+        notes += [f"{k}: {why}" for k, why in w["skipped"].items()]
+        notes += [f"**FAILED** `{f['key']}`: {f['error']}" for f in w["failures"]]
+        if notes:
+            lines += ["", "Notes: " + "; ".join(notes) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json(out: dict, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(_clean(out), f, indent=1)
+        f.write("\n")

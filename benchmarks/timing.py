@@ -1,0 +1,90 @@
+"""Timing one step: wall clock on the CPU, CUDA events on a GPU.
+
+Before every timed step the garbage left by earlier steps is collected, so no
+implementation pays for another's garbage; the collector stays enabled inside
+the step (a library that creates many Python objects pays for them, as its
+users do). The harness freezes (``gc.freeze``) everything alive before timing,
+so these collections only walk the objects the steps create.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from typing import Any, Callable
+
+__all__ = ["timer_for", "summarize"]
+
+
+class CpuTimer:
+    """``time.perf_counter`` around the step (the step itself waits for its results)."""
+
+    method = "perf_counter"
+
+    def __call__(self, step: Callable[[], Any]) -> tuple[float, Any]:
+        gc.collect()
+        t0 = time.perf_counter()
+        out = step()
+        t1 = time.perf_counter()
+        return t1 - t0, out
+
+
+class TorchCudaTimer:
+    """CUDA events recorded on torch's current stream around the step."""
+
+    method = "cuda events (torch)"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.cuda = torch.cuda
+        self.start = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
+
+    def __call__(self, step: Callable[[], Any]) -> tuple[float, Any]:
+        gc.collect()
+        self.cuda.synchronize()  # nothing queued by earlier work is counted
+        self.start.record()
+        out = step()
+        self.end.record()
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1e3, out
+
+
+class CupyTimer:
+    """CUDA events recorded on CuPy's current stream around the step."""
+
+    method = "cuda events (cupy)"
+
+    def __init__(self) -> None:
+        import cupy
+
+        self.cupy = cupy
+        self.start = cupy.cuda.Event()
+        self.end = cupy.cuda.Event()
+
+    def __call__(self, step: Callable[[], Any]) -> tuple[float, Any]:
+        gc.collect()
+        self.cupy.cuda.Device().synchronize()
+        self.start.record()
+        out = step()
+        self.end.record()
+        self.end.synchronize()
+        return self.cupy.cuda.get_elapsed_time(self.start, self.end) / 1e3, out
+
+
+def timer_for(impl: Any) -> Any:
+    """The timer an implementation is measured with."""
+    if impl.device != "cuda":
+        return CpuTimer()
+    if impl.backend.startswith("torch"):
+        return TorchCudaTimer()
+    return CupyTimer()
+
+
+def summarize(times: list) -> dict:
+    """Median, min, max (seconds) of the repeats."""
+    if not times:
+        return {"median_s": None, "min_s": None, "max_s": None}
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}

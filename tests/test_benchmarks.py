@@ -1,0 +1,175 @@
+"""The benchmark harness (``python -m benchmarks``): the --quick run end to end,
+and the correctness gate that stops a wrong implementation from being timed.
+
+No timing is asserted anywhere: only that every implementation ran, matched the
+hand-written reference, and was reported completely.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ("mlp", "matmul_chain", "attention", "smallops", "hvp", "deep", "xor")
+
+pytest.importorskip("threadpoolctl")
+
+
+def _installed(mod: str) -> bool:
+    return importlib.util.find_spec(mod) is not None
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    paths = {"json": out / "bench.json", "plot": out / "bench.png", "markdown": out / "bench.md"}
+    cmd = [sys.executable, "-m", "benchmarks", "--quick"] + [
+        a for k, p in paths.items() for a in (f"--{k}", str(p))]
+    if not _installed("matplotlib"):
+        cmd = cmd[:-4] + cmd[-2:]  # no --plot
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return proc, paths
+
+
+def test_quick_run_passes_and_reports_every_workload(quick_run):
+    proc, paths = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(paths["json"].read_text())
+    assert [w["workload"] for w in report["workloads"]] == list(WORKLOADS)
+    for w in WORKLOADS:
+        assert f"\n{w}: " in proc.stdout  # a table per workload
+    assert "targets (ratios of medians in this run)" in proc.stdout
+
+
+def test_every_implementation_matched_the_reference(quick_run):
+    _, paths = quick_run
+    report = json.loads(paths["json"].read_text())
+    for w in report["workloads"]:
+        assert w["failures"] == []
+        tol = 2e-4 if w["dtype"] == "float32" else 1e-8
+        for r in w["results"]:
+            assert r["checked"] is True, (w["workload"], r["key"])
+            assert 0.0 <= r["max_error"] <= tol, (w["workload"], r["key"], r["max_error"])
+
+
+def test_every_present_implementation_ran(quick_run):
+    _, paths = quick_run
+    report = json.loads(paths["json"].read_text())
+    expected = {"floor (hand-written) [numpy]", "anyad eager [numpy]"}
+    if _installed("torch"):
+        expected |= {"torch eager [torch]", "anyad eager [torch]"}
+    if _installed("array_api_strict"):
+        expected.add("anyad eager [array_api_strict]")
+    if _installed("autograd"):
+        expected.add("autograd (HIPS) [numpy]")
+    if _installed("jax"):
+        expected.add("jax jit [jax]")
+    import anyad
+
+    if hasattr(anyad, "jit"):
+        expected.add("anyad jit [numpy]")
+    for w in report["workloads"]:
+        keys = {r["key"] for r in w["results"]}
+        assert expected <= keys, (w["workload"], expected - keys)
+    xor = next(w for w in report["workloads"] if w["workload"] == "xor")
+    if _installed("autodiff"):
+        assert "python-autodiff [numpy]" in {r["key"] for r in xor["results"]}
+
+
+def test_json_is_complete(quick_run):
+    _, paths = quick_run
+    report = json.loads(paths["json"].read_text())
+    m = report["machine"]
+    for key in ("cpu", "logical_cpus", "threads", "blas", "libraries", "python", "anyad", "date"):
+        assert key in m, key
+    assert m["threads"] == 2
+    assert "numpy" in m["libraries"]
+    assert any(b.get("user_api") == "blas" for b in m["blas"])
+    assert report["config"]["quick"] is True
+    for w in report["workloads"]:
+        assert w["metric"] in ("gflops", "us_per_op", "us_per_step")
+        assert (w["flops"] or 0) > 0 or (w["ops"] or 0) > 0 or (w["units"] or 0) > 0
+        floor = next(r for r in w["results"] if r["key"] == "floor (hand-written) [numpy]")
+        assert floor["ratio_to_floor"] == pytest.approx(1.0)
+        for r in w["results"]:
+            if not r["timed"]:
+                assert r["times_s"] == []
+                continue
+            assert r["repeats"] == 1 and len(r["times_s"]) == 1
+            assert r["min_s"] <= r["median_s"] <= r["max_s"] and r["median_s"] > 0
+            assert r["ratio_to_floor"] > 0
+            rate = {"gflops": "gflops", "us_per_op": "us_per_op", "us_per_step": "us_per_step"}[w["metric"]]
+            assert r[rate] > 0
+            assert isinstance(r["peak_bytes"], int) and r["peak_bytes"] >= 0, (w["workload"], r["key"])
+            assert r["memory_method"]
+    assert len(report["targets"]) == 10
+    for t in report["targets"]:
+        assert t["ratio"] is None or t["ratio"] > 0
+
+
+def test_plot_and_markdown_are_written(quick_run):
+    _, paths = quick_run
+    md = paths["markdown"].read_text()
+    for w in WORKLOADS:
+        assert f"### {w}: " in md
+    if _installed("matplotlib"):
+        assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the correctness gate ------------------------------------------------------
+
+
+def test_check_outputs_rejects_a_wrong_gradient():
+    from benchmarks.check import GradientMismatch, check_outputs
+    from benchmarks.workloads import get
+
+    w = get("smallops")
+    data = w.make_data(quick=True)
+    ref = w.reference(np, data)
+    assert check_outputs(w, "ref", ref, ref) == 0.0
+    wrong = [ref[0], ref[1] * (1 + 1e-3)]
+    with pytest.raises(GradientMismatch, match="dx differs from the hand-written reference"):
+        check_outputs(w, "wrong", wrong, ref)
+    with pytest.raises(GradientMismatch, match="dtype float32, expected float64"):
+        check_outputs(w, "f32", [r.astype(np.float32) for r in ref], ref)
+    with pytest.raises(GradientMismatch, match="shape"):
+        check_outputs(w, "shape", [ref[0], ref[1][:3]], ref)
+    with pytest.raises(GradientMismatch, match="returned 1 outputs"):
+        check_outputs(w, "short", ref[:1], ref)
+
+
+def test_a_wrong_implementation_fails_the_run(monkeypatch, capsys, tmp_path):
+    """A broken implementation is reported, not timed, and the run exits with 1."""
+    import anyad as ad
+    from benchmarks import harness, machine
+    from benchmarks.peers import anyad_impl
+
+    def wrong_smallops(c, dims):
+        def f(x):
+            y = x
+            for _ in range(dims["steps"]):
+                y = ad.cos(y) * 1.01 + 0.1 * y  # cos, not sin: wrong value and gradient
+            return ad.sum(y)
+        return f
+
+    monkeypatch.setitem(anyad_impl.LOSSES, "smallops", wrong_smallops)
+    monkeypatch.setattr(machine, "limit_threads", lambda n: None)
+    monkeypatch.setattr(machine, "apply_library_threads", lambda n: {})
+    path = tmp_path / "out.json"
+    rc = harness.main(["--quick", "-w", "smallops", "-b", "numpy", "-i", "anyad eager", "--memory", "off",
+                       "--json", str(path)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "FAILED: benchmarks: smallops / anyad eager [numpy]: output value differs" in captured.err
+    (w,) = json.loads(path.read_text())["workloads"]
+    assert [f["key"] for f in w["failures"]] == ["anyad eager [numpy]"]
+    assert [r["key"] for r in w["results"]] == ["floor (hand-written) [numpy]"]  # the wrong one is not timed
