@@ -18,6 +18,7 @@ from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
 from .tracker import GradientTracker
+from .autodiff import Graph, Tensor
 from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, no_grad, value_and_grad, vjp
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
@@ -26,8 +27,8 @@ from .compile import GradientCache, TracingError, jit
 __version__ = "0.1.0"
 
 __all__ = [
-    "Backend", "BackendMismatchError", "GradientTracker", "GraphFreedError", "Operation", "OpType",
-    "Primitive", "Variable", "backprop", "current_backend", "use", *_ops_all,
+    "Backend", "BackendMismatchError", "GradientTracker", "Graph", "GraphFreedError", "Operation", "OpType",
+    "Primitive", "Tensor", "Variable", "backprop", "current_backend", "use", *_ops_all,
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError",

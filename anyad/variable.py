@@ -7,6 +7,7 @@ A Variable owns no numerics: every operator calls an anyad function
 from __future__ import annotations
 
 import contextvars
+import functools
 from typing import Any
 
 from . import _backend
@@ -223,6 +224,20 @@ class Variable:
         """Transpose of the last two axes."""
         return matrix_transpose(self)
 
+    @property
+    def _i(self) -> Any:
+        """The wrapped array: the name python-autodiff gives ``value``, kept for
+        compatibility with programs written for it (prefer ``value``)."""
+        return self.value
+
+    def copy(self) -> "Variable":
+        """A new leaf holding a copy of the value, cut from the graph (it requires
+        grad when this Variable does), as python-autodiff's ``copy``."""
+        xp = namespace_of(self.value)
+        v = wrap(xp.asarray(self.value, copy=True))
+        v.requires_grad = self.requires_grad
+        return v
+
     def to_ndarray(self) -> Any:
         """The value as a host numpy array (copied from the device if needed)."""
         if TRACING.get() is not None:
@@ -249,7 +264,7 @@ class Variable:
 
     def __iter__(self):
         for i in range(len(self)):
-            yield self[i]
+            yield self[i, ...]  # the trailing ellipsis: the standard's form of x[i] for any ndim
 
     # Python values from a Variable: under anyad.jit tracing, one that depends
     # on the traced inputs cannot be compiled (the tracer raises TracingError)
@@ -358,6 +373,17 @@ class Variable:
     def __or__(self, other: Any) -> Any:
         return logical_or(self, other)
 
+    # -- NumPy / CuPy protocols (anyad._numpy_interop): np.sin(v), np.sum(v) --
+    # Only NumPy and CuPy call these; Variable's own operators never do.
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _interop().array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return _interop().array_function(func, types, args, kwargs)
+
+    def __cupy_override_elementwise_kernel__(self, kernel: Any, *args: Any, **kwargs: Any) -> Any:
+        return _interop().cupy_elementwise(kernel, args, kwargs)
+
     # -- methods mirroring module functions ----------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
         return sum(self, axis=axis, keepdims=keepdims)
@@ -399,6 +425,14 @@ class Variable:
 
     def sqrt(self) -> Any:
         return sqrt(self)
+
+
+@functools.cache
+def _interop() -> Any:
+    """anyad._numpy_interop, imported on the first NumPy protocol call (it imports numpy)."""
+    from . import _numpy_interop
+
+    return _numpy_interop
 
 
 def wrap(value: Any, op: Any = None) -> Variable:
