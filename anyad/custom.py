@@ -212,8 +212,9 @@ def _run_vjp(cf: custom_vjp, g: Any, ans: Any, inputs: tuple, params: dict) -> l
             if building and not isinstance(r, Variable):
                 raise TypeError(
                     f"anyad.custom_vjp: the rule of {name} returned a raw array for input {k} while a "
-                    "derivative graph is being built (a higher-order derivative); write the rule with "
-                    "anyad functions (or other custom functions) to differentiate through it"
+                    "derivative graph is being built (a higher-order derivative, or forward mode derived "
+                    "from this rule); write the rule with anyad functions (or other custom functions) to "
+                    f"differentiate through it, or give forward mode its own rule with {name}.defjvp"
                 )
             rshape = tuple(r.shape)
             xshape = tuple(getattr(x, "shape", ()))

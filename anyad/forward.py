@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from .graph import ALL, GraphFreedError, recording
 from .variable import Variable, wrap
 
-__all__ = ["ForwardSweep", "diagonal_jvp"]
+__all__ = ["ForwardSweep", "push_forward", "diagonal_jvp"]
 
 
 # ----------------------------------------------------------------------------
@@ -45,15 +45,22 @@ def diagonal_jvp(prim: Any) -> Any:
     broadcasts a tangent to the output shape when a rule returns it smaller).
     """
     vjps = prim.vjps
+    if len(vjps) == 1:  # the common case, without the loop
+        (rule0,) = vjps
 
-    def jvp(tangents: Sequence[Any], ans: Any, *inputs: Any, **params: Any) -> Any:
-        out = None
-        for rule, t in zip(vjps, tangents):
-            if t is None or rule is None:
-                continue
-            d = rule(t, ans, *inputs, **params) if params else rule(t, ans, *inputs)
-            out = d if out is None else add(out, d)
-        return out
+        def jvp(tangents: Sequence[Any], ans: Any, x: Any, **params: Any) -> Any:
+            return rule0(tangents[0], ans, x, **params) if params else rule0(tangents[0], ans, x)
+
+    else:
+
+        def jvp(tangents: Sequence[Any], ans: Any, *inputs: Any, **params: Any) -> Any:
+            out = None
+            for rule, t in zip(vjps, tangents):
+                if t is None or rule is None:
+                    continue
+                d = rule(t, ans, *inputs, **params) if params else rule(t, ans, *inputs)
+                out = d if out is None else add(out, d)
+            return out
 
     jvp.__name__ = f"{prim.name}_jvp"
     return jvp
@@ -69,42 +76,37 @@ def _forward_order(targets: Sequence[Any], inputs: dict) -> list:
     an input, inputs' consumers first (iterative post-order; the walk stops at
     inputs and leaves, so an enclosing graph is never visited)."""
     order: list = []
-    live: set = set()
-    state: dict = {}
+    live: set = set(inputs)
+    state: dict = dict.fromkeys(inputs, 2)  # 1: entered, 2: finished
     stack = [t for t in reversed(targets) if isinstance(t, Variable)]
-    pop, push = stack.pop, stack.append
+    pop, push, get, append = stack.pop, stack.append, state.get, order.append
     while stack:
         v = pop()
-        s = state.get(v)
+        s = get(v)
         if s == 2:
             continue
-        if v in inputs:
-            state[v] = 2
-            live.add(v)
-            continue
-        prim = v._prim
-        if prim is None:
-            state[v] = 2
-            continue
-        args = v._args
-        if args is None:
-            raise GraphFreedError(
-                f"anyad.jvp: the {prim.name} operation's saved values were freed by an earlier "
-                "backward(); record the function again"
-            )
-        params = args[: len(args) >> 1]
         if s is None:
+            if v._prim is None:  # a leaf that is not an input
+                state[v] = 2
+                continue
+            args = v._args
+            if args is None:
+                raise GraphFreedError(
+                    f"anyad.jvp: the {v._prim.name} operation's saved values were freed by an earlier "
+                    "backward(); record the function again"
+                )
             state[v] = 1
             push(v)
-            for u in params:
+            for u in args[: len(args) >> 1]:
                 if isinstance(u, Variable) and u not in state:
                     push(u)
             continue
         state[v] = 2
-        for u in params:
+        args = v._args
+        for u in args[: len(args) >> 1]:
             if isinstance(u, Variable) and u in live:
                 live.add(v)
-                order.append(v)
+                append(v)
                 break
     return order
 
@@ -123,7 +125,8 @@ class ForwardSweep:
         differentiated again (nested transforms).
 
     The topological order is computed once; :meth:`run` can be called with
-    many tangents (one per column of a forward-mode Jacobian).
+    many tangents (one per column of a forward-mode Jacobian). Tangents live
+    as long as the sweep, as the recorded forward values do.
 
     Examples
     --------
@@ -139,69 +142,127 @@ class ForwardSweep:
         self.targets = list(targets)
         self.inputs = list(inputs)
         self.create_graph = create_graph
-        self.order = _forward_order(self.targets, {x: None for x in self.inputs})
-        uses: dict = {}
-        for v in self.order:
-            args = v._args
-            for u in args[: len(args) >> 1]:
-                if isinstance(u, Variable):
-                    uses[u] = uses.get(u, 0) + 1
-        self._uses = uses
+        self.order = _forward_order(self.targets, dict.fromkeys(self.inputs))
 
     def run(self, tangents: Sequence[Any]) -> list:
         """The tangents of the targets for the input ``tangents`` (aligned with
         the inputs; ``None`` for a zero tangent). A target that does not depend
         on the inputs gets ``None``."""
         create = self.create_graph
-        tan: dict = {}
-        for x, t in zip(self.inputs, tangents):
-            if t is None:
-                continue
-            if not create and isinstance(t, Variable):
-                t = t.value
-            tan[x] = t if x not in tan else add(tan[x], t)
-        keep = {t for t in self.targets if isinstance(t, Variable)}
-        remaining = dict(self._uses)
+        tan = _seed_tangents(self.inputs, tangents, create)
         get = tan.get
         token = recording(ALL).__enter__() if create else None
         try:
             for v in self.order:
-                prim = v._prim
-                both = v._args
-                if both is None:
-                    raise GraphFreedError(f"anyad.jvp: the {prim.name} operation's saved values "
-                                          "were freed")
-                n = len(both) >> 1
-                params = both[:n]
-                ts = [get(u) if isinstance(u, Variable) else None for u in params]
-                for u in params:  # free tangents no longer needed
-                    if isinstance(u, Variable):
-                        left = remaining[u] - 1
-                        remaining[u] = left
-                        if left == 0 and u not in keep:
-                            tan.pop(u, None)
-                if all(t is None for t in ts):
-                    continue
-                ans, args = (v, params) if create else (v.value, both[n:])
-                kw = v._kw
-                rule = prim.jvp
-                if rule is None:
-                    t = _transposed_jvp(prim, ts, ans, args, kw, v, create)
-                else:
-                    t = rule(ts, ans, *args, **kw) if kw else rule(ts, ans, *args)
-                if t is None:
-                    continue
-                av = v.value
-                shape = tuple(av.shape)
-                if tuple(t.shape) != shape:
-                    t = broadcast_to(t, shape)
-                if t.dtype != av.dtype:
-                    t = astype(t, av.dtype)
-                tan[v] = t
+                t = _step(v, get, create)
+                if t is not None:
+                    tan[v] = t
         finally:
             if token is not None:
                 token.__exit__(None, None, None)
-        return [tan.get(t) if isinstance(t, Variable) else None for t in self.targets]
+        return [get(t) if isinstance(t, Variable) else None for t in self.targets]
+
+
+def push_forward(targets: Sequence[Any], inputs: Sequence[Any], tangents: Sequence[Any], *,
+                 create_graph: bool = False) -> list:
+    """One forward-mode sweep (what :func:`anyad.jvp` runs): like
+    ``ForwardSweep(targets, inputs).run(tangents)``, with each rule applied as
+    the topological walk finishes its operation (one pass, no order kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> x = ad.Variable(np.array([0.0, 1.0]), requires_grad=True)
+    >>> push_forward([ad.exp(x)], [x], [np.array([1.0, 2.0])])[0]
+    array([1.        , 5.43656366])
+    """
+    tan = _seed_tangents(inputs, tangents, create_graph)
+    state: dict = dict.fromkeys(inputs, 2)  # 1: entered, 2: finished
+    stack = [t for t in reversed(targets) if isinstance(t, Variable)]
+    pop, push, sget, get = stack.pop, stack.append, state.get, tan.get
+    token = recording(ALL).__enter__() if create_graph else None
+    try:
+        while stack:
+            v = pop()
+            st = sget(v)
+            if st == 2:
+                continue
+            if st is None:
+                if v._prim is None:
+                    state[v] = 2
+                    continue
+                args = v._args
+                if args is None:
+                    raise GraphFreedError(
+                        f"anyad.jvp: the {v._prim.name} operation's saved values were freed by an "
+                        "earlier backward(); record the function again"
+                    )
+                state[v] = 1
+                push(v)
+                for u in args[: len(args) >> 1]:
+                    if isinstance(u, Variable) and u not in state:
+                        push(u)
+                continue
+            state[v] = 2
+            t = _step(v, get, create_graph)
+            if t is not None:
+                tan[v] = t
+    finally:
+        if token is not None:
+            token.__exit__(None, None, None)
+    return [get(t) if isinstance(t, Variable) else None for t in targets]
+
+
+def _seed_tangents(inputs: Sequence[Any], tangents: Sequence[Any], create: bool) -> dict:
+    tan: dict = {}
+    for x, t in zip(inputs, tangents):
+        if t is None:
+            continue
+        if not create and isinstance(t, Variable):
+            t = t.value
+        tan[x] = t if x not in tan else add(tan[x], t)
+    return tan
+
+
+def _step(v: Variable, get: Any, create: bool) -> Any:
+    """The tangent of recorded ``v`` from its inputs' tangents (``get``), or
+    None when none of its inputs carries one."""
+    both = v._args
+    if both is None:
+        raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values were freed")
+    n = len(both) >> 1
+    if n == 1:
+        t = get(both[0])  # the one input of a recorded unary op is a Variable
+        if t is None:
+            return None
+        ts: tuple = (t,)
+    else:
+        ts = tuple([get(u) if isinstance(u, Variable) else None for u in both[:n]])
+        for t in ts:
+            if t is not None:
+                break
+        else:
+            return None
+    prim = v._prim
+    av = v.value
+    if create:
+        ans, args = v, both[:n]
+    else:
+        ans, args = av, both[n:]
+    kw = v._kw
+    rule = prim.jvp
+    if rule is None:
+        t = _transposed_jvp(prim, ts, ans, args, kw, v, create)
+        if t is None:
+            return None
+    else:
+        t = rule(ts, ans, *args, **kw) if kw else rule(ts, ans, *args)
+    if t.shape != av.shape:
+        t = broadcast_to(t, tuple(av.shape))
+    if t.dtype != av.dtype:
+        t = astype(t, av.dtype)
+    return t
 
 
 def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None, v: Variable,

@@ -1,0 +1,201 @@
+"""Jacobians and Hessians: ``jacrev`` (reverse mode, one backward pass per
+output element), ``jacfwd`` (forward mode, one tangent sweep per input element
+over a single recorded forward pass), ``hessian`` and ``hvp``.
+
+Part of the functional face (:mod:`anyad.functional`, which re-exports them):
+same conventions, pytrees and composition rules.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+from . import _backend
+from ._pytree import tree_unflatten
+from .forward import ForwardSweep
+from .functional import _argnums, _partial, _Recorded, _unwrap, grad, jvp
+from .graph import backprop
+from .variable import Variable, wrap
+
+__all__ = ["jacrev", "jacfwd", "jacobian", "hessian", "hvp"]
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _one_hot(like: Any, i: int, shape: tuple) -> Any:
+    """Zeros shaped ``shape`` with a one at flat position ``i`` (``like``'s
+    namespace, dtype and device), built without leaving the device."""
+    xp = _backend.namespace_of(like)
+    n = _size(shape)
+    idx = xp.arange(n, device=_backend.device_of(like))
+    return xp.reshape(xp.astype(idx == i, like.dtype), shape)
+
+
+def _jac_wrapper(f: Callable, argnums: Any, has_aux: bool, what: str, build: Callable) -> Callable:
+    @functools.wraps(f)
+    def jac_f(*args: Any, **kwargs: Any) -> Any:
+        nums, single = _argnums(argnums, len(args), what)
+        rec = _Recorded(what, _partial(f, args, kwargs, nums), tuple(args[i] for i in nums), has_aux)
+        for o in rec.out_leaves:
+            ov = _unwrap(o)
+            if not hasattr(ov, "dtype"):
+                raise TypeError(f"anyad.{what}: f must return arrays, got {type(ov).__name__}")
+        blocks = build(rec)  # blocks[j][k]: d out_j / d x_k, shape out_j.shape + x_k.shape
+        per_out = []
+        for row in blocks:
+            per_arg = tree_unflatten(rec.in_def, row)
+            per_out.append(per_arg[0] if single else per_arg)
+        jac = tree_unflatten(rec.out_def, per_out)
+        if has_aux:
+            return jac, rec.aux
+        return jac
+
+    return jac_f
+
+
+def _stacked(pieces: list, out_shape: tuple, in_shape: tuple, axis_last: bool) -> Any:
+    s = stack(pieces, axis=len(out_shape) if axis_last else 0)
+    return reshape(s, out_shape + in_shape)
+
+
+def _build_rev(rec: _Recorded) -> list:
+    blocks = []
+    nx = len(rec.xs)
+    for o in rec.out_leaves:
+        ov = _unwrap(o)
+        oshape = tuple(ov.shape)
+        m = _size(oshape)
+        rows: list = [[] for _ in range(nx)]
+        for i in range(m):
+            if isinstance(o, Variable):
+                seed = _one_hot(ov, i, oshape)
+                grads = backprop([o], [seed], rec.xs, create_graph=rec.nested, retain_graph=True)
+            else:
+                grads = [None] * nx
+            for k, g in enumerate(grads):
+                rows[k].append(rec.finish(g, k))
+        row = []
+        for k, x in enumerate(rec.xs):
+            xshape = tuple(x.value.shape)
+            if m == 0:
+                row.append(_empty_block(rec, ov, oshape, xshape))
+            else:
+                row.append(_stacked(rows[k], oshape, xshape, axis_last=False))
+        blocks.append(row)
+    return blocks
+
+
+def _build_fwd(rec: _Recorded) -> list:
+    nx = len(rec.xs)
+    sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested)
+    cols: list = [[[] for _ in range(nx)] for _ in rec.out_leaves]
+    for k, x in enumerate(rec.xs):
+        xv = x.value
+        xshape = tuple(xv.shape)
+        for i in range(_size(xshape)):
+            ts = [None] * nx
+            ts[k] = _one_hot(xv, i, xshape)
+            for j, (o, t) in enumerate(zip(rec.out_leaves, sweep.run(ts))):
+                if t is None:
+                    z = zeros_like(_unwrap(o))
+                    t = wrap(z) if rec.nested else z
+                cols[j][k].append(t)
+    blocks = []
+    for j, o in enumerate(rec.out_leaves):
+        ov = _unwrap(o)
+        oshape = tuple(ov.shape)
+        row = []
+        for k, x in enumerate(rec.xs):
+            xshape = tuple(x.value.shape)
+            if not cols[j][k]:
+                row.append(_empty_block(rec, ov, oshape, xshape))
+            else:
+                row.append(_stacked(cols[j][k], oshape, xshape, axis_last=True))
+        blocks.append(row)
+    return blocks
+
+
+def _empty_block(rec: _Recorded, ov: Any, oshape: tuple, xshape: tuple) -> Any:
+    xp = _backend.namespace_of(ov)
+    z = xp.zeros(oshape + xshape, dtype=ov.dtype, device=_backend.device_of(ov))
+    return wrap(z) if rec.nested else z
+
+
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The Jacobian of ``f`` by reverse mode: one backward pass per output
+    element (best when outputs are fewer than inputs).
+
+    The result has shape ``out.shape + x.shape`` (as in JAX and torch.func);
+    for pytree outputs and inputs, a tree of the output's structure whose leaves
+    are trees of the input's structure; with a tuple ``argnums``, a tuple.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> ad.jacrev(lambda x: x[:2] * x[1:])(np.array([1.0, 2.0, 3.0]))
+    array([[2., 1., 0.],
+           [0., 3., 2.]])
+    """
+    return _jac_wrapper(f, argnums, has_aux, "jacrev", _build_rev)
+
+
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The Jacobian of ``f`` by forward mode: one tangent sweep per input
+    element over a single recorded forward pass (best for tall Jacobians,
+    outputs more numerous than inputs). Same result layout as :func:`jacrev`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> ad.jacfwd(lambda x: ad.stack([x[0] * x[1], x[0], ad.sin(x[1])]))(np.array([2.0, 0.0]))
+    array([[0., 2.],
+           [1., 0.],
+           [0., 1.]])
+    """
+    return _jac_wrapper(f, argnums, has_aux, "jacfwd", _build_fwd)
+
+
+jacobian = jacrev
+"""The Jacobian by reverse mode (:func:`jacrev`); :func:`jacfwd` is the forward-mode variant."""
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of a scalar function: forward mode over reverse mode
+    (``jacfwd(grad(f))``), of shape ``x.shape + x.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> ad.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 3.0]))
+    array([[6., 2.],
+           [2., 0.]])
+    """
+    return jacfwd(grad(f, argnums), argnums)
+
+
+def hvp(f: Callable, x: Any, v: Any) -> Any:
+    """The Hessian of scalar ``f`` at ``x`` applied to ``v``, without forming
+    the Hessian: forward mode over reverse mode, a small constant times the
+    cost of one gradient. ``x`` may be a pytree; ``v`` has its structure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> ad.hvp(lambda x: ad.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    array([6., 0.])
+    """
+    return jvp(grad(f), (x,), (v,))[1]
+
+
+from .ops.creation import zeros_like  # noqa: E402
+from .ops.manipulation import reshape, stack  # noqa: E402
