@@ -5,7 +5,8 @@
   counterpart (:data:`UFUNCS`), for ``__call__``, and for the ``reduce``,
   ``accumulate`` and ``outer`` methods where anyad has the matching function.
 * ``__array_function__`` (NEP 18) maps the NumPy functions with an anyad
-  counterpart (:data:`FUNCTIONS`), with NumPy's signatures.
+  counterpart (:data:`FUNCTIONS`) to implementations with NumPy's signatures
+  (:mod:`anyad._numpy_functions`).
 * ``__cupy_override_elementwise_kernel__``, CuPy's own hook, sends
   ``cupy.sin(v)`` & co. through the same ufunc table (CuPy calls it instead
   of ``__array_ufunc__``; written to CuPy's protocol, untested without a GPU).
@@ -30,18 +31,18 @@ array([0.        , 1.38177329])
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import _backend
+from . import _numpy_functions as _fn
 from . import ops as _ops
 from .variable import Variable
 
 __all__ = ["array_ufunc", "array_function", "cupy_elementwise", "UFUNCS", "FUNCTIONS"]
 
 _NUMPY_TYPES = (np.ndarray, np.generic)
-_NOVALUE = getattr(np, "_NoValue", None)
 
 
 def _names_it(what: str, hint: str = "") -> TypeError:
@@ -80,7 +81,10 @@ def _convert(args: tuple) -> tuple:
 
     def move(a: Any) -> Any:
         if isinstance(a, _NUMPY_TYPES):
-            return xp.asarray(a, device=dev)
+            try:
+                return xp.asarray(a, device=dev)
+            except TypeError:  # a namespace whose asarray takes no device (CuPy: the current one)
+                return xp.asarray(a)
         if isinstance(a, list):
             return [move(b) for b in a]
         if isinstance(a, tuple):
@@ -268,311 +272,35 @@ def cupy_elementwise(kernel: Any, args: tuple, kwargs: dict) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# functions (NEP 18), with NumPy's signatures
+# functions (NEP 18): implementations with NumPy's signatures in _numpy_functions
 # ---------------------------------------------------------------------------
-
-
-def _unsupported(label: str, **given: Any) -> None:
-    for k, v in given.items():
-        if v is not None and v is not _NOVALUE and v is not False:
-            raise TypeError(f"anyad: {label} does not support {k}= on Variables")
-
-
-def _cast(a: Any, dtype: Any) -> Any:
-    return a if dtype is None else _ops.astype(a, _numpy_dtype_name(dtype))
-
-
-def _numpy_dtype_name(dtype: Any) -> Any:
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return dtype
-
-
-def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=_NOVALUE):
-    _unsupported("numpy.sum", out=out, initial=initial, where=where)
-    return _ops.sum(_cast(a, dtype), axis=axis, keepdims=keepdims)
-
-
-def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=_NOVALUE):
-    _unsupported("numpy.prod", out=out, initial=initial, where=where)
-    return _ops.prod(_cast(a, dtype), axis=axis, keepdims=keepdims)
-
-
-def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=_NOVALUE):
-    _unsupported("numpy.mean", out=out, where=where)
-    return _ops.mean(_cast(a, dtype), axis=axis, keepdims=keepdims)
-
-
-def _extremum(f: Callable, label: str) -> Callable:
-    def reduce(a, axis=None, out=None, keepdims=False, initial=_NOVALUE, where=_NOVALUE):
-        _unsupported(label, out=out, initial=initial, where=where)
-        return f(a, axis=axis, keepdims=keepdims)
-
-    return reduce
-
-
-def _moment(f: Callable, label: str) -> Callable:
-    def moment(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NOVALUE,
-               mean=_NOVALUE, correction=_NOVALUE):
-        _unsupported(label, out=out, where=where, mean=mean)
-        corr = ddof if correction is _NOVALUE else correction
-        return f(_cast(a, dtype), axis=axis, correction=corr, keepdims=keepdims)
-
-    return moment
-
-
-def _cumsum(a, axis=None, dtype=None, out=None):
-    _unsupported("numpy.cumsum", out=out)
-    a = _cast(a, dtype)
-    if axis is None:
-        a, axis = _ops.reshape(a, (-1,)), 0
-    return _ops.cumulative_sum(a, axis=axis)
-
-
-def _ndim(a: Any) -> int:
-    return len(getattr(a, "shape", ()))
-
-
-def _transpose(a, axes=None):
-    return _ops.permute_dims(a, tuple(range(_ndim(a) - 1, -1, -1)) if axes is None else tuple(axes))
-
-
-def _swapaxes(a, axis1, axis2):
-    order = list(range(_ndim(a)))
-    order[axis1], order[axis2] = order[axis2], order[axis1]
-    return _ops.permute_dims(a, tuple(order))
-
-
-def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    if order != "C":
-        raise TypeError("anyad: numpy.reshape supports order='C' only on Variables")
-    shape = newshape if shape is None else shape
-    return _ops.reshape(a, (shape,) if isinstance(shape, int) else tuple(shape))
-
-
-def _ravel(a, order="C"):
-    return _reshape(a, (-1,), order)
-
-
-def _squeeze(a, axis=None):
-    if axis is None:
-        axis = tuple(i for i, d in enumerate(a.shape) if d == 1)
-    return _ops.squeeze(a, axis=axis)
-
-
-def _expand_dims(a, axis):
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    nd = _ndim(a) + len(axes)
-    for ax in sorted(x % nd for x in axes):
-        a = _ops.expand_dims(a, axis=ax)
-    return a
-
-
-def _broadcast_to(array, shape, subok=False):
-    return _ops.broadcast_to(array, (shape,) if isinstance(shape, int) else tuple(shape))
-
-
-def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    _unsupported("numpy.concatenate", out=out)
-    return _ops.concat([_cast(a, dtype) for a in arrays], axis=axis)
-
-
-def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    _unsupported("numpy.stack", out=out)
-    return _ops.stack([_cast(a, dtype) for a in arrays], axis=axis)
-
-
-def _atleast(n: int) -> Callable:
-    def atleast(*arys):
-        out = []
-        for a in arys:
-            nd = _ndim(a)
-            if nd < n:
-                shape = tuple(getattr(a, "shape", ()))
-                if n == 2 and nd == 1:
-                    shape = (1,) + shape
-                elif n == 3 and nd == 1:
-                    shape = (1,) + shape + (1,)
-                elif n == 3 and nd == 2:
-                    shape = shape + (1,)
-                else:
-                    shape = (1,) * n
-                a = _ops.reshape(a, shape)
-            out.append(a)
-        return out[0] if len(out) == 1 else tuple(out)
-
-    return atleast
-
-
-_atleast_1d, _atleast_2d, _atleast_3d = _atleast(1), _atleast(2), _atleast(3)
-
-
-def _vstack(tup, *, dtype=None, casting="same_kind"):
-    return _ops.concat([_cast(_atleast_2d(a), dtype) for a in tup], axis=0)
-
-
-def _hstack(tup, *, dtype=None, casting="same_kind"):
-    arrs = [_cast(_atleast_1d(a), dtype) for a in tup]
-    return _ops.concat(arrs, axis=0 if _ndim(arrs[0]) == 1 else 1)
-
-
-def _dot(a, b, out=None):
-    _unsupported("numpy.dot", out=out)
-    na, nb = _ndim(a), _ndim(b)
-    if na == 0 or nb == 0:
-        return _ops.multiply(a, b)
-    if na <= 2 and nb <= 2:
-        return _ops.matmul(a, b)
-    return _ops.tensordot(a, b, axes=([na - 1], [0 if nb == 1 else nb - 2]))
-
-
-def _outer(a, b, out=None):
-    _unsupported("numpy.outer", out=out)
-    return _ops.multiply(_ops.reshape(a, (-1, 1)), _ops.reshape(b, (1, -1)))
-
-
-def _inner(a, b):
-    if _ndim(a) == 0 or _ndim(b) == 0:
-        return _ops.multiply(a, b)
-    return _ops.tensordot(a, b, axes=([_ndim(a) - 1], [_ndim(b) - 1]))
-
-
-def _tensordot(a, b, axes=2):
-    return _ops.tensordot(a, b, axes=axes)
-
-
-def _where(condition, x=_NOVALUE, y=_NOVALUE):
-    if x is _NOVALUE or y is _NOVALUE:
-        raise TypeError("anyad: numpy.where(condition) with one argument (indices) is not differentiable; "
-                        "use numpy.where on .value, or the three-argument form")
-    return _ops.where(condition, x, y)
-
-
-def _clip(a, a_min=_NOVALUE, a_max=_NOVALUE, out=None, *, min=_NOVALUE, max=_NOVALUE, **kwargs):
-    _unsupported("numpy.clip", out=out)
-    if kwargs:
-        _check_kwargs("numpy.clip", kwargs)
-    lo = a_min if a_min is not _NOVALUE else (None if min is _NOVALUE else min)
-    hi = a_max if a_max is not _NOVALUE else (None if max is _NOVALUE else max)
-    return _ops.clip(a, min=lo, max=hi)
-
-
-def _flip(m, axis=None):
-    return _ops.flip(m, axis=axis)
-
-
-def _moveaxis(a, source, destination):
-    return _ops.moveaxis(a, source, destination)
-
-
-def _roll(a, shift, axis=None):
-    if axis is None:
-        return _ops.reshape(_ops.roll(_ops.reshape(a, (-1,)), shift, axis=0), tuple(a.shape))
-    return _ops.roll(a, shift, axis=axis)
-
-
-def _repeat(a, repeats, axis=None):
-    return _ops.repeat(a, repeats, axis=axis)
-
-
-def _tile(A, reps):
-    return _ops.tile(A, (reps,) if isinstance(reps, int) else tuple(reps))
-
-
-def _tri(f: Callable) -> Callable:
-    def tri(m, k=0):
-        return f(m, k=k)
-
-    return tri
-
-
-def _take(a, indices, axis=None, out=None, mode="raise"):
-    _unsupported("numpy.take", out=out)
-    if mode != "raise":
-        raise TypeError("anyad: numpy.take supports mode='raise' only on Variables")
-    if axis is None:
-        a, axis = _ops.reshape(a, (-1,)), 0
-    return _ops.take(a, indices, axis=axis)
-
-
-def _round(a, decimals=0, out=None):
-    _unsupported("numpy.round", out=out)
-    if decimals == 0:
-        return _ops.round(a)
-    scale = 10.0 ** decimals
-    return _ops.divide(_ops.round(_ops.multiply(a, scale)), scale)
-
-
-def _like(f: Callable, label: str) -> Callable:
-    def like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-        _check_like(label, order, shape)
-        return f(a, dtype=None if dtype is None else _numpy_dtype_name(dtype))
-
-    return like
-
-
-def _check_like(label: str, order: str, shape: Any) -> None:
-    if shape is not None or order not in ("K", "C"):
-        raise TypeError(f"anyad: {label} supports neither shape= nor order= on Variables")
-
-
-def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    _check_like("numpy.full_like", order, shape)
-    return _ops.full_like(a, fill_value, dtype=None if dtype is None else _numpy_dtype_name(dtype))
-
-
-def _shape(a):
-    return tuple(a.shape)
-
-
-def _size(a, axis=None):
-    if axis is not None:
-        return a.shape[axis]
-    n = 1
-    for d in a.shape:
-        n *= d
-    return n
-
-
-def _copy(a, order="K", subok=False):
-    return _ops.positive(a)
-
-
-def _astype(x, dtype, /, *, copy=True, device=None):
-    return _ops.astype(x, _numpy_dtype_name(dtype))
-
-
-def _unstack(x, /, *, axis=0):
-    return _ops.unstack(x, axis=axis)
-
 
 #: NumPy function -> implementation with NumPy's signature
 FUNCTIONS: dict = {
-    np.sum: _sum, np.prod: _prod, np.mean: _mean,
-    np.max: _extremum(_ops.max, "numpy.max"), np.amax: _extremum(_ops.max, "numpy.amax"),
-    np.min: _extremum(_ops.min, "numpy.min"), np.amin: _extremum(_ops.min, "numpy.amin"),
-    np.var: _moment(_ops.var, "numpy.var"), np.std: _moment(_ops.std, "numpy.std"), np.cumsum: _cumsum,
-    np.transpose: _transpose, np.swapaxes: _swapaxes, np.reshape: _reshape, np.ravel: _ravel,
-    np.squeeze: _squeeze, np.expand_dims: _expand_dims, np.broadcast_to: _broadcast_to,
-    np.concatenate: _concatenate, np.stack: _stack, np.vstack: _vstack, np.hstack: _hstack,
-    np.atleast_1d: _atleast_1d, np.atleast_2d: _atleast_2d, np.atleast_3d: _atleast_3d,
-    np.dot: _dot, np.outer: _outer, np.inner: _inner, np.tensordot: _tensordot,
-    np.where: _where, np.clip: _clip, np.flip: _flip, np.fliplr: lambda m: _ops.flip(m, axis=1),
-    np.flipud: lambda m: _ops.flip(m, axis=0), np.moveaxis: _moveaxis, np.roll: _roll,
-    np.repeat: _repeat, np.tile: _tile, np.tril: _tri(_ops.tril), np.triu: _tri(_ops.triu),
-    np.take: _take, np.round: _round, np.around: _round,
-    np.zeros_like: _like(_ops.zeros_like, "numpy.zeros_like"),
-    np.ones_like: _like(_ops.ones_like, "numpy.ones_like"),
-    np.empty_like: _like(_ops.empty_like, "numpy.empty_like"), np.full_like: _full_like,
-    np.shape: _shape, np.ndim: _ndim, np.size: _size, np.copy: _copy,
+    np.sum: _fn.sum, np.prod: _fn.prod, np.mean: _fn.mean,
+    np.max: _fn.extremum(_ops.max, "numpy.max"), np.amax: _fn.extremum(_ops.max, "numpy.amax"),
+    np.min: _fn.extremum(_ops.min, "numpy.min"), np.amin: _fn.extremum(_ops.min, "numpy.amin"),
+    np.var: _fn.moment(_ops.var, "numpy.var"), np.std: _fn.moment(_ops.std, "numpy.std"),
+    np.cumsum: _fn.cumsum, np.transpose: _fn.transpose, np.swapaxes: _fn.swapaxes, np.reshape: _fn.reshape,
+    np.ravel: _fn.ravel, np.squeeze: _fn.squeeze, np.expand_dims: _fn.expand_dims,
+    np.broadcast_to: _fn.broadcast_to, np.concatenate: _fn.concatenate, np.stack: _fn.stack,
+    np.vstack: _fn.vstack, np.hstack: _fn.hstack, np.atleast_1d: _fn.atleast_1d,
+    np.atleast_2d: _fn.atleast_2d, np.atleast_3d: _fn.atleast_3d, np.dot: _fn.dot, np.outer: _fn.outer,
+    np.inner: _fn.inner, np.tensordot: _fn.tensordot, np.where: _fn.where, np.clip: _fn.clip,
+    np.flip: _fn.flip, np.fliplr: lambda m: _ops.flip(m, axis=1), np.flipud: lambda m: _ops.flip(m, axis=0),
+    np.moveaxis: _fn.moveaxis, np.roll: _fn.roll, np.repeat: _fn.repeat, np.tile: _fn.tile,
+    np.tril: _fn.tri(_ops.tril), np.triu: _fn.tri(_ops.triu), np.take: _fn.take, np.round: _fn.round,
+    np.around: _fn.round, np.zeros_like: _fn.like(_ops.zeros_like, "numpy.zeros_like"),
+    np.ones_like: _fn.like(_ops.ones_like, "numpy.ones_like"),
+    np.empty_like: _fn.like(_ops.empty_like, "numpy.empty_like"), np.full_like: _fn.full_like,
+    np.shape: _fn.shape, np.ndim: _fn._ndim, np.size: _fn.size, np.copy: _fn.copy,
 }
-for _name, _impl in (("permute_dims", _transpose), ("concat", _concatenate), ("astype", _astype),
-                     ("unstack", _unstack), ("matrix_transpose", _ops.matrix_transpose)):
+for _name, _impl in (("permute_dims", _fn.transpose), ("concat", _fn.concatenate), ("astype", _fn.astype),
+                     ("unstack", _fn.unstack), ("matrix_transpose", _ops.matrix_transpose)):
     if hasattr(np, _name):  # NumPy >= 2.0 / 2.1 names
         FUNCTIONS[getattr(np, _name)] = _impl
 for _name, _impl in (("matrix_transpose", _ops.matrix_transpose), ("matmul", _ops.matmul),
-                     ("vecdot", _vecdot), ("tensordot", _tensordot), ("outer", _outer)):
+                     ("vecdot", _vecdot), ("tensordot", _fn.tensordot), ("outer", _fn.outer)):
     if hasattr(np.linalg, _name):
         FUNCTIONS[getattr(np.linalg, _name)] = _impl
 del _name, _impl
