@@ -97,11 +97,20 @@ def _convert(args: tuple) -> tuple:
 _MAYBE_FOREIGN = (np.ndarray, np.generic, list, tuple)
 
 
-def _needs_conversion(args: tuple) -> bool:
+def _operands(args: tuple) -> tuple:
+    """``args``, with NumPy data moved to the first Variable's backend when that
+    is not NumPy (one pass over ``args`` in the common cases)."""
+    ref = None
+    foreign = False
     for a in args:
-        if isinstance(a, _MAYBE_FOREIGN):
-            return True
-    return False
+        if isinstance(a, Variable):
+            if ref is None:
+                ref = a.value
+        elif isinstance(a, _MAYBE_FOREIGN):
+            foreign = True
+    if not foreign or type(ref) is np.ndarray:
+        return args
+    return _convert(args)
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +227,7 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     if method == "__call__":
         f = UFUNCS.get(ufunc)
         if f is not None and not kwargs:  # the common case
-            return f(*(_convert(inputs) if _needs_conversion(inputs) else inputs))
+            return f(*_operands(inputs))
         name = getattr(ufunc, "__name__", repr(ufunc))
         if f is None:
             f = _BY_NAME.get(name)
@@ -226,8 +235,7 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
                 raise _names_it(f"numpy.{name}")
         if kwargs:
             kwargs = _check_kwargs(f"numpy.{name}", kwargs, ("axis",) if f is _vecdot else ())
-        if _needs_conversion(inputs):
-            inputs = _convert(inputs)
+        inputs = _operands(inputs)
         return f(*inputs, **kwargs) if kwargs else f(*inputs)
     name = getattr(ufunc, "__name__", repr(ufunc))
     label = f"numpy.{name}.{method}"
@@ -248,7 +256,7 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         if f is None or len(inputs) != 2:
             raise _names_it(label)
         _check_kwargs(label, kwargs)
-        a, b = _convert(inputs) if _needs_conversion(inputs) else inputs
+        a, b = _operands(inputs)
         nb = len(getattr(b, "shape", ()))
         a_shape = tuple(getattr(a, "shape", ()))
         return f(_ops.reshape(a, a_shape + (1,) * nb) if nb else a, b)
@@ -324,6 +332,4 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     if impl is None:
         module = getattr(func, "__module__", None) or "numpy"
         raise _names_it(f"{module}.{getattr(func, '__name__', func)}")
-    if _needs_conversion(args):
-        args = _convert(args)
-    return impl(*args, **kwargs)
+    return impl(*_operands(args), **kwargs)
