@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
+from .compile import GradientCache
 from .graph import backprop
 from .variable import Variable, _check_differentiable_dtype
 
@@ -262,6 +263,7 @@ class Graph:
     def __init__(self) -> None:
         self._variables: dict = {}  # id -> weak reference
         self._limit = 64
+        self._programs = GradientCache()  # compiled backward programs, keyed by graph structure
 
     def add_variables(self, *tensors: Variable) -> None:
         """Register the Tensors (or Variables) a program differentiates with respect to.
@@ -353,8 +355,11 @@ class Graph:
         gradients of ``sum(dy)`` with respect to ``dxs`` (``None`` where ``dy``
         does not depend on one); Variables when ``create_graph``, else arrays.
 
-        The one place a structural cache of compiled gradient programs plugs in.
-        Never cache by the identity of ``(dy, dx)``: that is how python-autodiff
-        returns ``d(c ** 2)`` when asked for ``d(c ** 3)``.
+        Array gradients come from a :class:`~anyad.GradientCache`: keyed by the
+        structure of ``dy``'s graph (never by the identity of ``(dy, dx)``, which
+        is how python-autodiff returns ``d(c ** 2)`` when asked for
+        ``d(c ** 3)``), so a graph rebuilt each step replays one compiled program.
         """
-        return backprop([dy], [None], dxs, create_graph=create_graph, retain_graph=True)
+        if not create_graph:
+            return self._programs.gradient(dy, dxs)
+        return backprop([dy], [None], dxs, create_graph=True, retain_graph=True)

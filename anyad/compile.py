@@ -406,6 +406,10 @@ class GradientCache:
     and parameters (Python scalars by value), the wiring, every shape and
     dtype, each leaf's backend and device, and which leaves are the ``dxs``.
 
+    When most graphs turn out to be new (more misses than hits, past the
+    first 16), a program is built only for a structure met before, so a
+    stream of one-off graphs costs plain ``backprop`` and nothing more.
+
     Parameters
     ----------
     maxsize : int
@@ -432,6 +436,7 @@ class GradientCache:
 
     def __init__(self, maxsize: int = 128):
         self._programs: collections.OrderedDict = collections.OrderedDict()
+        self._seen: collections.OrderedDict = collections.OrderedDict()  # keys met once, not built
         self.maxsize = maxsize
         self.hits = 0
         self.misses = 0
@@ -442,6 +447,7 @@ class GradientCache:
     def clear(self) -> None:
         """Forget every program."""
         self._programs.clear()
+        self._seen.clear()
 
     def gradient(self, dy: Variable, dxs: Sequence[Variable], seed: Any = None) -> list:
         """Gradients of ``dy`` (with cotangent ``seed``, ones by default) with
@@ -455,7 +461,6 @@ class GradientCache:
         except Uncompilable:
             return backprop([dy], [seed], dxs)
         if not reached:
-            self.hits += 1
             return [None] * len(dxs)
         programs = self._programs
         program = programs.get(key)
@@ -467,6 +472,11 @@ class GradientCache:
             self.hits += 1
             return program(values)
         self.misses += 1
+        if self.misses > 16 and self.misses > self.hits and self._seen.pop(key, self) is self:
+            self._seen[key] = None  # mostly new graphs: build on the second sighting only
+            if len(self._seen) > 4 * self.maxsize:
+                self._seen.popitem(last=False)
+            return backprop([dy], [seed], dxs)
         with tracing(Recorder()) as rec:
             grads = backprop([dy], [seed], dxs, create_graph=True)
         try:

@@ -560,3 +560,59 @@ def test_jit_decorates_methods():
     a, b = Model(np.array([1.0, 2.0])), Model(np.array([3.0, 4.0]))
     assert a.apply(np.ones(2)) == 3.0 and b.apply(np.ones(2)) == 7.0 and a.apply(np.ones(2) * 2) == 6.0
     assert Model.apply.traces == 2  # one per instance (a static argument)
+
+
+def test_a_stream_of_new_graphs_stops_building_programs():
+    cache = GradientCache()
+    x = Variable(np.array([1.0, 2.0]), requires_grad=True)
+    for k in range(40):  # every graph new: each scalar is part of the key
+        (g,) = cache.gradient(ad.sum(x * float(k)), [x])
+        np.testing.assert_allclose(g, [k, k])
+    assert cache.misses == 40 and len(cache) == 16  # built for the first 16 only
+    for _ in range(2):  # a structure met twice is built after all
+        (g,) = cache.gradient(ad.sum(x * 100.0), [x])
+    assert len(cache) == 17 and cache.hits == 0
+    np.testing.assert_allclose(cache.gradient(ad.sum(x * 100.0), [x])[0], [100.0, 100.0])
+    assert cache.hits == 1
+
+
+# ----------------------------------------------------------------------------
+# Graph.gradient goes through a GradientCache
+# ----------------------------------------------------------------------------
+
+
+def test_graph_xor_loop_hits_after_its_first_step(be):
+    rng = np.random.default_rng(5)
+    with be.use():
+        g = ad.Graph()
+        X = ad.Tensor([[[0], [0]], [[0], [1]], [[1], [0]], [[1], [1]]], dtype="float64")
+        Y = ad.Tensor([[0], [1], [1], [0]], dtype="float64")
+        W1 = ad.Tensor(rng.random((16, 2)), dtype="float64")
+        B1 = ad.Tensor(rng.random((16, 1)), dtype="float64")
+        W2 = ad.Tensor(rng.random((1, 16)), dtype="float64")
+        B2 = ad.Tensor(rng.random((1, 1)), dtype="float64")
+        steps = 0
+        for epoch in range(2):
+            for x, y in zip(X, Y):
+                parameters = [W1, B1, W2, B2]
+                g.add_variables(*parameters, x, y)
+                E = (y - (W2 @ ad.tanh(W1 @ x + B1) + B2)) ** 2
+                grads = g.gradient(E, parameters)
+                for gr, want in zip(grads, ad.backprop([E], [None], parameters)):
+                    close(be, gr, want)
+                for param, gradient in zip(parameters, grads):
+                    param.assign(param._i - (0.01 * gradient))
+                steps += 1
+                assert (g._programs.hits, g._programs.misses) == (steps - 1, 1)
+
+
+def test_graph_never_answers_d_c3_with_d_c2(be):
+    with be.use():
+        c = ad.Tensor([1.0, 2.0], dtype="float64")
+        g = ad.Graph()
+        g.add_variables(c)
+        for _ in range(2):
+            close(be, g.gradient(c ** 2, [c])[0], be.array([2.0, 4.0]))
+            close(be, g.gradient(c ** 3, [c])[0], be.array([3.0, 12.0]))
+        close(be, g.gradient(c ** 3, [c], 2)[0], be.array([6.0, 12.0]))
+    assert (g._programs.hits, g._programs.misses) == (2, 3)  # the last order-2 step is a new graph
