@@ -285,9 +285,17 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
 # ----------------------------------------------------------------------------
 
 
-def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
-    """The structural key of ``d(dy)/d(dxs)``, the arrays a compiled backward
-    reads, and the objects they are (for building), from one walk of the graph.
+def _scalar_key(u: Any) -> Any:
+    """A Python scalar operand in a key: floats by their bits, others tagged by type."""
+    if type(u) is float:
+        return u if u == u and u != 0.0 else ("f", u.hex())  # nan and -0.0 by their bits
+    return (type(u), u)  # never equal to a bare float: 2 and 2.0 differ
+
+
+def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | None = None) -> tuple:
+    """The structural key of ``d(dy)/d(dxs)`` and the arrays a compiled
+    backward reads, from one walk of the graph (``objs``, when given, gets the
+    Variables and arrays those values come from, for building a program).
 
     Only the part of the graph between the ``dxs`` and ``dy`` shapes the
     backward; a node outside it is read for its value (its type, shape,
@@ -301,11 +309,10 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
     needed: set = set()
     key: list = []
     values: list = []  # what the program reads, in order
-    objs: list = []  # the same, as the Variables and arrays of this graph
     pos: dict = {}
     raw_pos: dict = {}
     stack = [dy]
-    pop, push = stack.pop, stack.append
+    pop, push, add_key, add_value = stack.pop, stack.append, key.append, values.append
     while stack:
         v = pop()
         s = state.get(v)
@@ -317,9 +324,10 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
             if v in wanted:
                 needed.add(v)
                 pos[v] = len(values)
-                values.append(v.value)
-                objs.append(v)
-                key.append(array_key(v.value))
+                add_value(v.value)
+                if objs is not None:
+                    objs.append(v)
+                add_key(array_key(v.value))
             continue
         args = v._args
         if args is None:
@@ -341,28 +349,33 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
                 continue
         needed.add(v)
         refs = []
-        for u, x in zip(args[:n], args[n:]):
+        for i in range(n):
+            u = args[i]
             if isinstance(u, Variable):
-                if x is not u.value:  # rebound since it was recorded (Tensor.assign): the engine's case
-                    raise Uncompilable("an input's value was replaced after it was recorded")
                 j = pos.get(u)
                 if j is None:  # a value from outside the differentiated part
+                    x = args[n + i]
+                    if x is not u.value:  # rebound since it was recorded (Tensor.assign)
+                        raise Uncompilable("an input's value was replaced after it was recorded")
                     j = pos[u] = len(values)
-                    values.append(x)
-                    objs.append(u)
-                    key.append(("v", array_key(x)))
+                    add_value(x)
+                    if objs is not None:
+                        objs.append(u)
+                    add_key(("v", array_key(x)))
+                elif args[n + i] is not u.value:
+                    raise Uncompilable("an input's value was replaced after it was recorded")
                 refs.append(j)
-            elif type(u) is float:
-                refs.append(("f", u.hex()))
             elif type(u) in _SCALARS or u is None:
-                refs.append((type(u), u))
+                refs.append(_scalar_key(u))
             else:  # a raw array (or Python data): by identity, then by its value's key
+                x = args[n + i]
                 j = raw_pos.get(id(x))
                 if j is None:
                     j = raw_pos[id(x)] = len(values)
-                    values.append(x)
-                    objs.append(x)
-                    key.append(("r", array_key(x) if type(u) is type(x) else freeze(u, None)))
+                    add_value(x)
+                    if objs is not None:
+                        objs.append(x)
+                    add_key(("r", array_key(x) if type(u) is type(x) else freeze(u, None)))
                 refs.append(("r", j))
         kw = v._kw
         if kw:
@@ -374,24 +387,27 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any) -> tuple:
                     j = raw_pos.get(id(a))
                     if j is None:
                         j = raw_pos[id(a)] = len(values)
-                        values.append(a)
-                        objs.append(a)
+                        add_value(a)
+                        if objs is not None:
+                            objs.append(a)
                     idx.append(j)
                 fk = (fk, tuple(idx))
         else:
             fk = None
         val = v.value
-        key.append((prim, tuple(refs), fk, val.shape, val.dtype))
+        add_key((prim, tuple(refs), fk, val.shape, val.dtype))
         pos[v] = len(values)
-        values.append(val)
-        objs.append(v)
+        add_value(val)
+        if objs is not None:
+            objs.append(v)
     key.append(tuple(pos.get(d, -1) if d in needed else -1 for d in dxs))
     if seed is not None:
         s = seed.value if isinstance(seed, Variable) else seed
         key.append(("seed", array_key(s)))
         values.append(s)
-        objs.append(s)
-    return tuple(key), values, objs, state, dy in needed
+        if objs is not None:
+            objs.append(s)
+    return tuple(key), values, state, dy in needed
 
 
 class GradientCache:
@@ -457,7 +473,7 @@ class GradientCache:
         if TRACING.get() is not None or not isinstance(dy, Variable):
             return backprop([dy], [seed], dxs)
         try:
-            key, values, objs, forward, reached = _structure(dy, dxs, seed)
+            key, values, forward, reached = _structure(dy, dxs, seed)
         except Uncompilable:
             return backprop([dy], [seed], dxs)
         if not reached:
@@ -477,6 +493,8 @@ class GradientCache:
             if len(self._seen) > 4 * self.maxsize:
                 self._seen.popitem(last=False)
             return backprop([dy], [seed], dxs)
+        objs: list = []
+        _structure(dy, dxs, seed, objs)
         with tracing(Recorder()) as rec:
             grads = backprop([dy], [seed], dxs, create_graph=True)
         try:
