@@ -286,10 +286,11 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
 
 
 def _scalar_key(u: Any) -> Any:
-    """A Python scalar operand in a key: floats by their bits, others tagged by type."""
-    if type(u) is float:
-        return u if u == u and u != 0.0 else ("f", u.hex())  # nan and -0.0 by their bits
-    return (type(u), u)  # never equal to a bare float: 2 and 2.0 differ
+    """A Python scalar operand in a key, tagged by its type (never equal to an
+    input position, nor 2 to 2.0); floats by value, nan and -0.0 by their bits."""
+    if type(u) is float and (u != u or u == 0.0):
+        return ("f", u.hex())
+    return (type(u), u)
 
 
 def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | None = None) -> tuple:

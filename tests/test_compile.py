@@ -616,3 +616,13 @@ def test_graph_never_answers_d_c3_with_d_c2(be):
             close(be, g.gradient(c ** 3, [c])[0], be.array([3.0, 12.0]))
         close(be, g.gradient(c ** 3, [c], 2)[0], be.array([6.0, 12.0]))
     assert (g._programs.hits, g._programs.misses) == (2, 3)  # the last order-2 step is a new graph
+
+
+def test_a_scalar_operand_is_never_taken_for_an_input():
+    cache = GradientCache()
+    x = Variable(np.array([3.0]), requires_grad=True)
+    t = ad.sin(x)
+    np.testing.assert_allclose(cache.gradient(ad.sum(t * 1.0), [x])[0], np.cos(3.0))
+    t = ad.sin(x)  # the same wiring, but the second operand is the node at position 1
+    np.testing.assert_allclose(cache.gradient(ad.sum(t * t), [x])[0], 2 * np.sin(3.0) * np.cos(3.0))
+    assert cache.misses == 2
