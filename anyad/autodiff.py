@@ -35,7 +35,7 @@ from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 from .compile import GradientCache
 from .graph import backprop
-from .variable import Variable, _check_differentiable_dtype
+from .variable import TRACING, Variable, _check_differentiable_dtype
 
 __all__ = ["Tensor", "Graph"]
 
@@ -162,7 +162,10 @@ class Tensor(Variable):
         (False, False)
         """
         xp = namespace_of(self.value)
-        return _new_tensor(xp.asarray(self.value, copy=True), self.requires_grad)
+        t = _new_tensor(xp.asarray(self.value, copy=True), self.requires_grad)
+        if TRACING.get() is not None:  # anyad.compile: the copy is recomputed, not frozen
+            TRACING.get().untracked(None, (self,), (self.value,), None, t)
+        return t
 
     def astype(self, dtype: Any) -> "Tensor":
         """Change this Tensor's dtype in place (as python-autodiff does) and return it.

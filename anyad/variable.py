@@ -235,6 +235,8 @@ class Variable:
         grad when this Variable does), as python-autodiff's ``copy``."""
         xp = namespace_of(self.value)
         v = wrap(xp.asarray(self.value, copy=True))
+        if TRACING.get() is not None:  # anyad.compile: the copy is recomputed, not frozen
+            TRACING.get().untracked(None, (self,), (self.value,), None, v)
         v.requires_grad = self.requires_grad
         return v
 

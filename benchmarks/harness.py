@@ -45,6 +45,13 @@ def parse_args(argv: list | None) -> argparse.Namespace:
                    help="peak memory of one step: in a child process per implementation (isolated, "
                         "the default), in the timing process after the timed steps (inline, the "
                         "--quick default: no second import and compilation), or off")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="which median the ratios and targets use: wall time (the default) or the "
+                        "process's CPU time (steadier on a loaded machine; counts every thread)")
+    p.add_argument("--profile", metavar="DIR",
+                   help="also run the timed implementations under cProfile (CPU-time clock): "
+                        "writes DIR/<workload>__<implementation>.prof and prints the top functions")
+    p.add_argument("--profile-steps", type=int, default=5, help="steps per profile (default %(default)s)")
     p.add_argument("--json", metavar="PATH", help="write the results and the machine description")
     p.add_argument("--plot", metavar="PATH", help="write a PNG bar chart of the ratios to the floor")
     p.add_argument("--markdown", metavar="PATH", help="write the tables as Markdown")
@@ -130,7 +137,7 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
                              "traceback": traceback.format_exc(limit=-8)})
             continue
         log(f"   {impl.key:<36} checked (max normwise error {err:.1e}), first step {first_s * 1e3:.1f} ms")
-        entries.append({"impl": impl, "step": step, "timer": timer, "times": [], "checked": True,
+        entries.append({"impl": impl, "step": step, "timer": timer, "times": [], "cpu": [], "checked": True,
                         "max_error": err, "first_step_s": first_s, "build_s": build_s})
     # Everything alive now (libraries, data, compiled functions) is moved out of the
     # collector's reach: a full collection would otherwise walk torch's and JAX's
@@ -157,9 +164,16 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
                 t, out = e["timer"](e["step"])
                 del out
                 e["times"].append(t)
+                e["cpu"].append(e["timer"].last_cpu)
     if args.memory == "inline":
         for e in timed:
             e["memory"] = memory.measure_step(e["step"], e["impl"])
+    if args.profile:
+        from .profile import profile_steps
+
+        for e in timed:
+            profile_steps(e["step"], workload.name, e["impl"].key, args.profile, args.profile_steps,
+                          log)
     results = []
     for e in entries:
         impl = e["impl"]
@@ -167,7 +181,7 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
                "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
                "timer": e["timer"].method, "device": impl.device, "note": impl.note,
                "first_step_s": e["first_step_s"], "build_s": e["build_s"],
-               "repeats": len(e["times"]), "times_s": e["times"], **summarize(e["times"])}
+               "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"], **summarize(e["times"], e["cpu"])}
         if "memory" in e:
             memory.record(res, e["memory"], workload.ops(data.dims))
         results.append(res)
@@ -191,11 +205,11 @@ def run(args: argparse.Namespace, log: Any = print) -> dict:
         memory.measure(runs, args, log)
     out = {"machine": machine.describe(args.threads), "threads_set": threads,
            "config": {"quick": args.quick, "repeat": args.repeat, "warmup": args.warmup,
-                      "budget_s": args.budget,
+                      "budget_s": args.budget, "clock": args.clock,
                       "seed": args.seed, "memory": args.memory, "backends": sorted(backends),
                       "impl_filter": args.impl, "command": " ".join(["python -m benchmarks", *sys.argv[1:]])},
            "workloads": runs, "elapsed_s": None}
-    report.derive(out)
+    report.derive(out, args.clock)
     out["elapsed_s"] = time.perf_counter() - t0
     return out
 

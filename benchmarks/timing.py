@@ -5,6 +5,10 @@ implementation pays for another's garbage; the collector stays enabled inside
 the step (a library that creates many Python objects pays for them, as its
 users do). The harness freezes (``gc.freeze``) everything alive before timing,
 so these collections only walk the objects the steps create.
+
+Beside the wall time, the CPU time of the whole process (every thread) is kept
+for each CPU step: on a shared machine it is much less disturbed by other
+processes than the wall time is (``--clock cpu`` takes the ratios from it).
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ class CpuTimer:
 
     method = "perf_counter"
 
+    def __init__(self) -> None:
+        self.last_cpu: float | None = None
+
     def __call__(self, step: Callable[[], Any]) -> tuple[float, Any]:
         gc.collect()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = step()
         t1 = time.perf_counter()
+        self.last_cpu = time.process_time() - c0  # every thread of the process
         return t1 - t0, out
 
 
@@ -34,6 +43,7 @@ class TorchCudaTimer:
     """CUDA events recorded on torch's current stream around the step."""
 
     method = "cuda events (torch)"
+    last_cpu = None
 
     def __init__(self) -> None:
         import torch
@@ -56,6 +66,7 @@ class CupyTimer:
     """CUDA events recorded on CuPy's current stream around the step."""
 
     method = "cuda events (cupy)"
+    last_cpu = None
 
     def __init__(self) -> None:
         import cupy
@@ -83,8 +94,12 @@ def timer_for(impl: Any) -> Any:
     return CupyTimer()
 
 
-def summarize(times: list) -> dict:
-    """Median, min, max (seconds) of the repeats."""
-    if not times:
-        return {"median_s": None, "min_s": None, "max_s": None}
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+def summarize(times: list, cpu_times: list) -> dict:
+    """Median, min, max (seconds) of the repeats' wall times, and the median CPU time."""
+    out = {"median_s": None, "min_s": None, "max_s": None, "cpu_median_s": None}
+    if times:
+        out.update(median_s=statistics.median(times), min_s=min(times), max_s=max(times))
+    cpu = [c for c in cpu_times if c is not None]
+    if cpu:
+        out["cpu_median_s"] = statistics.median(cpu)
+    return out

@@ -47,7 +47,7 @@ def test_quick_run_passes_and_reports_every_workload(quick_run):
     assert [w["workload"] for w in report["workloads"]] == list(WORKLOADS)
     for w in WORKLOADS:
         assert f"\n{w}: " in proc.stdout  # a table per workload
-    assert "targets (ratios of medians in this run)" in proc.stdout
+    assert "targets (ratios of wall-time medians in this run)" in proc.stdout
 
 
 def test_every_implementation_matched_the_reference(quick_run):
@@ -106,6 +106,7 @@ def test_json_is_complete(quick_run):
                 continue
             assert r["repeats"] == 1 and len(r["times_s"]) == 1
             assert r["min_s"] <= r["median_s"] <= r["max_s"] and r["median_s"] > 0
+            assert r["cpu_median_s"] is not None and r["cpu_median_s"] >= 0
             assert r["ratio_to_floor"] > 0
             rate = {"gflops": "gflops", "us_per_op": "us_per_op", "us_per_step": "us_per_step"}[w["metric"]]
             assert r[rate] > 0
