@@ -181,7 +181,8 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
                "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
                "timer": e["timer"].method, "device": impl.device, "note": impl.note,
                "first_step_s": e["first_step_s"], "build_s": e["build_s"],
-               "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"], **summarize(e["times"], e["cpu"])}
+               "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],
+               **summarize(e["times"], e["cpu"])}
         if "memory" in e:
             memory.record(res, e["memory"], workload.ops(data.dims))
         results.append(res)
