@@ -147,8 +147,8 @@ class Tensor(Variable):
         self.assign(a)
 
     def __repr__(self) -> str:
-        text = super().__repr__()[len("Variable("):-1]
-        return f"Tensor({text.replace(chr(10) + ' ' * 9, chr(10) + ' ' * 7)}, dtype={_backend._dtype_name(self.dtype)})"
+        text = super().__repr__()[len("Variable("):-1].replace("\n" + " " * 9, "\n" + " " * 7)
+        return f"Tensor({text}, dtype={_backend._dtype_name(self.dtype)})"
 
     def copy(self) -> "Tensor":
         """A new Tensor with a copy of the value; recorded history is not carried over.
@@ -240,7 +240,9 @@ class Tensor(Variable):
         rebound to an updated copy, so recorded graphs keep what they saw."""
         xp = namespace_of(self.value)
         new = xp.asarray(self.value, copy=True)
-        new[key.value if isinstance(key, Variable) else key] = value.value if isinstance(value, Variable) else value
+        if isinstance(key, Variable):
+            key = key.value
+        new[key] = value.value if isinstance(value, Variable) else value
         self.value = new
 
 
@@ -278,7 +280,9 @@ class Graph:
         reg = self._variables
         for t in tensors:
             if not isinstance(t, Variable):
-                raise TypeError(f"anyad.Graph.add_variables: expected Tensors or Variables, got {type(t).__name__}")
+                raise TypeError(
+                    f"anyad.Graph.add_variables: expected Tensors or Variables, got {type(t).__name__}"
+                )
             r = reg.get(id(t))
             if r is None or r() is not t:
                 reg[id(t)] = weakref.ref(t)
@@ -327,7 +331,9 @@ class Graph:
             raise TypeError(f"anyad.Graph.gradient: dy must be a Tensor or Variable, got {type(dy).__name__}")
         for x in dxs:
             if not isinstance(x, Variable):
-                raise TypeError(f"anyad.Graph.gradient: dxs must be Tensors or Variables, got {type(x).__name__}")
+                raise TypeError(
+                    f"anyad.Graph.gradient: dxs must be Tensors or Variables, got {type(x).__name__}"
+                )
             if not x.requires_grad:  # (a Variable that requires grad is floating already)
                 _check_differentiable_dtype(x.value, "Graph.gradient")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -337,7 +343,9 @@ class Graph:
         if len(active) == len(dxs):
             grads = self._first_order(dy, dxs, create_graph=n > 1)
         else:
-            found = dict(zip(map(id, active), self._first_order(dy, active, create_graph=n > 1))) if active else {}
+            found = {}
+            if active:
+                found = dict(zip(map(id, active), self._first_order(dy, active, create_graph=n > 1)))
             grads = [found.get(id(x)) for x in dxs]
         if n > 1:
             out = []
@@ -348,10 +356,12 @@ class Graph:
                     g = self._first_order(g, [x], create_graph=k < n)[0]
                 out.append(g)
             grads = out
-        return [
-            namespace_of(x.value).zeros_like(x.value) if g is None else (g.value if isinstance(g, Variable) else g)
-            for x, g in zip(dxs, grads)
-        ]
+        out = []
+        for x, g in zip(dxs, grads):
+            if g is None:
+                g = namespace_of(x.value).zeros_like(x.value)
+            out.append(g.value if isinstance(g, Variable) else g)
+        return out
 
     def _first_order(self, dy: Variable, dxs: list, create_graph: bool = False) -> list:
         """Every first-order gradient this Graph computes goes through here:
