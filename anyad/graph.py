@@ -111,6 +111,17 @@ class OpType(enum.Enum):
     TAKE_ALONG_AXIS = 79
     DET = 80
     INDEX_ADD = 81
+    # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
+    HYPOT = 100
+    LOGADDEXP = 101
+    COPYSIGN = 102
+    REMAINDER = 103
+    RFFT = 104
+    IRFFT = 105
+    EIGVALSH = 106
+    SVDVALS = 107
+    I_TIMES = 108
+    AS_COMPLEX = 109
 
 
 class Primitive:

@@ -290,6 +290,11 @@ class Variable:
             TRACING.get().concrete(self, "__index__()")
         return self.value.__index__()
 
+    def __complex__(self) -> complex:
+        if TRACING.get() is not None:
+            TRACING.get().concrete(self, "complex()")
+        return complex(self.value)
+
     def __repr__(self) -> str:
         v = self.value
         text = str(v) if _backend.backend_name(namespace_of(v)) == "numpy" else repr(v)
@@ -366,14 +371,129 @@ class Variable:
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
         return not_equal(self, other)
 
+    # bitwise operators (on booleans: logical), floor division and remainder
     def __invert__(self) -> Any:
-        return logical_not(self)
+        return bitwise_invert(self)
 
     def __and__(self, other: Any) -> Any:
-        return logical_and(self, other)
+        return bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return bitwise_and(other, self)
 
     def __or__(self, other: Any) -> Any:
-        return logical_or(self, other)
+        return bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Any:
+        return bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return bitwise_xor(other, self)
+
+    def __lshift__(self, other: Any) -> Any:
+        return bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other: Any) -> Any:
+        return bitwise_left_shift(other, self)
+
+    def __rshift__(self, other: Any) -> Any:
+        return bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other: Any) -> Any:
+        return bitwise_right_shift(other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return remainder(other, self)
+
+    # -- the Array API array object (anyad.array_api) -------------------------
+    # Assignment and in-place operators never overwrite an array a graph may
+    # have saved: see anyad.array_api._mutation for what is allowed and why.
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _mutation().setitem(self, key, value)
+
+    def __iadd__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, add, "+=")
+
+    def __isub__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, subtract, "-=")
+
+    def __imul__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, multiply, "*=")
+
+    def __itruediv__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, divide, "/=")
+
+    def __ifloordiv__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, floor_divide, "//=")
+
+    def __imod__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, remainder, "%=")
+
+    def __ipow__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, pow, "**=")
+
+    def __imatmul__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, matmul, "@=")
+
+    def __iand__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, bitwise_and, "&=")
+
+    def __ior__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, bitwise_or, "|=")
+
+    def __ixor__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, bitwise_xor, "^=")
+
+    def __ilshift__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, bitwise_left_shift, "<<=")
+
+    def __irshift__(self, other: Any) -> Any:
+        return _mutation().inplace(self, other, bitwise_right_shift, ">>=")
+
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """The differentiable Array API namespace of this Variable (:mod:`anyad.array_api`,
+        bound to the Variable's backend and device when they are not the current ones).
+
+        Examples
+        --------
+        >>> from array_api_compat import array_namespace
+        >>> array_namespace(Variable([1.0])).__name__
+        'anyad.array_api'
+        """
+        from .array_api import namespace_for
+
+        return namespace_for(self.value, api_version)
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> "Variable":
+        """This Variable on ``device`` of its own library (differentiable).
+
+        Examples
+        --------
+        >>> Variable([1.0]).to_device("cpu").device
+        'cpu'
+        """
+        return to_device(self, device)
+
+    def __dlpack__(self, /, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: bool | None = None) -> Any:
+        kw = {k: v for k, v in (("stream", stream), ("max_version", max_version), ("dl_device", dl_device),
+                                ("copy", copy)) if v is not None}
+        return self.value.__dlpack__(**kw)
+
+    def __dlpack_device__(self) -> tuple:
+        return self.value.__dlpack_device__()
 
     # -- NumPy / CuPy protocols (anyad._numpy_interop): np.sin(v), np.sum(v) --
     # Only NumPy and CuPy call these; Variable's own operators never do.
@@ -491,7 +611,23 @@ from .ops.elementwise import (  # noqa: E402
     subtract,
     tanh,
 )
+from .ops.elementwise_extra import (  # noqa: E402
+    bitwise_and,
+    bitwise_invert,
+    bitwise_left_shift,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    floor_divide,
+    remainder,
+)
 from .ops.indexing import getitem  # noqa: E402
 from .ops.linalg import matmul, matrix_transpose  # noqa: E402
-from .ops.manipulation import astype, permute_dims, reshape  # noqa: E402
+from .ops.manipulation import astype, permute_dims, reshape, to_device  # noqa: E402
 from .ops.reductions import max, mean, min, prod, std, sum, var  # noqa: E402
+
+
+def _mutation() -> Any:
+    from .array_api import _mutation as m
+
+    return m

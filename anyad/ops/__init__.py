@@ -21,5 +21,15 @@ from .manipulation import (
     squeeze, stack, stop_gradient, tile, to_device, tril, triu, unstack,
 )
 from .reductions import cumulative_sum, logsumexp, max, mean, min, prod, std, sum, var
+from .elementwise_extra import (
+    bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_or, bitwise_right_shift, bitwise_xor, conj,
+    copysign, floor_divide, hypot, imag, logaddexp, nextafter, real, reciprocal, remainder, signbit,
+)
+from .linalg_extra import cholesky, det, eigh, eigvalsh, inv, qr, slogdet, solve, svd, svdvals
+from .linalg_composed import (
+    cross, diagonal, matrix_norm, matrix_power, matrix_rank, outer, pinv, trace, vector_norm,
+)
+from .sorting import argsort, cumulative_prod, diff, searchsorted, sort, take_along_axis
+from . import fft
 
 __all__ = [name for name in dir() if not name.startswith("_")]

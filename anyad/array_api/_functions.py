@@ -1,0 +1,318 @@
+"""The namespace's functions that anyad.ops does not already offer with the
+standard's signature: integer-valued and boolean results (searching, set
+functions, ``all``/``any``: computed on the raw arrays, returned as constant
+Variables) and thin adapters (``expand_dims`` with several axes,
+``broadcast_arrays``, ``vecdot`` of complex vectors, ``clip`` with array bounds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ops
+from .._backend import namespace_of, resolve_dtype
+from ..ops._helpers import like, raw, records
+from ..ops.linalg_composed import broadcast_shapes
+from ..variable import Variable, wrap
+
+__all__ = ["argmax", "argmin", "count_nonzero", "nonzero", "isin", "unique_all", "unique_counts",
+           "unique_inverse", "unique_values", "all", "any", "expand_dims", "broadcast_arrays",
+           "broadcast_shapes", "vecdot", "clip", "sum", "prod", "cumulative_sum", "cumulative_prod"]
+
+
+def _xp(x: Any) -> Any:
+    return namespace_of(raw(x))
+
+
+def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the maximum along ``axis`` (of the flattened array when None).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.argmax(xp.asarray([1.0, 3.0, 2.0]))
+    Variable(1)
+    """
+    r = raw(x)
+    return like(x, _xp(r).argmax(r, axis=axis, keepdims=keepdims))
+
+
+def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the minimum along ``axis`` (of the flattened array when None).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.argmin(xp.asarray([1.0, 3.0, 2.0]))
+    Variable(0)
+    """
+    r = raw(x)
+    return like(x, _xp(r).argmin(r, axis=axis, keepdims=keepdims))
+
+
+def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Number of non-zero elements over ``axis``.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.count_nonzero(xp.asarray([1.0, 0.0, 2.0]))
+    Variable(2)
+    """
+    r = raw(x)
+    return like(x, _xp(r).count_nonzero(r, axis=axis, keepdims=keepdims))
+
+
+def nonzero(x: Any, /) -> tuple:
+    """Indices of the non-zero elements, one array per dimension.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.nonzero(xp.asarray([0.0, 2.0, 3.0]))
+    (Variable([1 2]),)
+    """
+    r = raw(x)
+    return like(x, tuple(_xp(r).nonzero(r)))
+
+
+def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
+    """Whether each element of ``x1`` is in ``x2``.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.isin(xp.asarray([1, 2, 3]), xp.asarray([2, 5]))
+    Variable([False  True False])
+    """
+    r1, r2 = raw(x1), raw(x2)
+    xp = namespace_of(r1) if hasattr(r1, "shape") else namespace_of(r2)
+    return like(x1 if isinstance(x1, Variable) else x2, xp.isin(r1, r2, invert=invert))
+
+
+def unique_all(x: Any, /) -> Any:
+    """Unique values, first indices, inverse indices and counts.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.unique_all(xp.asarray([2, 1, 2])).counts
+    Variable([1 2])
+    """
+    r = raw(x)
+    return like(x, _xp(r).unique_all(r))
+
+
+def unique_counts(x: Any, /) -> Any:
+    """Unique values and their counts.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.unique_counts(xp.asarray([2, 1, 2])).values
+    Variable([1 2])
+    """
+    r = raw(x)
+    return like(x, _xp(r).unique_counts(r))
+
+
+def unique_inverse(x: Any, /) -> Any:
+    """Unique values and the indices that rebuild ``x`` from them.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.unique_inverse(xp.asarray([2, 1, 2])).inverse_indices
+    Variable([1 0 1])
+    """
+    r = raw(x)
+    return like(x, _xp(r).unique_inverse(r))
+
+
+def unique_values(x: Any, /) -> Any:
+    """Unique values of ``x``.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.unique_values(xp.asarray([2, 1, 2]))
+    Variable([1 2])
+    """
+    r = raw(x)
+    return like(x, _xp(r).unique_values(r))
+
+
+def all(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Whether every element over ``axis`` is true.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.all(xp.asarray([True, False]))
+    Variable(False)
+    """
+    r = raw(x)
+    return like(x, _xp(r).all(r, axis=axis, keepdims=keepdims))
+
+
+def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """Whether some element over ``axis`` is true.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.any(xp.asarray([True, False]))
+    Variable(True)
+    """
+    r = raw(x)
+    return like(x, _xp(r).any(r, axis=axis, keepdims=keepdims))
+
+
+def expand_dims(x: Any, /, axis: Any = 0) -> Any:
+    """Insert length-one axes at ``axis`` (an int or a tuple, positions in the result).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.expand_dims(xp.zeros(3), axis=(0, -1)).shape
+    (1, 3, 1)
+    """
+    if not isinstance(axis, tuple):
+        return ops.expand_dims(x, axis=axis)
+    ndim = len(raw(x).shape) + len(axis)
+    axes = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise IndexError(f"anyad.expand_dims: axis {a} is out of bounds for the {ndim}-D result")
+        axes.append(a % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"anyad.expand_dims: repeated axis in {axis!r}")
+    shape = list(raw(x).shape)
+    for a in sorted(axes):
+        shape.insert(a, 1)
+    return ops.reshape(x, tuple(shape))
+
+
+def broadcast_arrays(*arrays: Any) -> tuple:
+    """The arrays broadcast to one shape (differentiable).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> [a.shape for a in xp.broadcast_arrays(xp.zeros((2, 1)), xp.zeros(3))]
+    [(2, 3), (2, 3)]
+    """
+    shape = broadcast_shapes(*(tuple(raw(a).shape) for a in arrays))
+    out = []
+    for a in arrays:
+        b = a if tuple(raw(a).shape) == shape else ops.broadcast_to(a, shape)
+        out.append(b if isinstance(b, Variable) else wrap(b))
+    return tuple(out)
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """Dot product of vectors along ``axis`` (the first argument conjugated when complex).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.vecdot(xp.asarray([1.0, 2.0]), xp.asarray([3.0, 4.0]))
+    Variable(11.0)
+    """
+    shape = broadcast_shapes(tuple(raw(x1).shape), tuple(raw(x2).shape))
+    if not -len(shape) <= axis < 0 and not 0 <= axis < len(shape):
+        raise ValueError(f"anyad.vecdot: axis {axis} is out of bounds for the broadcast shape {shape}")
+    r1 = raw(x1)
+    if not records(x1, x2):
+        return like(x1 if isinstance(x1, Variable) else x2, namespace_of(r1).vecdot(r1, raw(x2), axis=axis))
+    if namespace_of(r1).isdtype(r1.dtype, "complex floating"):
+        x1 = ops.conj(x1)
+    return ops.sum(ops.multiply(x1, x2), axis=axis)
+
+
+def _reduction(name: str, x: Any, axis: Any, dtype: Any, keepdims: bool) -> Any:
+    """sum / prod: anyad's (differentiable) when recorded, else the backend's,
+    which keeps the standard's accumulator dtypes for integers exactly."""
+    if records(x):
+        return getattr(ops, name)(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    r = raw(x)
+    xp = namespace_of(r)
+    dtype = None if dtype is None else resolve_dtype(xp, dtype)
+    return like(x, getattr(xp, name)(r, axis=axis, dtype=dtype, keepdims=keepdims))
+
+
+def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """Sum over ``axis`` (all axes by default); differentiable.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.sum(xp.asarray([1, 2, 3], dtype=xp.uint8), dtype=xp.uint8)
+    Variable(6)
+    """
+    return _reduction("sum", x, axis, dtype, keepdims)
+
+
+def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """Product over ``axis`` (all axes by default); differentiable.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.prod(xp.asarray([1.0, 2.0, 3.0]))
+    Variable(6.0)
+    """
+    return _reduction("prod", x, axis, dtype, keepdims)
+
+
+def _scan(name: str, x: Any, axis: Any, dtype: Any, include_initial: bool) -> Any:
+    if records(x):
+        return getattr(ops, name)(x, axis=axis, dtype=dtype, include_initial=include_initial)
+    r = raw(x)
+    xp = namespace_of(r)
+    dtype = None if dtype is None else resolve_dtype(xp, dtype)
+    return like(x, getattr(xp, name)(r, axis=axis, dtype=dtype, include_initial=include_initial))
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                   include_initial: bool = False) -> Any:
+    """Cumulative sum along ``axis``; differentiable.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.cumulative_sum(xp.asarray([1, 2, 3]))
+    Variable([1 3 6])
+    """
+    return _scan("cumulative_sum", x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                    include_initial: bool = False) -> Any:
+    """Cumulative product along ``axis``; differentiable (exactly, also at zeros).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.cumulative_prod(xp.asarray([1, 2, 3]))
+    Variable([1 2 6])
+    """
+    return _scan("cumulative_prod", x, axis, dtype, include_initial)
+
+
+def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
+    """Clamp ``x`` to ``[min, max]``; differentiable in ``x`` and in bounds that require grad.
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.clip(xp.asarray([-2.0, 0.5, 3.0]), min=-1.0, max=1.0)
+    Variable([-1.   0.5  1. ])
+    """
+    if records(min, max):
+        return ops.clip(x, min=min, max=max)
+    r = raw(x)
+    lo, hi = raw(min), raw(max)
+    if records(x):
+        return ops.clip(x, min=lo, max=hi)
+    return like(x, namespace_of(r).clip(r, min=lo, max=hi))

@@ -1,0 +1,55 @@
+"""Small helpers shared by the families that run a backend function directly
+when nothing is recorded, and a primitive when something is (sorting,
+linalg_extra, fft)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _backend
+from ..graph import AUTO, MODE, OFF
+from ..variable import Variable, wrap
+
+
+def records(*xs: Any) -> bool:
+    """Whether applying a differentiable primitive to ``xs`` would be recorded."""
+    mode = MODE.get()
+    if mode == OFF:
+        return False
+    for x in xs:
+        if isinstance(x, Variable) and (mode != AUTO or x.requires_grad):
+            return True
+    return False
+
+
+def raw(x: Any) -> Any:
+    """The array inside a Variable (anything else as it is)."""
+    return x.value if isinstance(x, Variable) else x
+
+
+def namespace(x: Any) -> Any:
+    """The Array API namespace of ``x`` (a Variable or an array)."""
+    return _backend.namespace_of(raw(x))
+
+
+def like(x: Any, out: Any) -> Any:
+    """``out`` (a raw array or a tuple of them) as constant Variables when ``x`` is a Variable."""
+    if not isinstance(x, Variable):
+        return out
+    if isinstance(out, tuple):
+        return type(out)(*(wrap(o) for o in out)) if hasattr(out, "_fields") else tuple(wrap(o) for o in out)
+    return wrap(out)
+
+
+def zeros_of(like_x: Any, shape: tuple, dtype: Any = None) -> Any:
+    """Zeros of ``shape`` in the namespace, dtype and device of ``like_x``
+    (a constant Variable when ``like_x`` is a Variable)."""
+    r = raw(like_x)
+    xp = _backend.namespace_of(r)
+    z = xp.zeros(shape, dtype=r.dtype if dtype is None else dtype, device=_backend.device_of(r))
+    return wrap(z) if isinstance(like_x, Variable) else z
+
+
+def is_complex(x: Any) -> bool:
+    r = raw(x)
+    return _backend.namespace_of(r).isdtype(r.dtype, "complex floating")

@@ -1,0 +1,264 @@
+"""Sorting, searching and scans: take_along_axis and cumulative_prod
+(primitives); sort and diff (composed, so they need no rule); argsort and
+searchsorted (integer results: never recorded).
+
+``sort`` is differentiable in its values: when something is recorded it is
+composed as ``take_along_axis(x, argsort(x))``, so the gradient flows back to
+where each element came from; otherwise the backend's own ``sort`` runs.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .. import _backend
+from ..graph import OpType, Primitive
+from ..variable import Variable
+from ._core import apply
+from ._helpers import like, namespace, raw, records
+
+__all__ = ["take_along_axis", "cumulative_prod", "sort", "argsort", "searchsorted", "diff"]
+
+
+def _flat_positions(xp: Any, shape: tuple, indices: Any, axis: int) -> Any:
+    """Flat positions in an array of ``shape`` of the elements that
+    ``take_along_axis(., indices, axis)`` selects, shaped like the result."""
+    ndim = len(shape)
+    dev = _backend.device_of(indices)
+    n = shape[axis]
+    idx = xp.where(indices < 0, indices + n, indices)
+    out_shape = tuple(
+        indices.shape[k] if k == axis else (shape[k] if shape[k] >= indices.shape[k] else indices.shape[k]) for k in range(ndim)
+    )
+    pos = None
+    stride = 1
+    for k in range(ndim - 1, -1, -1):
+        if k == axis:
+            term = idx * stride
+        else:
+            along = xp.arange(shape[k], device=dev, dtype=indices.dtype) if shape[k] > 1 else \
+                xp.zeros(1, device=dev, dtype=indices.dtype)
+            term = xp.reshape(along * stride, tuple(-1 if j == k else 1 for j in range(ndim)))
+        pos = term if pos is None else pos + term
+        stride *= shape[k]
+    return xp.broadcast_to(pos, out_shape)
+
+
+def _take_along_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
+    shape = tuple(x.shape)
+    n = 1
+    for d in shape:
+        n *= d
+    idx = raw(indices)
+    pos = _flat_positions(_backend.namespace_of(idx), shape, idx, axis)
+    flat = index_add(reshape(g, (-1,)), _backend.namespace_of(idx).reshape(pos, (-1,)), (n,), True)
+    return reshape(flat, shape)
+
+
+_TAKE_ALONG = Primitive(
+    "take_along_axis", OpType.TAKE_ALONG_AXIS,
+    lambda xp, x, indices, axis: xp.take_along_axis(x, indices, axis=axis),
+    (_take_along_back, None),
+)
+
+
+def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
+    """Elements of ``x`` at ``indices`` along ``axis`` (the other axes broadcast).
+
+    The gradient is scattered back to where each element came from; repeated
+    indices accumulate.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    indices : array or Variable
+        Integer indices, with the number of dimensions of ``x``.
+    axis : int
+        The axis to select along.
+
+    Returns
+    -------
+    Variable or array
+        Shaped like ``indices`` along ``axis`` and like the broadcast of both elsewhere.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import numpy as np
+    >>> x = ad.Variable([[3.0, 1.0, 2.0]], requires_grad=True)
+    >>> y = ad.take_along_axis(x, np.array([[1, 1]]), axis=1)
+    >>> ad.sum(y).backward()
+    >>> x.grad
+    array([[0., 2., 0.]])
+    """
+    ndim = len(raw(x).shape)
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"anyad.take_along_axis: axis {axis} is out of bounds for {ndim} dimensions")
+    return apply(_TAKE_ALONG, (x, raw(indices)), {"axis": axis % ndim})
+
+
+def _reverse_cumsum(v: Any, axis: int) -> Any:
+    return flip(cumulative_sum(flip(v, axis=axis), axis=axis), axis=axis)
+
+
+def _cumprod_vjp(g: Any, ans: Any, x: Any, *, axis: int, include_initial: bool) -> Any:
+    if include_initial:  # out[i] multiplies x[:i]: drop the leading empty product
+        key = (slice(None),) * axis + (slice(1, None), Ellipsis)
+        g = getitem(g, key)
+        ans = getitem(ans, key)
+    dt = g.dtype
+    zero = equal(x, 0)
+    # where x_i != 0: sum_{j >= i} g_j ans_j / x_i
+    safe = where(zero, ones_like(x), x)
+    grad = divide(_reverse_cumsum(multiply(g, ans), axis), safe)
+    # the first zero of a slice: sum_{j >= i} g_j cumprod(y)_j, with y = x where that zero is 1;
+    # elements after the first zero get 0 (their products all hold that zero)
+    first = logical_and(zero, equal(cumulative_sum(astype(zero, dt), axis=axis), 1))
+    y = where(first, ones_like(x), x)
+    at_first = _reverse_cumsum(multiply(g, cumulative_prod(y, axis=axis)), axis)
+    return where(first, at_first, where(zero, zeros_like(grad), grad))
+
+
+_CUMPROD = Primitive(
+    "cumulative_prod", OpType.CUMULATIVE_PROD,
+    lambda xp, x, axis, include_initial: xp.cumulative_prod(x, axis=axis, include_initial=include_initial),
+    (_cumprod_vjp,),
+)
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                    include_initial: bool = False) -> Any:
+    """Cumulative product along ``axis`` (required unless ``x`` is 1-D).
+
+    The gradient is exact where elements are zero too.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int, optional
+        The axis to scan.
+    dtype : dtype, optional
+        Cast ``x`` to this dtype first.
+    include_initial : bool
+        Start with the empty product (1).
+
+    Returns
+    -------
+    Variable or array
+        The running products.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([2.0, 0.0, 3.0], requires_grad=True)
+    >>> ad.cumulative_prod(x)
+    Variable([2. 0. 0.])
+    >>> ad.sum(ad.cumulative_prod(x)).backward()
+    >>> x.grad
+    array([1., 8., 0.])
+    """
+    ndim = len(raw(x).shape)
+    if axis is None:
+        if ndim != 1:
+            raise ValueError(f"anyad.cumulative_prod: axis is required for a {ndim}-D array")
+        axis = 0
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"anyad.cumulative_prod: axis {axis} is out of bounds for {ndim} dimensions")
+    if dtype is not None:
+        x = astype(x, dtype)
+    return apply(_CUMPROD, (x,), {"axis": axis % ndim, "include_initial": bool(include_initial)})
+
+
+def argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
+    """Indices that sort ``x`` along ``axis``. Not differentiable (integers).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.argsort(ad.Variable([3.0, 1.0, 2.0]))
+    Variable([1 2 0])
+    """
+    r = raw(x)
+    return like(x, namespace(r).argsort(r, axis=axis, descending=descending, stable=stable))
+
+
+def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
+    """``x`` sorted along ``axis``; differentiable in the values.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([3.0, 1.0, 2.0], requires_grad=True)
+    >>> y = ad.sort(x)
+    >>> y
+    Variable([1. 2. 3.])
+    >>> ad.sum(y * ad.Variable([1.0, 10.0, 100.0])).backward()
+    >>> x.grad
+    array([100.,   1.,  10.])
+    """
+    r = raw(x)
+    xp = namespace(r)
+    if records(x):
+        order = xp.argsort(r, axis=axis, descending=descending, stable=stable)
+        return take_along_axis(x, order, axis=axis)
+    return like(x, xp.sort(r, axis=axis, descending=descending, stable=stable))
+
+
+def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:
+    """Indices where the elements of ``x2`` would be inserted into the sorted 1-D ``x1``.
+    Not differentiable (integers).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.searchsorted(ad.Variable([1.0, 2.0, 3.0]), ad.Variable([2.5]))
+    Variable([2])
+    """
+    r1 = raw(x1)
+    r2 = raw(x2)
+    out = namespace(r1).searchsorted(r1, r2, side=side, sorter=raw(sorter))
+    return like(x1 if isinstance(x1, Variable) else x2, out)
+
+
+def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: Any = None) -> Any:
+    """The ``n``-th forward difference along ``axis`` (composed from indexing and subtraction).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.diff(ad.Variable([1.0, 4.0, 9.0, 16.0]))
+    Variable([3. 5. 7.])
+    >>> ad.diff(ad.Variable([1.0, 4.0, 9.0, 16.0]), n=2)
+    Variable([2. 2.])
+    """
+    ndim = len(raw(x).shape)
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"anyad.diff: axis {axis} is out of bounds for {ndim} dimensions")
+    axis %= ndim
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"anyad.diff: n must be non-negative, got {n}")
+    if prepend is not None or append is not None:
+        parts = [p for p in (prepend, x, append) if p is not None]
+        x = concat(parts, axis=axis)
+    r = raw(x)
+    boolean = namespace(r).isdtype(r.dtype, "bool")
+    head = (slice(None),) * axis + (slice(1, None), Ellipsis)
+    tail = (slice(None),) * axis + (slice(None, -1), Ellipsis)
+    for _ in range(n):
+        a, b = getitem(x, head), getitem(x, tail)
+        x = not_equal(a, b) if boolean else subtract(a, b)
+    return x
+
+
+from .creation import ones_like, zeros_like  # noqa: E402
+from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where  # noqa: E402
+from .indexing import getitem, index_add  # noqa: E402
+from .manipulation import astype, concat, flip, reshape  # noqa: E402
+from .reductions import cumulative_sum  # noqa: E402
