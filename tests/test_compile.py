@@ -17,7 +17,7 @@ from anyad import Variable
 from anyad._program import build_program
 from anyad.compile import GradientCache, TracingError, jit
 from conftest import BACKENDS
-from primitive_cases import CASES
+from primitive_cases import CASES, INDEX_CASES
 
 STEPS = 20
 
@@ -626,3 +626,25 @@ def test_a_scalar_operand_is_never_taken_for_an_input():
     t = ad.sin(x)  # the same wiring, but the second operand is the node at position 1
     np.testing.assert_allclose(cache.gradient(ad.sum(t * t), [x])[0], 2 * np.sin(3.0) * np.cos(3.0))
     assert cache.misses == 2
+
+
+@pytest.mark.parametrize("name, f, shape, index", INDEX_CASES, ids=[c[0] for c in INDEX_CASES])
+def test_index_arrays_are_read_anew_by_programs(name, f, shape, index):
+    """Integer-array indexing (repeated indices: a scatter-add backward), with
+    other indices on each call: read from the arguments (jit) or the new graph
+    (GradientCache), never frozen."""
+    rng = np.random.default_rng(6)
+    compiled = jit(lambda x, i: value_and_gradient(lambda x: ad.sum(f(x, i) ** 2))(x))
+    cache = GradientCache()
+    for k in range(3):
+        i = np.asarray(index) if k == 0 else rng.permutation(np.asarray(index))
+        i = np.where(rng.random(i.shape) < 0.5, i, i[::-1]) if k == 2 else i
+        x = rng.normal(size=shape)
+        v = Variable(x, requires_grad=True)
+        y = ad.sum(f(v, i) ** 2)
+        (want,) = ad.backprop([y], [None], [v])
+        np.testing.assert_allclose(cache.gradient(y, [v])[0], want, rtol=1e-12)
+        value, g = compiled(x, i)
+        np.testing.assert_allclose(value, y.value, rtol=1e-12)
+        np.testing.assert_allclose(g, want, rtol=1e-12)
+    assert compiled.traces == 1 and cache.hits == 2
