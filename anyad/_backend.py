@@ -88,7 +88,6 @@ def _fast_numpy_namespace() -> Any:
     ns = types.SimpleNamespace(**{k: getattr(cnp, k) for k in dir(cnp) if not k.startswith("__")})
     ns.__name__ = "anyad.numpy_namespace"
     ns.__array_api_version__ = cnp.__array_api_version__
-    ns.__array_namespace_info__ = cnp.__array_namespace_info__
     ns.matmul = np.matmul
     ns.matrix_transpose = np.matrix_transpose
     ns.permute_dims = np.transpose
@@ -134,8 +133,8 @@ def _resolve_namespace(value: Any) -> Any:
         ) from None
     if array_api_compat.is_numpy_namespace(xp):
         xp = _numpy_backend().xp
-    if type(value).__module__ == "anyad.variable":  # a Variable's namespace depends on its value
-        return xp
+    elif array_api_compat.is_dask_namespace(xp):
+        xp = _dask_namespace()
     _NS_BY_TYPE[type(value)] = xp
     return xp
 
@@ -254,6 +253,23 @@ def _numpy_backend() -> Backend:
     return be
 
 
+def _dask_namespace() -> Any:
+    """array-api-compat's dask namespace with anyad's fixes (:mod:`anyad.backends.dask`), once."""
+    be = _BACKENDS.get("dask")
+    if be is None:
+        from .backends.dask import Array, namespace, rechunk_like
+
+        try:
+            xp = namespace()
+        except ImportError as e:  # pragma: no cover
+            raise ImportError('anyad.use("dask") needs dask: pip install "anyad[dask]"') from e
+        be = Backend("dask", xp)
+        _BACKENDS["dask"] = be
+        _NAME_BY_NS[id(xp)] = "dask"
+        _RELAYOUT[Array] = rechunk_like
+    return be.xp
+
+
 def _load(name: str) -> Any:
     if name == "numpy":
         return _numpy_backend().xp
@@ -274,11 +290,7 @@ def _load(name: str) -> Any:
             raise ImportError('anyad.use("jax") needs JAX: pip install jax') from e
         return xp
     if name == "dask":
-        try:
-            import array_api_compat.dask.array as xp
-        except ImportError as e:  # pragma: no cover
-            raise ImportError('anyad.use("dask") needs dask: pip install "dask[array]"') from e
-        return xp
+        return _dask_namespace()
     if name == "array_api_strict":
         try:
             return importlib.import_module("array_api_strict")
@@ -364,6 +376,8 @@ def get_backend(name: Any, device: Any = None) -> Backend:
         if array_api_compat.is_numpy_namespace(xp) or getattr(xp, "__name__", "") == "numpy":
             xp = _numpy_backend().xp
             label = "numpy"
+        elif array_api_compat.is_dask_namespace(xp):
+            xp = _dask_namespace()
     _NAME_BY_NS.setdefault(id(xp), label)
     if device is None and label == "numpy":
         return _numpy_backend()
@@ -445,6 +459,39 @@ def to_device(value: Any, device: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------
+# Layout beyond shape, dtype and device (dask chunks)
+# ----------------------------------------------------------------------------
+
+_RELAYOUT: dict[type, Any] = {}  # array type -> fixer(out, like); filled when a backend loads
+
+
+def layout_like(out: Any, like: Any) -> Any:
+    """``out`` (an array, or a Variable in a derivative graph) given the layout
+    of ``like`` where a backend has one beyond shape, dtype and device: the
+    chunks of a dask array. Anything else comes back as it is.
+
+    Rules call it where a gradient is built from a shape alone (the broadcast
+    in a sum's gradient, the scatter of an indexing gradient), so gradients
+    keep their input's chunks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.ones(2)
+    >>> layout_like(a, np.zeros(2)) is a
+    True
+    """
+    fix = _RELAYOUT.get(type(like))
+    if fix is None:
+        inner = getattr(like, "value", None)  # a Variable, in a derivative graph
+        fix = None if inner is None else _RELAYOUT.get(type(inner))
+        if fix is None:
+            return out
+        like = inner
+    return fix(out, like)
+
+
+# ----------------------------------------------------------------------------
 # Scatter-add: the gap of the standard that indexing gradients need
 # ----------------------------------------------------------------------------
 
@@ -468,9 +515,15 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
     ``key`` is any key that selected ``values``' shape from an array of ``shape``
     in ``xp`` (or a :class:`TakeKey`). Without repeats a plain assignment does;
     with them: numpy ``add.at``, ``cupyx.scatter_add``, torch ``index_add_``,
-    jax ``.at[].add``, and a portable one-hot product for any other namespace.
+    jax ``.at[].add``, a lazy blockwise scatter on dask
+    (:func:`anyad.backends.dask.index_add`), and a portable one-hot product for
+    any other namespace.
     """
     name = backend_name(xp)
+    if name == "dask":
+        from .backends.dask import index_add as dask_index_add
+
+        return dask_index_add(values, key, shape, repeats)
     dev = device_of(values)
     if name == "jax":
         z = xp.zeros(shape, dtype=values.dtype)

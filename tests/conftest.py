@@ -5,7 +5,12 @@
   proxy: arrays there refuse to mix with CPU arrays and refuse conversion to
   numpy, exactly as CuPy device arrays do;
 * torch on the CPU, when installed;
-* cupy, when it imports and sees a CUDA device.
+* cupy, when it imports and sees a CUDA device;
+* dask (numpy chunks of size 2, so multi-chunk paths run, on the synchronous
+  scheduler), only when named: ``ANYAD_TEST_BACKENDS=dask``. Dask builds a
+  task graph per operation (milliseconds each), so this leg takes many minutes;
+  CI runs it on its own, and ``tests/test_dask.py`` (never computing, chunks,
+  agreement with numpy, a LocalCluster) runs in every suite.
 
 ``ANYAD_TEST_BACKENDS=numpy,torch`` restricts the matrix (CI runs the torch
 leg on its own).
@@ -38,6 +43,10 @@ class BackendCase:
             import torch
 
             return torch.asarray(data.copy(), dtype=dt)
+        if self.name == "dask":
+            import dask.array as da
+
+            return da.from_array(data.astype(dt), chunks=2)
         if self.device is not None:
             return self.xp.asarray(data, dtype=dt, device=self.device)
         return self.xp.asarray(data, dtype=dt)
@@ -77,8 +86,10 @@ def _cases() -> list:
     except Exception:
         pass
     only = os.environ.get("ANYAD_TEST_BACKENDS")
-    if only:
-        keep = {s.strip() for s in only.split(",")}
+    keep = {s.strip() for s in only.split(",")} if only else None
+    if keep is not None and "dask" in keep:
+        cases.append(BackendCase("dask", anyad._backend._load("dask")))
+    if keep is not None:
         cases = [c for c in cases if c.name in keep]
     return cases
 
@@ -88,7 +99,13 @@ BACKENDS = _cases()
 
 @pytest.fixture(params=BACKENDS, ids=[c.name for c in BACKENDS])
 def be(request) -> BackendCase:
-    return request.param
+    if request.param.name == "dask":
+        import dask
+
+        with dask.config.set(scheduler="synchronous"):
+            yield request.param
+        return
+    yield request.param
 
 
 @pytest.fixture(params=["float64", "float32"])

@@ -50,7 +50,7 @@ def _raw_key(key: Any, like: Any) -> tuple[Any, bool]:
 
 
 def _getitem_back(g: Any, ans: Any, x: Any, *, key: Any, repeats: bool) -> Any:
-    return index_add(g, key, tuple(x.shape), repeats)
+    return _backend.layout_like(index_add(g, key, tuple(x.shape), repeats), x)
 
 
 _GETITEM = Primitive("getitem", OpType.GETITEM, lambda xp, x, key, repeats: x[key], (_getitem_back,))
@@ -71,7 +71,16 @@ def getitem(x: Any, key: Any) -> Any:
     """
     raw = x.value if isinstance(x, Variable) else x
     key, repeats = _raw_key(key, raw)
-    return apply(_GETITEM, (x,), {"key": key, "repeats": repeats})
+    out = apply(_GETITEM, (x,), {"key": key, "repeats": repeats})
+    if isinstance(out, Variable) and out.requires_grad and any(d is None or d != d for d in out.value.shape):
+        # a lazy backend (dask) leaves a boolean selection's size unknown: no
+        # gradient can be scattered back without computing the mask
+        raise ValueError(
+            f"anyad.getitem: the selection from {_backend.describe(raw)} has a size the backend leaves "
+            f"unknown (shape {tuple(out.value.shape)}, e.g. a boolean mask on a dask array), so its "
+            "gradient cannot be formed lazily; use anyad.where(mask, x, 0.0), which keeps the shape"
+        )
+    return out
 
 
 def _index_add_back(g: Any, ans: Any, v: Any, *, key: Any, shape: tuple, repeats: bool) -> Any:
@@ -103,7 +112,7 @@ def index_add(values: Any, key: Any, shape: tuple, repeats: bool = True) -> Any:
 
 
 def _take_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
-    return index_add(g, _backend.TakeKey(indices, axis), tuple(x.shape), True)
+    return _backend.layout_like(index_add(g, _backend.TakeKey(indices, axis), tuple(x.shape), True), x)
 
 
 _TAKE = Primitive("take", OpType.TAKE, lambda xp, x, indices, axis: xp.take(x, indices, axis=axis),

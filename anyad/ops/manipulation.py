@@ -42,7 +42,7 @@ def _multilinear_jvp(prim: Primitive) -> Any:
 
 
 def _reshape_back(g: Any, ans: Any, x: Any, **_: Any) -> Any:
-    return reshape(g, tuple(x.shape))
+    return _backend.layout_like(reshape(g, tuple(x.shape)), x)
 
 
 _RESHAPE = Primitive("reshape", OpType.RESHAPE, lambda xp, x, shape: xp.reshape(x, shape), (_reshape_back,))
@@ -159,7 +159,7 @@ def _concat_back(i: int, g: Any, ans: Any, *xs: Any, axis: Any) -> Any:
         start = 0
         for x in xs[:i]:
             start += _size(x)
-        return reshape(getitem(g, slice(start, start + _size(xs[i]))), tuple(xs[i].shape))
+        return _backend.layout_like(reshape(getitem(g, slice(start, start + _size(xs[i]))), tuple(xs[i].shape)), xs[i])
     start = 0
     for x in xs[:i]:
         start += x.shape[axis]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from .._backend import layout_like
 from ..graph import OpType, Primitive
 from ._core import apply
 
@@ -54,7 +55,7 @@ def _expand(g: Any, shape: tuple, axis: tuple | None, keepdims: bool) -> Any:
 
 
 def _sum_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
-    return _expand(g, tuple(x.shape), axis, keepdims)
+    return layout_like(_expand(g, tuple(x.shape), axis, keepdims), x)  # dask: x's chunks
 
 
 _SUM = Primitive("sum", OpType.SUM, lambda xp, x, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims),
@@ -83,7 +84,7 @@ def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
 
 def _mean_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
     shape = tuple(x.shape)
-    return divide(_expand(g, shape, axis, keepdims), _count(shape, axis))
+    return divide(layout_like(_expand(g, shape, axis, keepdims), x), _count(shape, axis))
 
 
 _MEAN = Primitive("mean", OpType.MEAN, lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),

@@ -1,0 +1,272 @@
+"""Dask: the gaps anyad fills so that forward and backward stay lazy task graphs.
+
+anyad runs on ``dask.array`` arrays through array-api-compat's dask namespace,
+with three differences, all lazy (nothing here computes):
+
+* :func:`namespace` returns that namespace with a ``reshape`` that also
+  handles reshapes dask refuses (splits that do not line up with the chunks),
+  by going through one dimension;
+* :func:`index_add`, the scatter-add that indexing gradients need: dask has no
+  scatter with accumulation, so each block of the result is assembled from
+  per-chunk scatter-adds (``np.add.at``, or ``cupyx.scatter_add`` on CuPy
+  chunks) of every block of the cotangent, then summed as a tree;
+* chunking: the gradient follows the chunks of the cotangent along the axes an
+  index keeps whole, and dask's ``"auto"`` chunking (bounded by the
+  ``array.chunk-size`` setting) along the axes it selects from.
+
+Boolean-mask indexing gives dask arrays of unknown size (``nan`` chunks); its
+gradient cannot be formed without computing the mask, so it is refused (see
+:func:`anyad.getitem`). Dask imports happen here only when a dask array is in
+hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import types
+from typing import Any
+
+from .. import _backend
+
+__all__ = ["namespace", "index_add", "rechunk_like", "has_unknown_shape"]
+
+try:
+    from dask.array import Array
+except ImportError:  # pragma: no cover - only imported when dask arrays are in hand
+    Array = None
+
+
+def namespace() -> Any:
+    """array-api-compat's dask namespace, with anyad's fixes (a lazy, chunk-safe reshape).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> xp = namespace()
+    >>> x = da.ones((2, 3), chunks=2)
+    >>> xp.reshape(x, (3, 2)).shape
+    (3, 2)
+    """
+    import array_api_compat.dask.array as cda
+
+    ns = types.SimpleNamespace(**{k: getattr(cda, k) for k in dir(cda) if not k.startswith("__")})
+    ns.__name__ = "anyad.dask_namespace"
+    ns.__array_api_version__ = cda.__array_api_version__
+    ns.__array_namespace_info__ = cda.__array_namespace_info__
+    plain_reshape = cda.reshape
+
+    def reshape(x: Any, /, shape: tuple, *, copy: bool | None = None) -> Any:
+        try:
+            return plain_reshape(x, shape, copy=copy)
+        except (ValueError, NotImplementedError) as first:
+            # dask only merges or splits whole dimensions: (2, 3) -> (3, 2) is
+            # neither, but (2, 3) -> (6,) -> (3, 2) is two steps it can take
+            try:
+                return plain_reshape(plain_reshape(x, (-1,), copy=copy), shape, copy=copy)
+            except (ValueError, NotImplementedError):
+                raise first from None
+
+    ns.reshape = reshape
+    return ns
+
+
+def rechunk_like(out: Any, like: Any) -> Any:
+    """``out`` rechunked to ``like``'s chunks (no-op when they already agree).
+
+    ``out`` is a dask array, or a Variable holding one (a derivative graph):
+    its value is then rechunked in place, which changes no element.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> rechunk_like(da.ones(4, chunks=4), da.zeros(4, chunks=2)).chunks
+    ((2, 2),)
+    """
+    raw = out if isinstance(out, Array) else getattr(out, "value", None)
+    if not isinstance(raw, Array) or raw.chunks == like.chunks or tuple(raw.shape) != tuple(like.shape):
+        return out
+    if raw is out:
+        return raw.rechunk(like.chunks)
+    out.value = raw.rechunk(like.chunks)
+    return out
+
+
+def has_unknown_shape(value: Any) -> bool:
+    """Whether an array's shape has unknown (``nan`` or ``None``) dimensions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> has_unknown_shape(np.ones(2))
+    False
+    """
+    return any(d is None or d != d for d in value.shape)
+
+
+# ----------------------------------------------------------------------------
+# index_add: a lazy scatter-add with accumulation
+# ----------------------------------------------------------------------------
+
+
+def _is_array(k: Any) -> bool:
+    return hasattr(k, "shape") and hasattr(k, "dtype")
+
+
+def _shared_axes(key: tuple, shape: tuple) -> list:
+    """For each axis of the result, the axis of the indexed values it is taken
+    whole from (a full slice), or ``None`` where the key selects from it.
+
+    Only keys with at most one integer array (and no other integer) are
+    analysed; for others every axis is ``None`` (correct, only more tasks).
+    """
+    arrays = [k for k in key if _is_array(k) and k.ndim > 0]
+    ints = [k for k in key if (isinstance(k, int) and not isinstance(k, bool)) or (_is_array(k) and k.ndim == 0)]
+    if len(arrays) > 1 or (arrays and ints):
+        return [None] * len(shape)
+    consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+    out: list = []
+    vaxis = 0
+    for k in key:
+        if k is None:
+            vaxis += 1
+        elif k is Ellipsis:
+            for _ in range(len(shape) - consumed):
+                out.append(vaxis)
+                vaxis += 1
+        elif isinstance(k, slice):
+            d = shape[len(out)]
+            out.append(vaxis if k.indices(d) == (0, d, 1) else None)
+            vaxis += 1
+        elif _is_array(k) and k.ndim > 0:
+            out.append(None)
+            vaxis += k.ndim
+        else:
+            out.append(None)
+    while len(out) < len(shape):
+        out.append(vaxis)
+        vaxis += 1
+    return out
+
+
+def _output_chunks(values: Any, shared: list, shape: tuple) -> tuple:
+    from dask.array.core import normalize_chunks
+
+    spec = tuple(values.chunks[e] if e is not None else "auto" for e in shared)
+    return normalize_chunks(spec, shape, dtype=values.dtype)
+
+
+def _meta(values: Any, ndim: int) -> Any:
+    """An empty chunk of ``values``' chunk type (numpy, cupy) with ``ndim`` dimensions."""
+    m = values._meta
+    return m.reshape(-1)[:0].reshape((0,) * ndim)
+
+
+def index_add(values: Any, key: Any, shape: tuple, repeats: bool) -> Any:
+    """Zeros of ``shape`` with dask array ``values`` added at ``key``, lazily.
+
+    Keys of basic indices (ints, slices, ``None``, ``...``) go through dask's
+    own lazy assignment. Keys with integer arrays (dask or numpy; repeated
+    indices accumulate) are scattered block by block: every block of the
+    result receives a per-chunk scatter-add from each block of ``values``
+    (``np.add.at`` or ``cupyx.scatter_add`` inside the task), and the
+    contributions are summed as a tree. Each task holds one block of each
+    operand, so memory stays bounded; the work grows with the number of
+    blocks of the index.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> from anyad._backend import TakeKey
+    >>> v = da.from_array(np.array([1.0, 2.0, 3.0]), chunks=2)
+    >>> i = da.from_array(np.array([0, 0, 2]), chunks=2)
+    >>> index_add(v, TakeKey(i, 0), (4,), True).compute()
+    array([3., 0., 3., 0.])
+    """
+    import dask.array as da
+
+    key = key.as_tuple() if isinstance(key, _backend.TakeKey) else key
+    key = key if isinstance(key, tuple) else (key,)
+    for k in key:
+        if _is_array(k) and _backend.namespace_of(k).isdtype(k.dtype, "bool"):
+            raise ValueError(
+                "anyad.index_add: the gradient of boolean-mask indexing of a dask array cannot be formed "
+                "lazily (the selection has unknown size); use anyad.where(mask, x, 0.0) instead"
+            )
+    if has_unknown_shape(values):
+        raise ValueError(
+            f"anyad.index_add: the cotangent has unknown (nan) chunk sizes {values.chunks}; "
+            "dask cannot scatter it lazily"
+        )
+    shared = _shared_axes(key, shape)
+    chunks = _output_chunks(values, shared, shape)
+    if not any(_is_array(k) for k in key):
+        z = da.zeros(shape, dtype=values.dtype, chunks=chunks, meta=_meta(values, len(shape)))
+        basic, vals = _backend._without_newaxes(da, key, values, len(shape))
+        z[basic] = vals
+        return z
+    return _scatter(da, values, key, shape, shared, chunks)
+
+
+def _scatter(da: Any, values: Any, key: tuple, shape: tuple, shared: list, chunks: tuple) -> Any:
+    key = tuple(da.from_array(k) if _is_array(k) and not isinstance(k, da.Array) else k for k in key)
+    coords = [da.arange(d, chunks=c) for d, c in zip(shape, chunks)]
+    # flat position in the result of every element of values, chunked like values
+    grid = None
+    stride = 1
+    for d in reversed(range(len(shape))):
+        axis = da.reshape(coords[d], tuple(shape[d] if i == d else 1 for i in range(len(shape))))
+        term = axis * stride if stride != 1 else axis
+        grid = term if grid is None else grid + term
+        stride *= shape[d]
+    pos = grid[key]
+    if pos.chunks != values.chunks:
+        pos = pos.rechunk(values.chunks)
+    vind = tuple(f"v{e}" for e in range(values.ndim))
+    out_letters = tuple(f"v{e}" if e is not None else f"o{d}" for d, e in enumerate(shared))
+    kept = {e for e in shared if e is not None}
+    contracted = tuple(f"v{e}" for e in range(values.ndim) if e not in kept)
+    args: list = [values, vind, pos, vind]
+    for c, letter in zip(coords, out_letters):
+        args += [c, (letter,)]
+    parts = da.blockwise(
+        functools.partial(_scatter_block, shape=tuple(shape), extra=len(contracted)),
+        out_letters + contracted, *args,
+        adjust_chunks={c: 1 for c in contracted},
+        dtype=values.dtype,
+        meta=_meta(values, len(out_letters) + len(contracted)),
+    )
+    if not contracted:
+        return parts
+    return da.sum(parts, axis=tuple(range(len(shape), len(shape) + len(contracted))))
+
+
+def _scatter_block(vals: Any, pos: Any, *coords: Any, shape: tuple, extra: int) -> Any:
+    """One task of the scatter: the part of one block of ``vals`` that falls in
+    the box of the result spanned by ``coords`` (one block of positions per
+    axis), scatter-added into zeros of that box. Runs on concrete chunks."""
+    xp = _backend.namespace_of(vals)
+    box = tuple(int(c.shape[0]) for c in coords)
+    flat = xp.reshape(pos, (-1,))
+    v = xp.reshape(vals, (-1,))
+    rest = flat
+    index = []
+    for d in reversed(range(len(shape))):
+        index.append(rest % shape[d])
+        rest = rest // shape[d]
+    index.reverse()
+    inside = None
+    local = None
+    for d, c in enumerate(coords):
+        start = int(c[0]) if box[d] else 0  # coordinates are host arrays of the task
+        i = index[d] - start
+        ok = (i >= 0) & (i < box[d])
+        inside = ok if inside is None else inside & ok
+        local = i if local is None else local * box[d] + i
+    if inside is None:  # a zero-dimensional result
+        out = xp.sum(v, keepdims=False)
+        return xp.reshape(out, (1,) * extra)
+    local = xp.where(inside, local, 0)
+    v = xp.where(inside, v, xp.zeros_like(v))
+    out = _backend.index_add(xp, v, local, (math.prod(box),), True)
+    return xp.reshape(out, box + (1,) * extra)
