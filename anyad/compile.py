@@ -471,6 +471,10 @@ class GradientCache:
         respect to each of ``dxs``: raw arrays, ``None`` where ``dy`` does not
         depend on one."""
         dxs = list(dxs)
+        for x in dxs:
+            if not isinstance(x, Variable):
+                raise TypeError(
+                    f"anyad.GradientCache.gradient: dxs must be Variables, got {type(x).__name__}")
         if TRACING.get() is not None or not isinstance(dy, Variable):
             return backprop([dy], [seed], dxs)
         try:
@@ -482,7 +486,10 @@ class GradientCache:
         programs = self._programs
         program = programs.get(key)
         if program is not None:
-            programs.move_to_end(key)
+            try:
+                programs.move_to_end(key)
+            except KeyError:  # dropped meanwhile by another thread: the program still runs
+                pass
             if program is False:  # this structure cannot be compiled
                 self.misses += 1
                 return backprop([dy], [seed], dxs)

@@ -648,3 +648,8 @@ def test_index_arrays_are_read_anew_by_programs(name, f, shape, index):
         np.testing.assert_allclose(value, y.value, rtol=1e-12)
         np.testing.assert_allclose(g, want, rtol=1e-12)
     assert compiled.traces == 1 and cache.hits == 2
+
+
+def test_gradient_cache_names_bad_sources():
+    with pytest.raises(TypeError, match="GradientCache.gradient: dxs must be Variables"):
+        GradientCache().gradient(Variable(np.array([1.0])), [np.array([1.0])])
