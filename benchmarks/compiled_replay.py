@@ -63,23 +63,35 @@ def eager(x, steps):
     return s.value, g
 
 
+def summary(wall: list, cpu: list) -> tuple:
+    """(median wall time, minimum wall time, median CPU time)."""
+    return statistics.median(wall), min(wall), statistics.median(cpu)
+
+
 def interleaved(contenders: dict, repeat: int) -> dict:
-    times = {k: [] for k in contenders}
+    wall = {k: [] for k in contenders}
+    cpu = {k: [] for k in contenders}
     for f in contenders.values():  # warm-up (and the trace of jit)
         f()
     for _ in range(repeat):
         for k, f in contenders.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f()
-            times[k].append(time.perf_counter() - t0)
-    return {k: (statistics.median(t), min(t)) for k, t in times.items()}
+            cpu[k].append(time.process_time() - c0)
+            wall[k].append(time.perf_counter() - t0)
+    return {k: summary(wall[k], cpu[k]) for k in contenders}
 
 
 def report(title: str, res: dict, per: float, unit: str, base: str) -> None:
+    """Wall-time median [minimum], CPU-time median (the machine may be shared:
+    CPU time leaves out the time other processes took), and the ratios of medians."""
     print(f"\n{title}")
-    b = res[base][0]
-    for k, (med, lo) in res.items():
-        print(f"  {k:<34}{med / per * 1e6:10.2f} {unit}  [{lo / per * 1e6:8.2f}]   x{med / b:5.2f} of {base}")
+    print(f"  {'':<34}{'wall median':>14} {'[min]':>10} {'CPU median':>12}   ratio wall / CPU")
+    bw, bc = res[base][0], res[base][2]
+    for k, (med, lo, c) in res.items():
+        print(f"  {k:<34}{med / per * 1e6:9.2f} {unit} [{lo / per * 1e6:8.2f}] {c / per * 1e6:7.2f} {unit}"
+              f"   x{med / bw:5.2f} / x{c / bc:5.2f}")
+    print(f"  (ratios against {base})")
 
 
 def smallops(args) -> dict:
@@ -115,8 +127,10 @@ def smallops(args) -> dict:
     }, args.repeat)
     report("2. smallops, the gradient of a recorded graph (per forward op)", res2, ops, "us/op",
            "backprop (uncached)")
-    return {"replay_over_numpy": res["anyad.jit replay (fwd + bwd)"][0] / res["numpy by hand (fwd + bwd)"][0],
-            "cached_over_uncached": res2["GradientCache hit"][0] / res2["backprop (uncached)"][0]}
+    floor, replay = res["numpy by hand (fwd + bwd)"], res["anyad.jit replay (fwd + bwd)"]
+    plain, hit = res2["backprop (uncached)"], res2["GradientCache hit"]
+    return {"replay_over_numpy": (replay[0] / floor[0], replay[2] / floor[2]),
+            "cached_over_uncached": (hit[0] / plain[0], hit[2] / plain[2])}
 
 
 def _xor_program():
@@ -142,21 +156,23 @@ def xor(args) -> dict:
     preds = {}
     libs = {"Graph (gradient cache)": cached, "Graph (plain backprop)": uncached}
     times = {k: [] for k in libs}
+    cpu = {k: [] for k in libs}
     for r in range(args.repeat // 3 + 1):
         for k, lib in libs.items():
             np.random.seed(0)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             forward, X, _ = program(lib, args.epochs)
+            cpu[k].append((time.process_time() - c0) / (4 * args.epochs))
             times[k].append((time.perf_counter() - t0) / (4 * args.epochs))
             preds[k] = [float(ad._backend.to_numpy(forward(x).value).item()) for x in X]
     a, b = preds.values()
     np.testing.assert_allclose(a, b, rtol=1e-9)
-    for k, t in times.items():
-        results[k] = (statistics.median(t), min(t))
+    for k in libs:
+        results[k] = summary(times[k], cpu[k])
     report(f"3. XOR program, one training step ({args.epochs} epochs x 4 steps per run)", results, 1.0,
            "us/step", "Graph (plain backprop)")
-    cached, plain = results["Graph (gradient cache)"][0], results["Graph (plain backprop)"][0]
-    return {"xor_cached_over_uncached": cached / plain}
+    cached, plain = results["Graph (gradient cache)"], results["Graph (plain backprop)"]
+    return {"xor_cached_over_uncached": (cached[0] / plain[0], cached[2] / plain[2])}
 
 
 def _run(args) -> dict:
@@ -181,11 +197,12 @@ def main(argv=None) -> dict:
             ratios = _run(args)
     else:
         ratios = _run(args)
-    print("\nratios (medians):")
-    print(f"  jit replay / numpy by hand, smallops:   {ratios['replay_over_numpy']:.2f}   (target <= 2)")
-    print(f"  GradientCache / backprop, smallops:     {ratios['cached_over_uncached']:.2f}")
-    if "xor_cached_over_uncached" in ratios:
-        print(f"  Graph cached / uncached, XOR step:      {ratios['xor_cached_over_uncached']:.2f}")
+    print("\nratios of medians (wall / CPU):")
+    labels = {"replay_over_numpy": "jit replay / numpy by hand, smallops (target <= 2)",
+              "cached_over_uncached": "GradientCache hit / backprop, smallops",
+              "xor_cached_over_uncached": "Graph cached / uncached, XOR step"}
+    for k, (w, c) in ratios.items():
+        print(f"  {labels[k]:<52} {w:5.2f} / {c:5.2f}")
     return ratios
 
 
