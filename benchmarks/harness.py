@@ -87,11 +87,12 @@ def select(args: argparse.Namespace) -> tuple[list, set]:
     return [get(n) for n in names], backends
 
 
-def implementations_for(workload: Any, backends: set, impl_filter: list | None) -> tuple[list, dict]:
+def implementations_for(workload: Any, backends: set, impl_filter: list | None,
+                        modules: tuple | None = None) -> tuple[list, dict]:
     """The implementations to run (the numpy floor first, always) and the skipped peers."""
-    from .peers import discover
+    from .peers import PEERS, discover
 
-    impls, skipped = discover(workload, backends | {"numpy"}, None)
+    impls, skipped = discover(workload, backends | {"numpy"}, None, modules or PEERS)
     keep = []
     for impl in impls:
         is_floor = impl.name.startswith("floor") and impl.backend == "numpy"
@@ -179,7 +180,7 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
         impl = e["impl"]
         res = {"workload": workload.name, "impl": impl.name, "backend": impl.backend, "key": impl.key,
                "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
-               "timer": e["timer"].method, "device": impl.device, "note": impl.note,
+               "timer": e["timer"].method, "device": impl.device, "note": impl.note, "module": impl.module,
                "first_step_s": e["first_step_s"], "build_s": e["build_s"],
                "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],
                **summarize(e["times"], e["cpu"])}

@@ -154,10 +154,10 @@ def _child(spec: dict) -> None:
     from .harness import ALL_BACKENDS, implementations_for
     from .workloads import get
 
-    for wname, key in spec["tasks"]:
+    for wname, key, module in spec["tasks"]:
         workload = get(wname)
         data = workload.make_data(quick=spec["quick"], seed=spec["seed"])
-        impls, _ = implementations_for(workload, set(ALL_BACKENDS), None)
+        impls, _ = implementations_for(workload, set(ALL_BACKENDS), None, (module,))
         impl = next((i for i in impls if i.key == key), None)
         if impl is None:
             print(json.dumps({"workload": wname, "key": key, "error": "implementation not found"}),
@@ -188,14 +188,14 @@ def _run_children(task_lists: list, spec: dict, log: Any) -> dict:
         if proc.returncode:
             tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
             for t in tasks:
-                found.setdefault(tuple(t), {"error": f"child process failed: {tail[0]}"})
+                found.setdefault(tuple(t[:2]), {"error": f"child process failed: {tail[0]}"})
             log(f"   memory child failed (exit {proc.returncode}): {tail[0]}")
     return found
 
 
 def measure(runs: list, args: Any, log: Any) -> None:
     """Fill ``peak_bytes`` (and ``memory_method``) into every timed result of ``runs``."""
-    tasks = [(r["workload"], res["key"]) for r in runs for res in r["results"] if res["timed"]]
+    tasks = [(r["workload"], res["key"], res["module"]) for r in runs for res in r["results"] if res["timed"]]
     spec = {"threads": args.threads, "quick": args.quick, "seed": args.seed}
     found = _run_children([[list(t)] for t in tasks], spec, log)
     for r in runs:

@@ -36,17 +36,19 @@ class Impl:
     device: str = "cpu"  #: "cuda": timed with CUDA events, memory from the device allocator
     note: str = ""
     skip: str = ""  #: not run here, and why (listed in the report)
+    module: str = ""  #: the peer module that made it (filled in by discover)
 
     @property
     def key(self) -> str:
         return f"{self.name} [{self.backend}]"
 
 
-def discover(workload: Any, backends: set, impl_filter: list | None = None) -> tuple[list, dict]:
+def discover(workload: Any, backends: set, impl_filter: list | None = None,
+             modules: tuple = PEERS) -> tuple[list, dict]:
     """The implementations of ``workload`` available here, and the skipped ones with why."""
     impls: list = []
     skipped: dict = {}
-    for mod_name in PEERS:
+    for mod_name in modules:
         try:
             mod = importlib.import_module(f"{__name__}.{mod_name}")
             found = mod.implementations(workload, backends)
@@ -57,6 +59,7 @@ def discover(workload: Any, backends: set, impl_filter: list | None = None) -> t
             skipped[mod_name] = str(e)
             continue
         for impl in found:
+            impl.module = mod_name
             if impl.skip:
                 skipped[impl.key] = impl.skip
                 continue

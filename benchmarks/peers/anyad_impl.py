@@ -63,6 +63,19 @@ def converter(backend: str) -> Callable:
     raise ValueError(f"benchmarks: unknown anyad backend {backend!r}")
 
 
+class _Lazy:
+    """``converter(backend)``, made on first use (a numpy-only run never imports torch)."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.conv = None
+
+    def __call__(self, a: Any) -> Any:
+        if self.conv is None:
+            self.conv = converter(self.backend)
+        return self.conv(a)
+
+
 def to_numpy(x: Any) -> Any:
     return ad._backend.to_numpy(x.value if isinstance(x, ad.Variable) else x)
 
@@ -330,7 +343,7 @@ def implementations(workload, backends):
     functional = _functional_builder(name)
     impls = []
     for be in available_backends(backends):
-        conv = converter(be)
+        conv = _Lazy(be)
         device = "cuda" if be in ("cupy", "torch-cuda") else "cpu"
         timed = be != "array_api_strict"
         note = "" if timed else "correctness only: array_api_strict is a reference library"
