@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from .graph import ALL, GraphFreedError, recording
 from .variable import Variable, wrap
 
-__all__ = ["ForwardSweep", "push_forward", "diagonal_jvp"]
+__all__ = ["ForwardSweep", "diagonal_jvp"]
 
 
 # ----------------------------------------------------------------------------
@@ -51,6 +51,18 @@ def diagonal_jvp(prim: Any) -> Any:
         def jvp(tangents: Sequence[Any], ans: Any, x: Any, **params: Any) -> Any:
             return rule0(tangents[0], ans, x, **params) if params else rule0(tangents[0], ans, x)
 
+    elif len(vjps) == 2:
+        rule0, rule1 = vjps
+
+        def jvp(tangents: Sequence[Any], ans: Any, a: Any, b: Any, **params: Any) -> Any:
+            t0, t1 = tangents
+            if t1 is None or rule1 is None:
+                return rule0(t0, ans, a, b, **params)
+            d1 = rule1(t1, ans, a, b, **params)
+            if t0 is None or rule0 is None:
+                return d1
+            return add(rule0(t0, ans, a, b, **params), d1)
+
     else:
 
         def jvp(tangents: Sequence[Any], ans: Any, *inputs: Any, **params: Any) -> Any:
@@ -71,10 +83,11 @@ def diagonal_jvp(prim: Any) -> Any:
 # ----------------------------------------------------------------------------
 
 
-def _forward_order(targets: Sequence[Any], inputs: dict) -> list:
+def _forward_order(targets: Sequence[Any], inputs: dict) -> tuple[list, set]:
     """The recorded Variables between ``inputs`` and ``targets`` that depend on
     an input, inputs' consumers first (iterative post-order; the walk stops at
-    inputs and leaves, so an enclosing graph is never visited)."""
+    inputs and leaves, so an enclosing graph is never visited); and the set of
+    those Variables with the inputs."""
     order: list = []
     live: set = set(inputs)
     state: dict = dict.fromkeys(inputs, 2)  # 1: entered, 2: finished
@@ -108,7 +121,7 @@ def _forward_order(targets: Sequence[Any], inputs: dict) -> list:
                 live.add(v)
                 append(v)
                 break
-    return order
+    return order, live
 
 
 class ForwardSweep:
@@ -123,10 +136,16 @@ class ForwardSweep:
     create_graph : bool
         Run the rules on Variables and record them, so the tangents can be
         differentiated again (nested transforms).
+    free : bool
+        For a graph private to the caller (what :func:`anyad.jvp` records):
+        release each operation's saved values as soon as it is swept, and each
+        tangent with the last operation that reads it (as a backward pass with
+        ``retain_graph=False`` does), so peak memory stays that of the recorded
+        forward pass. The sweep then runs once, and uses the ``grad`` slot of
+        the graph's Variables to hold tangents while it runs.
 
     The topological order is computed once; :meth:`run` can be called with
-    many tangents (one per column of a forward-mode Jacobian). Tangents live
-    as long as the sweep, as the recorded forward values do.
+    many tangents (one per column of a forward-mode Jacobian) unless ``free``.
 
     Examples
     --------
@@ -138,23 +157,46 @@ class ForwardSweep:
     array([0.        , 1.38177329])
     """
 
-    def __init__(self, targets: Sequence[Any], inputs: Sequence[Any], *, create_graph: bool = False):
+    def __init__(self, targets: Sequence[Any], inputs: Sequence[Any], *, create_graph: bool = False,
+                 free: bool = False):
         self.targets = list(targets)
         self.inputs = list(inputs)
         self.create_graph = create_graph
-        self.order = _forward_order(self.targets, dict.fromkeys(self.inputs))
+        self.free = free
+        order, live = _forward_order(self.targets, dict.fromkeys(self.inputs))
+        self.order: list | None = order
+        # free: the swept Variables by id (no references, so each can die once consumed)
+        self._live = {id(v) for v in live} if free else None
 
     def run(self, tangents: Sequence[Any]) -> list:
         """The tangents of the targets for the input ``tangents`` (aligned with
         the inputs; ``None`` for a zero tangent). A target that does not depend
         on the inputs gets ``None``."""
+        order = self.order
+        if order is None:
+            raise RuntimeError("anyad.ForwardSweep: a sweep made with free=True runs once")
+        if self.free:
+            self.order = None
+            return self._run_freeing(order, tangents)
         create = self.create_graph
         tan = _seed_tangents(self.inputs, tangents, create)
         get = tan.get
         token = recording(ALL).__enter__() if create else None
         try:
-            for v in self.order:
-                t = _step(v, get, create)
+            for v in order:
+                both = v._args
+                if both is None:
+                    raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values "
+                                          "were freed")
+                n = len(both) >> 1
+                if n == 1:
+                    t = get(both[0])  # the one input of a recorded unary op is a Variable
+                    if t is None:
+                        continue
+                    ts: tuple = (t,)
+                else:
+                    ts = tuple([get(u) if isinstance(u, Variable) else None for u in both[:n]])
+                t = _apply_rule(v, both, n, ts, create)
                 if t is not None:
                     tan[v] = t
         finally:
@@ -162,56 +204,35 @@ class ForwardSweep:
                 token.__exit__(None, None, None)
         return [get(t) if isinstance(t, Variable) else None for t in self.targets]
 
-
-def push_forward(targets: Sequence[Any], inputs: Sequence[Any], tangents: Sequence[Any], *,
-                 create_graph: bool = False) -> list:
-    """One forward-mode sweep (what :func:`anyad.jvp` runs): like
-    ``ForwardSweep(targets, inputs).run(tangents)``, with each rule applied as
-    the topological walk finishes its operation (one pass, no order kept).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import anyad as ad
-    >>> x = ad.Variable(np.array([0.0, 1.0]), requires_grad=True)
-    >>> push_forward([ad.exp(x)], [x], [np.array([1.0, 2.0])])[0]
-    array([1.        , 5.43656366])
-    """
-    tan = _seed_tangents(inputs, tangents, create_graph)
-    state: dict = dict.fromkeys(inputs, 2)  # 1: entered, 2: finished
-    stack = [t for t in reversed(targets) if isinstance(t, Variable)]
-    pop, push, sget, get = stack.pop, stack.append, state.get, tan.get
-    token = recording(ALL).__enter__() if create_graph else None
-    try:
-        while stack:
-            v = pop()
-            st = sget(v)
-            if st == 2:
-                continue
-            if st is None:
-                if v._prim is None:
-                    state[v] = 2
-                    continue
-                args = v._args
-                if args is None:
-                    raise GraphFreedError(
-                        f"anyad.jvp: the {v._prim.name} operation's saved values were freed by an "
-                        "earlier backward(); record the function again"
-                    )
-                state[v] = 1
-                push(v)
-                for u in args[: len(args) >> 1]:
-                    if isinstance(u, Variable) and u not in state:
-                        push(u)
-                continue
-            state[v] = 2
-            t = _step(v, get, create_graph)
-            if t is not None:
-                tan[v] = t
-    finally:
-        if token is not None:
-            token.__exit__(None, None, None)
-    return [get(t) if isinstance(t, Variable) else None for t in targets]
+    def _run_freeing(self, order: list, tangents: Sequence[Any]) -> list:
+        create = self.create_graph
+        live = self._live
+        seeds = _seed_tangents(self.inputs, tangents, create)
+        for x in self.inputs:
+            x.grad = seeds.get(x)
+        token = recording(ALL).__enter__() if create else None
+        try:
+            for i in range(len(order)):
+                v = order[i]
+                order[i] = None
+                both = v._args
+                if both is None:
+                    raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values "
+                                          "were freed")
+                v._args = None  # released once swept: an input dies with its last consumer
+                n = len(both) >> 1
+                ts = tuple([u.grad if id(u) in live else None for u in both[:n]])
+                v.grad = _apply_rule(v, both, n, ts, create)
+            out = [t.grad if isinstance(t, Variable) and id(t) in live else None for t in self.targets]
+        finally:
+            if token is not None:
+                token.__exit__(None, None, None)
+            for t in self.targets:
+                if isinstance(t, Variable) and id(t) in live:
+                    t.grad = None
+            for x in self.inputs:
+                x.grad = None
+        return out
 
 
 def _seed_tangents(inputs: Sequence[Any], tangents: Sequence[Any], create: bool) -> dict:
@@ -225,25 +246,14 @@ def _seed_tangents(inputs: Sequence[Any], tangents: Sequence[Any], create: bool)
     return tan
 
 
-def _step(v: Variable, get: Any, create: bool) -> Any:
-    """The tangent of recorded ``v`` from its inputs' tangents (``get``), or
-    None when none of its inputs carries one."""
-    both = v._args
-    if both is None:
-        raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values were freed")
-    n = len(both) >> 1
-    if n == 1:
-        t = get(both[0])  # the one input of a recorded unary op is a Variable
-        if t is None:
-            return None
-        ts: tuple = (t,)
+def _apply_rule(v: Variable, both: tuple, n: int, ts: tuple, create: bool) -> Any:
+    """The tangent of recorded ``v`` (inputs and values ``both``, ``n`` inputs)
+    from its inputs' tangents ``ts``; None when none of them carries one."""
+    for t in ts:
+        if t is not None:
+            break
     else:
-        ts = tuple([get(u) if isinstance(u, Variable) else None for u in both[:n]])
-        for t in ts:
-            if t is not None:
-                break
-        else:
-            return None
+        return None
     prim = v._prim
     av = v.value
     if create:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 from . import _backend
 from ._pytree import tree_flatten, tree_map, tree_unflatten
-from .forward import push_forward
+from .forward import ForwardSweep
 from .graph import ALL, MODE, OFF, TRACK, backprop, recording
 from .variable import Variable, wrap
 
@@ -398,7 +398,9 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                              f"its primal {tuple(x.value.shape)}")
         if getattr(tv, "dtype", None) != x.value.dtype:
             raise TypeError(f"anyad.jvp: tangent {k} is {_describe(tv)}, its primal {_describe(x.value)}")
-    touts = push_forward(rec.out_leaves, rec.xs, t_leaves, create_graph=rec.nested)
+    # on the fast path the recorded graph is private: it is released as the sweep goes
+    sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested, free=not rec.nested)
+    touts = sweep.run(t_leaves)
     res = []
     for o, t in zip(rec.out_leaves, touts):
         if t is None:

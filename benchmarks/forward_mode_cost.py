@@ -10,15 +10,16 @@ Workloads (numpy, float64, fixed seeds):
 
 * ``smallops``: x a 16-element vector, 100 times ``y = sin(y) * 1.01 + 0.1 * y``
   (overhead-bound: 401 operations on tiny arrays);
-* ``elementwise``: the same chain, 20 steps, on 1,000,000 elements (kernel-bound);
-* ``mlp``: ``tanh(W3 @ tanh(W2 @ tanh(W1 @ X)))``, 512x512 weights, X 512x256.
+* ``elementwise``: the same chain, 20 steps, on 200,000 elements (kernel-bound);
+* ``mlp``: ``tanh(W3 @ tanh(W2 @ tanh(W1 @ X)))``, 256x256 weights, X 256x128.
 
 Reported: the best and the median milliseconds over repeats (interleaved;
 on a shared, loaded machine the best is the steadier figure), and the ratio of
 the best times to the plain forward pass (anyad functions on raw arrays, no
 recording; torch rows: torch's forward under no_grad).
 
-Run: ``python benchmarks/forward_mode_cost.py [--repeat 15] [--quick]``
+Run: ``python -m benchmarks.forward_mode_cost [--repeat 15] [--quick]`` (as a module: run as a
+script, ``benchmarks/profile.py`` would shadow the standard library's ``profile``, which torch imports)
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ def _torch_mlp(ws):
 
 def workloads(quick: bool) -> dict:
     rng = np.random.default_rng(0)
-    n_el = 100_000 if quick else 1_000_000
-    d = 128 if quick else 512
+    n_el = 20_000 if quick else 200_000
+    d = 64 if quick else 256
     ws = [rng.normal(size=(d, d)) / np.sqrt(d) for _ in range(3)]
     return {
         "smallops": (_chain(100), _torch_chain(100), np.linspace(-1.0, 1.0, 16)),

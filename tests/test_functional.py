@@ -12,6 +12,9 @@ import pytest
 import anyad as ad
 from anyad.graph import ALL, recording
 
+# torch.func's transforms warn about torch.jit.script internally (torch's own deprecation)
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
 
 def _np(be, x):
     return be.to_numpy(x)
@@ -45,7 +48,8 @@ def test_value_and_grad_argnums_and_aux(be):
         s = ad.sum(x * y) * scale
         return s, {"xy": x * y}
 
-    (value, aux), (gx, gy) = ad.value_and_grad(f, argnums=(0, 1), has_aux=True)(be.array(x0), be.array(y0), 2.0)
+    vg = ad.value_and_grad(f, argnums=(0, 1), has_aux=True)
+    (value, aux), (gx, gy) = vg(be.array(x0), be.array(y0), 2.0)
     _close(_np(be, value), 2 * np.dot(x0, y0))
     _close(_np(be, gx), 2 * y0)
     _close(_np(be, gy), 2 * x0)
