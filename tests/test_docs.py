@@ -317,3 +317,18 @@ def test_collector_reports_the_page_line() -> None:
         tb = tb.tb_next
     assert tb.tb_frame.f_code.co_filename == "fake.md"
     assert tb.tb_lineno == 6
+
+
+def test_the_docstring_extension_rewrites_roles_and_fences_doctests() -> None:
+    """docs/_ext/docstrings.py (loaded by mkdocstrings) turns Sphinx roles into
+    inline code and a module docstring's bare doctest into a pycon fence."""
+    import importlib.util as iu
+
+    spec = iu.spec_from_file_location("_docs_ext", DOCS / "_ext" / "docstrings.py")
+    if iu.find_spec("griffe") is None:
+        pytest.skip("griffe (the docs extra) is not installed")
+    ext = iu.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    assert ext.rewrite("see :func:`anyad.use` and :class:`~anyad.Operation`") == "see `anyad.use` and `Operation`"
+    doc = "Summary.\n\n>>> 1 + 1\n2\n\nExamples\n--------\n>>> 2 + 2\n4\n"
+    assert ext.rewrite(doc) == "Summary.\n\n```pycon\n>>> 1 + 1\n2\n```\n\nExamples\n--------\n>>> 2 + 2\n4\n"
