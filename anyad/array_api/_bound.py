@@ -101,14 +101,19 @@ def namespace_for(value: Any, api_version: str | None, module: types.ModuleType)
     return ns
 
 
+_DEFAULT_DEVICE: dict[int, str] = {}  # cache: id(namespace) -> repr of its default device
+
+
 def _is_default_device(xp: Any, dev: Any) -> bool:
-    info = getattr(xp, "__array_namespace_info__", None)
-    if info is None:
-        return True
-    try:
-        return repr(info().default_device()) == repr(dev)
-    except Exception:  # pragma: no cover - namespaces without a usable info object
-        return True
+    default = _DEFAULT_DEVICE.get(id(xp))
+    if default is None:
+        info = getattr(xp, "__array_namespace_info__", None)
+        try:
+            default = repr(info().default_device()) if info is not None else ""
+        except Exception:  # pragma: no cover - namespaces without a usable info object
+            default = ""
+        _DEFAULT_DEVICE[id(xp)] = default
+    return default == "" or default == repr(dev)
 
 
 from ._dtypes import DTYPE_NAMES  # noqa: E402

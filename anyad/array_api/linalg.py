@@ -9,6 +9,7 @@ Variable(6.0)
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 from ..ops import matmul, matrix_transpose, tensordot
@@ -26,6 +27,8 @@ __all__ = [
     "solve", "svd", "svdvals", "tensordot", "trace", "vecdot", "vector_norm",
 ]
 
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+
 
 def eig(x: Any, /) -> Any:
     """Eigenvalues and eigenvectors of general square matrices (complex; not differentiable).
@@ -37,7 +40,7 @@ def eig(x: Any, /) -> Any:
     Variable([2.+0.j 1.+0.j])
     """
     r = raw(x)
-    return like(x, _linalg(namespace_of(r)).eig(r))
+    return EigResult(*like(x, tuple(_linalg(namespace_of(r)).eig(r))))
 
 
 def eigvals(x: Any, /) -> Any:
