@@ -366,10 +366,6 @@ def backprop(
         targets); raw arrays, or Variables when ``create_graph``. When
         ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
     """
-    from .ops._core import unbroadcast
-    from .ops.manipulation import astype
-    from .variable import TRACING, Variable, wrap
-
     if not create_graph and TRACING.get() is not None:  # anyad.jit: raw gradients would be constants
         TRACING.get().plain_backprop(targets)
     wanted = None if sources is None else set(sources)
@@ -440,7 +436,8 @@ def backprop(
     return [found.get(s) for s in sources]
 
 
-def _namespace(value: Any) -> Any:
-    from ._backend import namespace_of
-
-    return namespace_of(value)
+# Bound last: these modules import this one (variable.py imports it at its end).
+from ._backend import namespace_of as _namespace  # noqa: E402
+from .variable import TRACING, Variable, wrap  # noqa: E402
+from .ops._core import unbroadcast  # noqa: E402
+from .ops.manipulation import astype  # noqa: E402

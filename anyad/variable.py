@@ -181,8 +181,6 @@ class Variable:
         >>> x.grad
         array([2., 4.])
         """
-        from .graph import backprop
-
         pairs = backprop([self], [seed], None, create_graph=create_graph,
                          retain_graph=retain_graph or create_graph)
         for leaf, g in pairs:
@@ -583,7 +581,7 @@ def _check_differentiable_dtype(value: Any, what: str) -> None:
 
 from weakref import ref as _weakref  # noqa: E402
 
-from .graph import Operation  # noqa: E402
+from .graph import Operation, backprop  # noqa: E402
 
 _new_operation = Operation.__new__
 
