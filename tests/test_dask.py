@@ -252,3 +252,108 @@ def test_on_a_local_cluster():
         result = client.compute(g).result()
         assert len(client.scheduler_info()["workers"]) == 2
     np.testing.assert_allclose(result, g_np, rtol=1e-12, atol=1e-14)
+
+
+def _spd_batch(rng, batch, n):
+    a = rng.normal(size=batch + (n, n))
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def test_linalg_runs_per_block_of_matrices_and_matches_numpy(no_compute):
+    xp = ad.use("dask").backend.xp
+    ad.use("numpy")
+    rng = np.random.default_rng(5)
+    spd = _spd_batch(rng, (5,), 4)
+    tall = rng.normal(size=(5, 4, 3))
+    A, T = _chunked(spd), _chunked(tall)  # matrix axes chunked by 2: dask's own linalg refuses these
+    b = _chunked(rng.normal(size=(5, 4, 2)))
+    lazy = {
+        "inv": xp.linalg.inv(A), "det": xp.linalg.det(A), "cholesky": xp.linalg.cholesky(A),
+        "cholesky_upper": xp.linalg.cholesky(A, upper=True), "eigvalsh": xp.linalg.eigvalsh(A),
+        "eigh_w": xp.linalg.eigh(A).eigenvalues, "slogdet": xp.linalg.slogdet(A).logabsdet,
+        "solve": xp.linalg.solve(A, b), "svdvals": xp.linalg.svdvals(T),
+        "svd_s": xp.linalg.svd(T, full_matrices=False).S, "qr_r": xp.linalg.qr(T).R,
+        "pinv": xp.linalg.pinv(T), "matrix_power": xp.linalg.matrix_power(A, 3),
+    }
+    for name, value in lazy.items():
+        assert isinstance(value, da.Array), name
+        assert len(value.chunks[0]) > 1, f"{name}: the batch axis lost its chunks"
+    with dask.config.set(scheduler="synchronous"):
+        got = dask.compute(lazy)[0]
+    expected = {
+        "inv": np.linalg.inv(spd), "det": np.linalg.det(spd), "cholesky": np.linalg.cholesky(spd),
+        "cholesky_upper": np.linalg.cholesky(spd, upper=True), "eigvalsh": np.linalg.eigvalsh(spd),
+        "eigh_w": np.linalg.eigh(spd).eigenvalues, "slogdet": np.linalg.slogdet(spd).logabsdet,
+        "solve": np.linalg.solve(spd, b.compute(scheduler="synchronous")),
+        "svdvals": np.linalg.svd(tall, compute_uv=False),
+        "svd_s": np.linalg.svd(tall, full_matrices=False).S, "qr_r": np.abs(np.linalg.qr(tall).R),
+        "pinv": np.linalg.pinv(tall), "matrix_power": np.linalg.matrix_power(spd, 3),
+    }
+    got["qr_r"] = np.abs(got["qr_r"])
+    for name in lazy:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_fft_gathers_only_the_transformed_axes(no_compute):
+    xp = ad.use("dask").backend.xp
+    ad.use("numpy")
+    rng = np.random.default_rng(6)
+    data = rng.normal(size=(6, 8))
+    x = _chunked(data)
+    lazy = {
+        "fft": xp.fft.fft(x), "rfft_axis0": xp.fft.rfft(x, n=10, axis=0), "irfft": xp.fft.irfft(x, n=6),
+        "fftn": xp.fft.fftn(x), "rfftn_s": xp.fft.rfftn(x, s=(4, 6), axes=(0, 1)), "ihfft": xp.fft.ihfft(x),
+    }
+    assert len(lazy["fft"].chunks[0]) == 3  # the other axis keeps its chunks
+    assert len(lazy["rfft_axis0"].chunks[1]) == 4
+    with dask.config.set(scheduler="synchronous"):
+        got = dask.compute(lazy)[0]
+    expected = {
+        "fft": np.fft.fft(data), "rfft_axis0": np.fft.rfft(data, n=10, axis=0), "irfft": np.fft.irfft(data, n=6),
+        "fftn": np.fft.fftn(data), "rfftn_s": np.fft.rfftn(data, s=(4, 6), axes=(0, 1)),
+        "ihfft": np.fft.ihfft(data),
+    }
+    for name in lazy:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_linalg_gradients_stay_lazy_and_match_numpy():
+    if not hasattr(ad, "cholesky") or not hasattr(ad, "eigh"):
+        pytest.skip("anyad has no cholesky/eigh here")
+    rng = np.random.default_rng(7)
+    spd = _spd_batch(rng, (3,), 3)
+
+    def f(a):
+        return ad.sum(ad.cholesky(a) ** 2) + ad.sum(ad.eigh(a).eigenvalues ** 3)
+
+    x = ad.Variable(spd, requires_grad=True)
+    f(x).backward()
+    xd = ad.Variable(_chunked(spd), requires_grad=True)
+    with dask.config.set(scheduler=_refuse):
+        f(xd).backward()
+    assert xd.grad.chunks == xd.value.chunks
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_allclose(xd.grad.compute(), x.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_logistic_regression_example_agrees_with_its_numpy_version(no_compute):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "dask_logistic_regression.py"
+    spec = importlib.util.spec_from_file_location("dask_logistic_regression", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    X, y = example.dask_data(1000, 300, seed=3)  # lazy: generating it would trip no_compute
+    Xn, yn = example.numpy_data(1000, 300, seed=3)
+    w = np.linspace(-0.5, 0.5, example.FEATURES).astype(np.float32)
+    b = np.float32(0.1)
+    value, (gw, gb) = example.value_and_gradient(da.from_array(w), da.from_array(b), X, y)
+    assert gw.dtype == np.float32 and X.chunks[0] == (300, 300, 300, 100)
+    value_n, (gw_n, gb_n) = example.value_and_gradient(w, b, Xn, yn)
+    with dask.config.set(scheduler="synchronous"):
+        (Xc, value, gw, gb) = dask.compute(X, value, gw, gb)
+    np.testing.assert_array_equal(Xc, Xn)  # the same rows, chunk by chunk
+    np.testing.assert_allclose(value, value_n, rtol=1e-5)
+    np.testing.assert_allclose(gw, gw_n, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(gb, gb_n, rtol=1e-4, atol=1e-6)

@@ -12,18 +12,27 @@ from anyad.testing import gradcheck, gradgradcheck
 from primitive_cases import CASES, INDEX_CASES
 
 
+def _skip_if_inapplicable(be, case):
+    if be.name == "dask" and case.name == "getitem_bool_mask":
+        pytest.skip("dask leaves a boolean selection's size unknown: anyad.getitem refuses to record it "
+                    "(tests/test_dask.py checks the error)")
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_gradcheck_float64(be, case):
+    _skip_if_inapplicable(be, case)
     assert gradcheck(case.f, case.inputs(be))
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.second_order], ids=[c.id for c in CASES if c.second_order])
 def test_gradgradcheck_float64(be, case):
+    _skip_if_inapplicable(be, case)
     assert gradgradcheck(case.f, case.inputs(be))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_float32_stays_float32_on_its_device(be, case):
+    _skip_if_inapplicable(be, case)
     inputs = case.inputs(be, "float32")
     xs = [ad.Variable(x, requires_grad=True) for x in inputs]
     out = case.f(*xs)

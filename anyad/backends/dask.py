@@ -5,7 +5,12 @@ with three differences, all lazy (nothing here computes):
 
 * :func:`namespace` returns that namespace with a ``reshape`` that also
   handles reshapes dask refuses (splits that do not line up with the chunks),
-  by going through one dimension;
+  by going through one dimension; with ``linalg`` functions that run the
+  chunk library's own (numpy or cupy) per block of matrices, batched, with
+  only the two matrix axes gathered into one chunk (dask's own need square
+  chunks, two dimensions, and lack ``eigh``); and with ``fft`` functions that
+  gather only the transformed axes into one chunk first (dask refuses
+  otherwise);
 * :func:`index_add`, the scatter-add that indexing gradients need: dask has no
   scatter with accumulation, so each block of the result is assembled from
   per-chunk scatter-adds (``np.add.at``, or ``cupyx.scatter_add`` on CuPy
@@ -68,6 +73,117 @@ def namespace() -> Any:
                 raise first from None
 
     ns.reshape = reshape
+    ns.linalg = _linalg_namespace(cda.linalg)
+    ns.fft = _fft_namespace(cda.fft)
+    return ns
+
+
+# ----------------------------------------------------------------------------
+# linalg: per block of matrices; fft: along whole axes
+# ----------------------------------------------------------------------------
+
+
+def _per_matrix(name: str, signature: Any, result: Any = None, sizes: Any = None) -> Any:
+    """A linalg function over dask arrays: ``apply_gufunc`` of the chunk library's
+    own ``linalg.<name>``. Only the matrix axes are gathered into one chunk (batch
+    axes keep theirs), and results of the input's shape get the input's chunks
+    back. ``signature`` and ``sizes`` may depend on the arguments (callables);
+    ``result`` wraps a tuple of outputs (a namedtuple)."""
+
+    def function(*arrays: Any, **kwargs: Any) -> Any:
+        import dask.array as da
+
+        sig = signature(*arrays, **kwargs) if callable(signature) else signature
+        core = [part.count(",") + 1 if part.strip("()") else 0
+                for part in sig.split("->")[0].replace("),(", ")|(").split("|")]
+        whole = [a.rechunk({a.ndim - 1 - i: -1 for i in range(k)}) if k else a for a, k in zip(arrays, core)]
+        out = da.apply_gufunc(
+            functools.partial(_linalg_block, name, kwargs), sig, *whole,
+            output_dtypes=_output_dtypes(name, kwargs, arrays),
+            output_sizes=sizes(*arrays, **kwargs) if sizes is not None else None,
+        )
+        first = arrays[0]
+        outs = out if isinstance(out, tuple) else (out,)
+        outs = tuple(rechunk_like(o, first) for o in outs)
+        return result(*outs) if result is not None else outs if isinstance(out, tuple) else outs[0]
+
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+def _linalg_block(name: str, kwargs: dict, *blocks: Any) -> Any:
+    out = getattr(_backend.namespace_of(blocks[0]).linalg, name)(*blocks, **kwargs)
+    return tuple(out) if isinstance(out, tuple) else out
+
+
+def _output_dtypes(name: str, kwargs: dict, arrays: tuple) -> Any:
+    """The result dtypes, from the function on identity matrices of the inputs' dtypes."""
+    import numpy as np
+
+    samples = [np.eye(2, dtype=a.dtype) if a.ndim >= 2 else np.ones(2, dtype=a.dtype) for a in arrays]
+    out = _linalg_block(name, kwargs, *samples)
+    return [o.dtype for o in out] if isinstance(out, tuple) else out.dtype
+
+
+def _svd_signature(x: Any, full_matrices: bool = True) -> str:
+    return "(m,n)->(m,m),(k),(n,n)" if full_matrices else "(m,n)->(m,k),(k),(k,n)"
+
+
+def _qr_signature(x: Any, mode: str = "reduced") -> str:
+    return "(m,n)->(m,m),(m,n)" if mode == "complete" else "(m,n)->(m,k),(k,n)"
+
+
+def _k(x: Any, **_: Any) -> dict:
+    return {"k": min(x.shape[-2], x.shape[-1])}
+
+
+def _linalg_namespace(compat: Any) -> Any:
+    ns = types.SimpleNamespace(**{k: getattr(compat, k) for k in dir(compat) if not k.startswith("__")})
+    ns.__name__ = "anyad.dask_namespace.linalg"
+    ns.inv = _per_matrix("inv", "(m,m)->(m,m)")
+    ns.det = _per_matrix("det", "(m,m)->()")
+    ns.slogdet = _per_matrix("slogdet", "(m,m)->(),()", compat.SlogdetResult)
+    ns.cholesky = _per_matrix("cholesky", "(m,m)->(m,m)")
+    ns.eigh = _per_matrix("eigh", "(m,m)->(m),(m,m)", compat.EighResult)
+    ns.eigvalsh = _per_matrix("eigvalsh", "(m,m)->(m)")
+    ns.svd = _per_matrix("svd", _svd_signature, compat.SVDResult, _k)
+    ns.svdvals = _per_matrix("svdvals", "(m,n)->(k)", None, _k)
+    ns.qr = _per_matrix("qr", _qr_signature, compat.QRResult, _k)
+    ns.solve = _per_matrix("solve", lambda a, b: "(m,m),(m)->(m)" if b.ndim == 1 else "(m,m),(m,k)->(m,k)")
+    ns.pinv = _per_matrix("pinv", "(m,n)->(n,m)")
+    power = _per_matrix("matrix_power", "(m,m)->(m,m)")
+    ns.matrix_power = lambda x, n, /: power(x, n=n)
+    return ns
+
+
+def _along_whole_axes(function: Any, many: bool) -> Any:
+    """An fft function that first gathers its transformed axes into one chunk."""
+
+    def fft_function(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if many:
+            axes = kwargs.get("axes", args[1] if len(args) > 1 else None)
+            s = kwargs.get("s", args[0] if args else None)
+            if axes is None:
+                axes = range(x.ndim) if s is None else range(x.ndim - len(s), x.ndim)
+        else:
+            axis = kwargs.get("axis", args[1] if len(args) > 1 else -1)
+            axes = (-1 if axis is None else axis,)
+        whole = {a % x.ndim: -1 for a in axes}
+        if any(len(x.chunks[a]) > 1 for a in whole):
+            x = x.rechunk(whole)
+        return function(x, *args, **kwargs)
+
+    fft_function.__name__ = fft_function.__qualname__ = function.__name__
+    return fft_function
+
+
+def _fft_namespace(compat: Any) -> Any:
+    ns = types.SimpleNamespace(**{k: getattr(compat, k) for k in dir(compat) if not k.startswith("__")})
+    ns.__name__ = "anyad.dask_namespace.fft"
+    for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft"):
+        setattr(ns, name, _along_whole_axes(getattr(compat, name), many=False))
+    for name in ("fftn", "ifftn", "rfftn", "irfftn", "fft2", "ifft2", "rfft2", "irfft2"):
+        setattr(ns, name, _along_whole_axes(getattr(compat, name), many=True))
     return ns
 
 
