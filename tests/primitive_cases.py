@@ -165,3 +165,13 @@ INDEX_CASES = [
     ("take_axis0_repeats", lambda x, i: ad.take(x, i, axis=0), (4, 2), [1, 1, 3]),
     ("take_axis1", lambda x, i: ad.take(x, i, axis=1), (2, 3), [2, 0, 2]),
 ]
+
+
+def spread(rng, shape):
+    """Evenly spread over [-3.2, 3.2] with jitter: both branches of the portable erf."""
+    n = int(np.prod(shape))
+    return (np.linspace(-3.2, 3.2, n) + rng.uniform(-0.05, 0.05, size=n)).reshape(shape)
+
+
+# special functions (anyad/ops/special.py)
+CASES.append(unary("erf", ad.erf, spread, (2, 4)))

@@ -21,6 +21,7 @@ from .manipulation import (
     squeeze, stack, stop_gradient, tile, to_device, tril, triu, unstack,
 )
 from .reductions import cumulative_sum, logsumexp, max, mean, min, prod, std, sum, var
+from .special import erf
 from .elementwise_extra import (
     bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_or, bitwise_right_shift, bitwise_xor, conj,
     copysign, floor_divide, hypot, imag, logaddexp, nextafter, real, reciprocal, remainder, signbit,

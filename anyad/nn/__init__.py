@@ -1,0 +1,25 @@
+"""The training kit's layers: parameters, modules, activations, losses, initialisers.
+
+>>> import anyad as ad
+>>> import numpy as np
+>>> net = ad.nn.MLP([2, 16, 1], activation="tanh", rng=0)
+>>> opt = ad.optim.Adam(net.parameters(), lr=0.05)
+>>> x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+>>> y = np.array([[0.0], [1.0], [1.0], [0.0]])
+>>> for step in range(300):
+...     loss = ad.nn.functional.mse_loss(net(x), y)
+...     opt.zero_grad()
+...     loss.backward()
+...     opt.step()
+>>> float(loss) < 1e-3
+True
+"""
+
+from . import functional, init
+from .layers import GELU, MLP, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softplus, Tanh
+from .module import Module, Parameter, Sequential
+
+__all__ = [
+    "Parameter", "Module", "Sequential", "Linear", "MLP", "Dropout", "LayerNorm", "Embedding", "ReLU", "GELU",
+    "Sigmoid", "Tanh", "Softplus", "Identity", "Flatten", "functional", "init",
+]

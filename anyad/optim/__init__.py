@@ -1,0 +1,17 @@
+"""Optimizers and learning-rate schedules for the training kit.
+
+>>> import anyad as ad
+>>> w = ad.nn.Parameter([3.0])
+>>> opt = ad.optim.SGD([w], lr=0.1, momentum=0.9)
+>>> for _ in range(200):
+...     opt.zero_grad()
+...     ad.sum((w - 1.0) ** 2).backward()
+...     opt.step()
+>>> round(float(w[0]), 3)
+1.0
+"""
+
+from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
+from .optimizer import SGD, Adam, AdamW, Optimizer
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "CosineAnnealingLR"]
