@@ -101,6 +101,7 @@ def main(argv: list | None = None) -> int:
     p.add_argument("--max-examples", type=int, default=10)
     p.add_argument("--version", help="ARRAY_API_TESTS_VERSION (default: the module's own)")
     p.add_argument("--min-rate", type=float, default=None, help="exit 1 below this pass rate (percent)")
+    p.add_argument("--failing-out", help="write the failing test ids to this file, one a line")
     p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --), e.g. -k linalg")
     args = p.parse_args(argv)
     suite = find_suite(args.suite)
@@ -115,6 +116,8 @@ def main(argv: list | None = None) -> int:
     rate = 100.0 * res["passed"] / total
     print(f"{args.module}: {res['passed']} passed, {res['failed']} failed, {res['skipped']} skipped "
           f"of {total} collected; pass rate {rate:.2f}% (passed / collected)")
+    if args.failing_out:
+        Path(args.failing_out).write_text("".join(f"{t}\n" for t in res["failing"]))
     if res["failing"]:
         print("failing families (tests):")
         for name, n in families(res["failing"]):

@@ -47,7 +47,7 @@ from ..ops import (  # noqa: F401  (the differentiable functions, reused as they
     floor_divide, greater, greater_equal, hypot, imag, isfinite, isinf, isnan, less, less_equal, log,
     log10, log1p, log2, logaddexp, logical_and, logical_not, logical_or, logical_xor, matmul,
     matrix_transpose, max, maximum, mean, min, minimum, moveaxis, multiply, negative, nextafter,
-    not_equal, permute_dims, positive, pow, real, reciprocal, remainder, repeat, reshape, roll,
+    not_equal, permute_dims, positive, pow, real, reciprocal, remainder, reshape, roll,
     round, searchsorted, sign, signbit, sin, sinh, sort, sqrt, square, squeeze, stack, std, subtract,
     take, take_along_axis, tan, tanh, tensordot, tile, tril, triu, trunc, unstack, var, where,
 )
@@ -63,7 +63,7 @@ from ._dtypes import (  # noqa: F401
 )
 from ._functions import (  # noqa: F401
     all, any, argmax, argmin, broadcast_arrays, broadcast_shapes, clip, count_nonzero, cumulative_prod,
-    cumulative_sum, expand_dims, isin, nonzero, prod, sum, unique_all, unique_counts, unique_inverse,
+    cumulative_sum, expand_dims, isin, nonzero, prod, repeat, sum, unique_all, unique_counts, unique_inverse,
     unique_values, vecdot,
 )
 

@@ -70,7 +70,8 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
     return wrap(ops.asarray(obj, dtype=dtype, device=device, copy=copy))
 
 
-def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None) -> Variable:
+def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
+           device: Any = None) -> Variable:
     """Evenly spaced values in ``[start, stop)``.
 
     Examples

@@ -59,6 +59,16 @@ def isdtype(dtype: Any, kind: Any) -> bool:
     return _backend.current_backend().xp.isdtype(dtype, kind)
 
 
+def _info_dtype(info: Any, raw: Any, xp: Any) -> Any:
+    """The dtype object a finfo/iinfo describes (torch's own gives a name)."""
+    d = getattr(info, "dtype", None)
+    if isinstance(d, str):
+        return getattr(xp, d)
+    if d is None:
+        return raw.dtype if not isinstance(raw, type) and hasattr(raw, "dtype") else raw
+    return d
+
+
 class finfo:
     """Machine limits of a floating-point dtype (Python floats).
 
@@ -80,7 +90,7 @@ class finfo:
         self.max = float(info.max)
         self.min = float(info.min)
         self.smallest_normal = float(info.smallest_normal)
-        self.dtype = getattr(info, "dtype", raw.dtype if hasattr(raw, "dtype") else raw)
+        self.dtype = _info_dtype(info, raw, xp)
 
     def __repr__(self) -> str:
         return f"finfo(bits={self.bits}, eps={self.eps}, max={self.max}, min={self.min}, dtype={self.dtype})"
@@ -105,7 +115,7 @@ class iinfo:
         self.bits = int(info.bits)
         self.max = int(info.max)
         self.min = int(info.min)
-        self.dtype = getattr(info, "dtype", raw.dtype if hasattr(raw, "dtype") else raw)
+        self.dtype = _info_dtype(info, raw, xp)
 
     def __repr__(self) -> str:
         return f"iinfo(bits={self.bits}, max={self.max}, min={self.min}, dtype={self.dtype})"

@@ -17,7 +17,7 @@ from ..variable import Variable, wrap
 
 __all__ = ["argmax", "argmin", "count_nonzero", "nonzero", "isin", "unique_all", "unique_counts",
            "unique_inverse", "unique_values", "all", "any", "expand_dims", "broadcast_arrays",
-           "broadcast_shapes", "vecdot", "clip", "sum", "prod", "cumulative_sum", "cumulative_prod"]
+           "broadcast_shapes", "vecdot", "clip", "sum", "prod", "cumulative_sum", "cumulative_prod", "repeat"]
 
 
 def _xp(x: Any) -> Any:
@@ -316,3 +316,19 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
     if records(x):
         return ops.clip(x, min=lo, max=hi)
     return like(x, namespace_of(r).clip(r, min=lo, max=hi))
+
+
+def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Any:
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None);
+    differentiable (the copies' gradients are summed back).
+
+    Examples
+    --------
+    >>> import anyad.array_api as xp
+    >>> xp.repeat(xp.asarray([1.0, 2.0]), 2)
+    Variable([1. 1. 2. 2.])
+    """
+    if records(x):
+        return ops.repeat(x, repeats, axis=axis)
+    r = raw(x)
+    return like(x, namespace_of(r).repeat(r, raw(repeats), axis=axis))

@@ -141,7 +141,8 @@ real = unary_function(
 imag = unary_function(
     "imag", OpType.IMAG, lambda xp, x: xp.imag(x), _imag_vjp,
     _doc("The imaginary part of a complex ``x``.",
-         "    >>> import numpy as np\n    >>> ad.imag(ad.Variable(np.array([1.0 + 2.0j])))\n    Variable([2.])",
+         "    >>> import numpy as np\n"
+         "    >>> ad.imag(ad.Variable(np.array([1.0 + 2.0j])))\n    Variable([2.])",
          "x"),
 )
 

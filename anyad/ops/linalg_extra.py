@@ -360,7 +360,8 @@ def _svd_vjp(g: Any, packed: Any, x: Any) -> Any:
     vtgv = matmul(_mT(v), gv)
     j = multiply(f, subtract(utgu, _mT(utgu)))
     kk = multiply(f, subtract(vtgv, _mT(vtgv)))
-    inner = add(add(multiply(j, expand_dims(s, axis=-2)), _diag_embed(gs)), multiply(expand_dims(s, axis=-1), kk))
+    inner = add(add(multiply(j, expand_dims(s, axis=-2)), _diag_embed(gs)),
+                multiply(expand_dims(s, axis=-1), kk))
     ga = matmul(u, matmul(inner, vh))
     if m > k:  # (I - U U^T) gU S^-1 V^T
         ga = add(ga, matmul(divide(subtract(gu, matmul(u, utgu)), expand_dims(s, axis=-2)), vh))

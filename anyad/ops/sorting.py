@@ -29,7 +29,8 @@ def _flat_positions(xp: Any, shape: tuple, indices: Any, axis: int) -> Any:
     n = shape[axis]
     idx = xp.where(indices < 0, indices + n, indices)
     out_shape = tuple(
-        indices.shape[k] if k == axis else (shape[k] if shape[k] >= indices.shape[k] else indices.shape[k]) for k in range(ndim)
+        indices.shape[k] if k == axis else (shape[k] if shape[k] >= indices.shape[k] else indices.shape[k])
+        for k in range(ndim)
     )
     pos = None
     stride = 1
