@@ -363,7 +363,7 @@ def _scatter_block(vals: Any, pos: Any, *coords: Any, shape: tuple, extra: int) 
     axis), scatter-added into zeros of that box. Runs on concrete chunks."""
     xp = _backend.namespace_of(vals)
     box = tuple(int(c.shape[0]) for c in coords)
-    flat = xp.reshape(pos, (-1,))
+    flat = xp.reshape(xp.asarray(pos), (-1,))  # positions are host chunks; values may be CuPy
     v = xp.reshape(vals, (-1,))
     rest = flat
     index = []
