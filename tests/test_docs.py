@@ -22,6 +22,7 @@ itself fails on a failing example.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import doctest
 import importlib.util
@@ -172,6 +173,14 @@ def _missing_optional_in_doctest(exc: BaseException) -> str | None:
     return None
 
 
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
 def test_page_examples(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every python and pycon block of the page runs without error, in order."""
@@ -183,7 +192,8 @@ def test_page_examples(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     text = page.read_text(encoding="utf-8")
     rel = str(page.relative_to(ROOT))
     try:
-        counts = contextvars.copy_context().run(run_page, text, rel)
+        with _one_blas_thread():  # small matrices: one thread is fastest, and a busy machine stalls more
+            counts = contextvars.copy_context().run(run_page, text, rel)
     except MissingOptional as e:
         pytest.skip(str(e))
     if counts["missing"]:
@@ -193,8 +203,9 @@ def test_page_examples(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_opt_outs_give_a_reason() -> None:
-    """A block can opt out only with '# not run: <reason>' as its first line;
-    a bare marker, or a python block with an unknown language tag, is an error."""
+    """A block can opt out only with '# not run: <reason>' as its first line
+    (and must still compile); a bare marker, or a python block with an unknown
+    language tag, is an error."""
     bad = []
     for page in PAGES:
         for block in blocks_of(page.read_text(encoding="utf-8")):
@@ -203,6 +214,11 @@ def test_opt_outs_give_a_reason() -> None:
                 bad.append(f"{page.relative_to(ROOT)}:{block.line}: opt-out without a reason")
             if block.lang in {"python2", "ipython", "py3", "pytb"}:
                 bad.append(f"{page.relative_to(ROOT)}:{block.line}: use ```python or ```pycon, not {block.lang}")
+            if block.lang in _PYTHON and block.skip_reason is not None:
+                try:  # a block that is not run is still compiled: no syntax drift
+                    compile("\n" * (block.line - 1) + block.source, str(page.relative_to(ROOT)), "exec")
+                except SyntaxError as e:
+                    bad.append(f"{page.relative_to(ROOT)}:{e.lineno}: syntax error in a block that is not run: {e}")
     assert not bad, "\n".join(bad)
 
 
