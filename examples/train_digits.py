@@ -99,8 +99,8 @@ def evaluate(model, x, y) -> tuple:
     return loss, accuracy
 
 
-def run(backend: str = "numpy", device=None, epochs: int = 40, seed: int = 0, batch_size: int = 64,
-        lr: float = 3e-3, hidden: int = 128, dtype: str = "float32", dropout: float = 0.1,
+def run(backend: str = "numpy", device=None, epochs: int = 60, seed: int = 0, batch_size: int = 64,
+        lr: float = 3e-3, hidden: int = 128, dtype: str = "float32", dropout: float = 0.2,
         progress: bool = True, threads: int = 1) -> dict:
     """Train and evaluate; returns per-epoch losses, accuracies and times, and the final accuracy."""
     with limit_threads(threads, backend):
@@ -196,12 +196,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy", help="numpy (default), cupy, torch or array_api_strict")
     parser.add_argument("--device", default=None, help="e.g. cuda:0 (cupy, torch), device1 (array_api_strict)")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out", default=DEFAULT_OUT, help="loss-curve PNG ('' to skip)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for BLAS/OpenMP (default 1)")

@@ -152,9 +152,9 @@ def test_losses_are_finite_for_huge_logits():
 
 
 def test_losses_gradcheck_every_backend(be):
-    x = be.array(np.linspace(-2.0, 2.5, 12).reshape(3, 4))
-    labels = be.array(np.array([3, 0, 1]), "int64")
-    target = be.array(np.linspace(0.1, 0.9, 12).reshape(3, 4))
+    x = be.array(np.linspace(-2.0, 2.5, 6).reshape(2, 3))
+    labels = be.array(np.array([2, 0]), "int64")
+    target = be.array(np.linspace(0.1, 0.9, 6).reshape(2, 3))
     for f in (lambda v: F.cross_entropy(v, labels), lambda v: F.cross_entropy(v, labels, label_smoothing=0.2),
               lambda v: F.binary_cross_entropy_with_logits(v, target), lambda v: F.mse_loss(v, target)):
         assert gradcheck(f, [x])
