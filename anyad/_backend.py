@@ -482,6 +482,8 @@ def layout_like(out: Any, like: Any) -> Any:
     >>> layout_like(a, np.zeros(2)) is a
     True
     """
+    if not _RELAYOUT:  # no backend with a layout (dask) loaded: the common case
+        return out
     fix = _RELAYOUT.get(type(like))
     if fix is None:
         inner = getattr(like, "value", None)  # a Variable, in a derivative graph
