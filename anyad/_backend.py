@@ -163,7 +163,8 @@ def backend_name(xp: Any) -> str:
     if name is not None:
         return name
     mod = getattr(xp, "__name__", type(xp).__name__)
-    for short in ("numpy", "cupy", "torch", "jax", "dask", "array_api_strict"):
+    # most specific first: "jax.numpy" and "array_api_compat.dask.array" are not numpy
+    for short in ("jax", "cupy", "torch", "dask", "array_api_strict", "numpy"):
         if short in mod:
             return short
     return mod
