@@ -3,8 +3,8 @@ sorting, linalg_extra, linalg_composed, fft) against finite differences, at
 first and second order (and forward mode, which gradcheck checks too), on every
 backend of the matrix; float32 stays float32 on its device.
 
-A backend whose namespace lacks the function (dask has no ``take_along_axis``,
-no ``eigh``...) skips that case, naming what is missing.
+A backend whose namespace lacks the function skips that case, naming what is
+missing.
 """
 
 from __future__ import annotations
@@ -174,17 +174,7 @@ CASES = [
 ]
 
 
-# dask's own linalg and fft refuse arrays chunked along the axes they work on
-# (the test matrix chunks by 2): a backend limitation, not filled in anyad
-_DASK_SINGLE_CHUNK = ("linalg.inv", "linalg.solve", "linalg.cholesky", "linalg.svd", "linalg.svdvals",
-                      "linalg.qr", "fft.")
-
-
 def _require(be, case):
-    if be.name == "dask":
-        for need in case.needs:
-            if need.startswith(_DASK_SINGLE_CHUNK):
-                pytest.skip(f"dask's {need} needs single-chunk axes")
     for need in case.needs:
         obj = be.xp
         for part in need.split("."):

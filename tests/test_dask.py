@@ -66,6 +66,36 @@ def test_forward_backward_and_second_order_never_compute(case, no_compute):
             assert g.shape == x.shape
 
 
+def _api_cases():
+    try:
+        from test_array_api_ops import CASES as API_CASES
+    except ImportError:  # pragma: no cover - that module is optional here
+        return []
+    return API_CASES
+
+
+@pytest.mark.parametrize("case", _api_cases(), ids=[c.id for c in _api_cases()])
+def test_array_api_functions_never_compute_either(case, no_compute):
+    """The Array API namespace's functions (linear algebra, FFT, sorting, ...)."""
+    from conftest import BackendCase
+
+    be = BackendCase("dask", ad.use("dask").backend.xp)
+    ad.use("numpy")
+    f, inputs = case.make(be, "float64", np.random.default_rng(0))
+    xs = [ad.Variable(x, requires_grad=True) if x.dtype.kind == "f" else x for x in inputs]
+    out = f(*xs)
+    outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,))
+            if isinstance(o, ad.Variable) and o.requires_grad]
+    if not outs:
+        return
+    total = ad.sum(outs[0]) if len(outs) == 1 else ad.sum(ad.stack([ad.sum(o) for o in outs]))
+    sources = [x for x in xs if isinstance(x, ad.Variable)]
+    grads = ad.backprop([total], [None], sources, create_graph=case.second_order)
+    for g, x in zip(grads, sources):
+        if g is not None:
+            assert isinstance(g.value if isinstance(g, ad.Variable) else g, da.Array)
+
+
 @pytest.mark.parametrize("name,f,shape,index", INDEX_CASES, ids=[c[0] for c in INDEX_CASES])
 def test_integer_index_gradients_never_compute(name, f, shape, index, no_compute):
     x = ad.Variable(_chunked(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape)), requires_grad=True)
@@ -292,6 +322,20 @@ def test_linalg_runs_per_block_of_matrices_and_matches_numpy(no_compute):
     got["qr_r"] = np.abs(got["qr_r"])
     for name in lazy:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_take_along_axis_and_cross_which_dask_lacks(no_compute):
+    xp = ad.use("dask").backend.xp
+    ad.use("numpy")
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3))
+    i = rng.integers(0, 5, size=(4, 2, 3))
+    taken = xp.take_along_axis(_chunked(x), _chunked(i), axis=1)
+    crossed = xp.linalg.cross(_chunked(x), _chunked(y), axis=-1)
+    assert taken.chunks[0] == (2, 2) and crossed.chunks[0] == (2, 2)
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(taken.compute(), np.take_along_axis(x, i, axis=1))
+        np.testing.assert_allclose(crossed.compute(), np.cross(x, y), rtol=1e-12, atol=1e-12)
 
 
 def test_fft_gathers_only_the_transformed_axes(no_compute):

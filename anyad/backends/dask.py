@@ -1,7 +1,7 @@
 """Dask: the gaps anyad fills so that forward and backward stay lazy task graphs.
 
 anyad runs on ``dask.array`` arrays through array-api-compat's dask namespace,
-with three differences, all lazy (nothing here computes):
+with these differences, all lazy (nothing here computes):
 
 * :func:`namespace` returns that namespace with a ``reshape`` that also
   handles reshapes dask refuses (splits that do not line up with the chunks),
@@ -15,14 +15,17 @@ with three differences, all lazy (nothing here computes):
   scatter with accumulation, so each block of the result is assembled from
   per-chunk scatter-adds (``np.add.at``, or ``cupyx.scatter_add`` on CuPy
   chunks) of every block of the cotangent, then summed as a tree;
-* chunking: the gradient follows the chunks of the cotangent along the axes an
-  index keeps whole, and dask's ``"auto"`` chunking (bounded by the
-  ``array.chunk-size`` setting) along the axes it selects from.
+  its result follows the cotangent's chunks along the axes the index keeps
+  whole, and dask's ``"auto"`` chunking (bounded by the ``array.chunk-size``
+  setting) along the axes it selects from;
+* :func:`rechunk_like`, with which :func:`anyad._backend.layout_like` gives a
+  gradient built from a shape alone (a sum's broadcast, a scatter, a reshape)
+  its input's chunks.
 
 Boolean-mask indexing gives dask arrays of unknown size (``nan`` chunks); its
 gradient cannot be formed without computing the mask, so it is refused (see
-:func:`anyad.getitem`). Dask imports happen here only when a dask array is in
-hand.
+:func:`anyad.getitem`). anyad imports this module only when a dask array is in
+hand or ``anyad.use("dask")`` is called.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ except ImportError:  # pragma: no cover - only imported when dask arrays are in 
 
 
 def namespace() -> Any:
-    """array-api-compat's dask namespace, with anyad's fixes (a lazy, chunk-safe reshape).
+    """array-api-compat's dask namespace, with anyad's fixes (reshape, linalg, fft).
 
     Examples
     --------
@@ -75,7 +78,40 @@ def namespace() -> Any:
     ns.reshape = reshape
     ns.linalg = _linalg_namespace(cda.linalg)
     ns.fft = _fft_namespace(cda.fft)
+    ns.take_along_axis = take_along_axis
     return ns
+
+
+def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
+    """``take_along_axis`` for dask (which has none): per block of the other axes,
+    with the selection axis gathered into one chunk in both operands.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> x = da.from_array(np.array([[3.0, 1.0, 2.0], [6.0, 5.0, 4.0]]), chunks=1)
+    >>> i = da.from_array(np.array([[1, 1], [0, 2]]), chunks=1)
+    >>> take_along_axis(x, i, axis=1).compute()
+    array([[1., 1.],
+           [6., 4.]])
+    """
+    import dask.array as da
+
+    if x.ndim != indices.ndim:
+        raise ValueError(f"take_along_axis: x has {x.ndim} dimensions and indices {indices.ndim}")
+    ax = axis % x.ndim
+    letters = tuple(f"a{k}" for k in range(x.ndim))
+    x_letters = tuple("sel" if k == ax else letter for k, letter in enumerate(letters))
+    return da.blockwise(
+        functools.partial(_take_along_block, axis=ax), letters,
+        x.rechunk({ax: -1}), x_letters, indices.rechunk({ax: -1}), letters,
+        dtype=x.dtype, meta=_meta(x, x.ndim), concatenate=True,
+    )
+
+
+def _take_along_block(x: Any, indices: Any, *, axis: int) -> Any:
+    xp = _backend.namespace_of(x)
+    return xp.take_along_axis(x, xp.asarray(indices), axis=axis)
 
 
 # ----------------------------------------------------------------------------
@@ -151,9 +187,23 @@ def _linalg_namespace(compat: Any) -> Any:
     ns.qr = _per_matrix("qr", _qr_signature, compat.QRResult, _k)
     ns.solve = _per_matrix("solve", lambda a, b: "(m,m),(m)->(m)" if b.ndim == 1 else "(m,m),(m,k)->(m,k)")
     ns.pinv = _per_matrix("pinv", "(m,n)->(n,m)")
+    ns.cross = _cross
     power = _per_matrix("matrix_power", "(m,m)->(m,m)")
     ns.matrix_power = lambda x, n, /: power(x, n=n)
     return ns
+
+
+def _cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The cross product of 3-vectors along ``axis``, from slices (lazy, any chunks)."""
+    import dask.array as da
+
+    a, b = da.broadcast_arrays(x1, x2)
+    ax = axis % a.ndim
+    if a.shape[ax] != 3:
+        raise ValueError(f"linalg.cross: axis {axis} of the shape {a.shape} must have size 3")
+    a0, a1, a2 = (a[(slice(None),) * ax + (i,)] for i in range(3))
+    b0, b1, b2 = (b[(slice(None),) * ax + (i,)] for i in range(3))
+    return da.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=ax)
 
 
 def _along_whole_axes(function: Any, many: bool) -> Any:
