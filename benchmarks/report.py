@@ -127,12 +127,16 @@ def _workload_line(w: dict) -> str:
     return f"{w['workload']}: {w['title']} ({'; '.join(extra) or w['dtype']})"
 
 
+def _threads(m: dict) -> str:
+    return f"{m['threads']} thread" + ("" if m["threads"] == 1 else "s")
+
+
 def terminal(out: dict) -> str:
     lines = []
     m = out["machine"]
     blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
                      f"{b.get('num_threads')} threads)" for b in m["blas"] if b.get("user_api") == "blas")
-    lines.append(f"machine: {m['cpu']}, {m['cpus_usable']} usable CPUs, {m['threads']} threads per library; "
+    lines.append(f"machine: {m['cpu']}, {m['cpus_usable']} usable CPUs, {_threads(m)} per library; "
                  f"BLAS {blas or '?'}")
     for w in out["workloads"]:
         heads, rows = _heads(w), _rows(w)
@@ -166,7 +170,7 @@ def markdown(out: dict) -> str:
              f"(anyad {m['anyad']['version']}, commit {m['anyad']['commit']}).", "",
              f"* CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['cpus_usable']} usable), "
              f"{m['memory_gib']} GiB; load average at the end {load}",
-             f"* {m['threads']} threads for every library; BLAS: {blas or '?'}",
+             f"* {_threads(m)} for every library; BLAS: {blas or '?'}",
              f"* {m['os']}, Python {m['python']}; {libs}",
              f"* GPUs: {', '.join(m['gpus']) or 'none'}", ""]
     lines += [f"Ratios are of {out['clock']}-time medians. Columns: median, min and max wall time per step "
