@@ -538,14 +538,14 @@ def test_cuda_graph_replay_matches_the_program():  # pragma: no cover - runs whe
         cupy.testing.assert_allclose(replay(x), f(x))
 
 
-@pytest.mark.xfail(strict=True, reason="anyad.sort computes its argsort with the backend on raw values when "
-                   "it records, outside the graph, so a trace freezes the order (reported to its owner)")
-def test_sort_under_jit_recomputes_the_order():
-    if not hasattr(ad, "sort"):
-        pytest.skip("no anyad.sort")
+def test_sort_under_jit_recomputes_the_order_and_its_gradient():
     f = jit(lambda x: ad.sort(x))
     f(np.array([3.0, 1.0, 2.0]))
     np.testing.assert_allclose(f(np.array([1.0, 3.0, 2.0])), [1.0, 2.0, 3.0])
+    weights = np.array([1.0, 10.0, 100.0])
+    g = jit(ad.grad(lambda x: ad.sum(ad.sort(x) * weights)))
+    np.testing.assert_allclose(g(np.array([3.0, 1.0, 2.0])), [100.0, 1.0, 10.0])
+    np.testing.assert_allclose(g(np.array([1.0, 3.0, 2.0])), [1.0, 100.0, 10.0])
 
 
 def test_jit_decorates_methods():

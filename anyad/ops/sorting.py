@@ -46,15 +46,27 @@ def _flat_positions(xp: Any, shape: tuple, indices: Any, axis: int) -> Any:
     return xp.broadcast_to(pos, out_shape)
 
 
-def _take_along_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
-    shape = tuple(x.shape)
+def _take_along_adjoint(xp: Any, g: Any, indices: Any, shape: tuple, axis: int) -> Any:
+    """Zeros of ``shape`` with ``g`` added where ``take_along_axis(., indices, axis)``
+    took each element from (repeated indices accumulate)."""
     n = 1
     for d in shape:
         n *= d
-    idx = raw(indices)
-    pos = _flat_positions(_backend.namespace_of(idx), shape, idx, axis)
-    flat = index_add(reshape(g, (-1,)), _backend.namespace_of(idx).reshape(pos, (-1,)), (n,), True)
-    return reshape(flat, shape)
+    pos = xp.reshape(_flat_positions(xp, shape, indices, axis), (-1,))
+    flat = _backend.index_add(xp, xp.reshape(g, (-1,)), pos, (n,), True)
+    return xp.reshape(flat, shape)
+
+
+# The adjoint is a primitive of its own, with the indices as an input (not a
+# parameter), so compiled programs read them afresh; its rule is the gather again.
+_TAKE_ALONG_ADJOINT = Primitive(
+    "take_along_axis_adjoint", OpType.INDEX_ADD, _take_along_adjoint,
+    (lambda g, ans, v, indices, *, shape, axis: take_along_axis(g, indices, axis=axis), None),
+)
+
+
+def _take_along_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
+    return apply(_TAKE_ALONG_ADJOINT, (g, indices), {"shape": tuple(x.shape), "axis": axis})
 
 
 _TAKE_ALONG = Primitive(
@@ -184,8 +196,16 @@ def argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool
     >>> ad.argsort(ad.Variable([3.0, 1.0, 2.0]))
     Variable([1 2 0])
     """
-    r = raw(x)
-    return like(x, namespace(r).argsort(r, axis=axis, descending=descending, stable=stable))
+    return apply(_ARGSORT, (x,), {"axis": axis, "descending": descending, "stable": stable})
+
+
+# Integer results: never recorded, but a primitive all the same, so that anyad.jit
+# traces it (a sort's order is recomputed on every replay, never frozen).
+_ARGSORT = Primitive(
+    "argsort", OpType.SORT,
+    lambda xp, x, axis, descending, stable: xp.argsort(x, axis=axis, descending=descending, stable=stable),
+    None,
+)
 
 
 def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
@@ -202,12 +222,10 @@ def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = 
     >>> x.grad
     array([100.,   1.,  10.])
     """
-    r = raw(x)
-    xp = namespace(r)
     if records(x):
-        order = xp.argsort(r, axis=axis, descending=descending, stable=stable)
-        return take_along_axis(x, order, axis=axis)
-    return like(x, xp.sort(r, axis=axis, descending=descending, stable=stable))
+        return take_along_axis(x, argsort(x, axis=axis, descending=descending, stable=stable), axis=axis)
+    r = raw(x)
+    return like(x, namespace(r).sort(r, axis=axis, descending=descending, stable=stable))
 
 
 def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:
@@ -260,6 +278,6 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
 
 from .creation import ones_like, zeros_like  # noqa: E402
 from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where  # noqa: E402
-from .indexing import getitem, index_add  # noqa: E402
+from .indexing import getitem  # noqa: E402
 from .manipulation import astype, concat, flip, reshape  # noqa: E402
 from .reductions import cumulative_sum  # noqa: E402
