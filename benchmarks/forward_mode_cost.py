@@ -18,8 +18,7 @@ on a shared, loaded machine the best is the steadier figure), and the ratio of
 the best times to the plain forward pass (anyad functions on raw arrays, no
 recording; torch rows: torch's forward under no_grad).
 
-Run: ``python -m benchmarks.forward_mode_cost [--repeat 15] [--quick]`` (as a module: run as a
-script, ``benchmarks/profile.py`` would shadow the standard library's ``profile``, which torch imports)
+Run: ``python -m benchmarks.forward_mode_cost [--repeat 15] [--quick]``
 """
 
 from __future__ import annotations

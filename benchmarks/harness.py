@@ -170,7 +170,7 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
         for e in timed:
             e["memory"] = memory.measure_step(e["step"], e["impl"])
     if args.profile:
-        from .profile import profile_steps
+        from .profiling import profile_steps
 
         for e in timed:
             profile_steps(e["step"], workload.name, e["impl"].key, args.profile, args.profile_steps,
