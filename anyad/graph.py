@@ -399,22 +399,27 @@ def backprop(
                     continue
             vjps = prim.vjps
             both = v._args
-            n = len(both) >> 1
-            params = both[:n]
-            if create_graph:
-                ans, args = v, params
-            else:
-                ans, args = v.value, both[n:]
             kw = v._kw
-            i = -1
-            for u in params:
-                i += 1
+            n = len(both) >> 1
+            # a rule gets the inputs themselves when building a graph, else the raw values
+            # (both = inputs + values); positions are read directly: no slices per node
+            if create_graph:
+                ans, k = v, 0
+            else:
+                ans, k = v.value, n
+            for i in range(n):
+                u = both[i]
                 if not isinstance(u, Variable) or u not in needed:
                     continue
                 rule = vjps[i]
                 if rule is None:
                     continue
-                gu = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+                if n == 1:
+                    gu = rule(g, ans, both[k], **kw) if kw else rule(g, ans, both[k])
+                elif n == 2:
+                    gu = rule(g, ans, both[k], both[k + 1], **kw) if kw else rule(g, ans, both[k], both[k + 1])
+                else:
+                    gu = rule(g, ans, *both[k:k + n], **kw) if kw else rule(g, ans, *both[k:k + n])
                 if gu is None:
                     continue
                 if prim.broadcasts:  # sum back over broadcast axes; keep the input's dtype
