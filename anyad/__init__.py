@@ -18,20 +18,21 @@ from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
 from .tracker import GradientTracker
+from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
 from . import nn, optim, random  # the training kit
 from .serialization import load, save
-from .autodiff import Graph, Tensor
 from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, no_grad, value_and_grad, vjp
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit
+from .autodiff import Graph, Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend", "BackendMismatchError", "GradientTracker", "Graph", "GraphFreedError", "Operation", "OpType",
     "Primitive", "Tensor", "Variable", "backprop", "current_backend", "use", *_ops_all,
-    "nn", "optim", "random", "save", "load",
+    "linalg", "nn", "optim", "random", "save", "load",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError",

@@ -270,6 +270,12 @@ class Graph:
         self._limit = 64
         self._programs = GradientCache()  # compiled backward programs, keyed by graph structure
 
+    @property
+    def cache(self) -> GradientCache:
+        """The compiled backward programs of this Graph, keyed by graph structure
+        (its ``hits`` and ``misses`` count how often one was reused or built)."""
+        return self._programs
+
     def add_variables(self, *tensors: Variable) -> None:
         """Register the Tensors (or Variables) a program differentiates with respect to.
 

@@ -33,4 +33,8 @@ from .linalg_composed import (
 from .sorting import argsort, cumulative_prod, diff, searchsorted, sort, take_along_axis
 from . import fft
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+import types as _types
+
+# the functions, not the family modules they live in (fft is the standard's extension)
+__all__ = [name for name, obj in globals().items()
+           if not name.startswith("_") and not isinstance(obj, _types.ModuleType)] + ["fft"]
