@@ -268,6 +268,7 @@ def _dask_namespace() -> Any:
         _BACKENDS["dask"] = be
         _NAME_BY_NS[id(xp)] = "dask"
         _RELAYOUT[Array] = rechunk_like
+        UNKNOWN_SHAPES.add(Array)
     return be.xp
 
 
@@ -381,8 +382,6 @@ def get_backend(name: Any, device: Any = None) -> Backend:
         elif module in ("dask.array", "array_api_compat.dask.array"):
             xp = _dask_namespace()
     _NAME_BY_NS.setdefault(id(xp), label)
-    if isinstance(device, str) and label == "array_api_strict":
-        device = xp.Device(device)  # its devices are objects; accept their names too
     if device is None and label == "numpy":
         return _numpy_backend()
     return Backend(label, xp, device)
@@ -467,6 +466,7 @@ def to_device(value: Any, device: Any) -> Any:
 # ----------------------------------------------------------------------------
 
 _RELAYOUT: dict[type, Any] = {}  # array type -> fixer(out, like); filled when a backend loads
+UNKNOWN_SHAPES: set = set()  # array types whose dimensions may be unknown (nan) until computed: dask
 
 
 def layout_like(out: Any, like: Any) -> Any:

@@ -72,7 +72,8 @@ def getitem(x: Any, key: Any) -> Any:
     raw = x.value if isinstance(x, Variable) else x
     key, repeats = _raw_key(key, raw)
     out = apply(_GETITEM, (x,), {"key": key, "repeats": repeats})
-    if isinstance(out, Variable) and out.requires_grad and any(d is None or d != d for d in out.value.shape):
+    if (isinstance(out, Variable) and out.requires_grad and type(out.value) in _backend.UNKNOWN_SHAPES
+            and any(d is None or d != d for d in out.value.shape)):
         # a lazy backend (dask) leaves a boolean selection's size unknown: no
         # gradient can be scattered back without computing the mask
         raise ValueError(
