@@ -382,6 +382,8 @@ def get_backend(name: Any, device: Any = None) -> Backend:
         elif module in ("dask.array", "array_api_compat.dask.array"):
             xp = _dask_namespace()
     _NAME_BY_NS.setdefault(id(xp), label)
+    if isinstance(device, str) and label == "array_api_strict":
+        device = xp.Device(device)  # its devices are objects; accept their names too
     if device is None and label == "numpy":
         return _numpy_backend()
     return Backend(label, xp, device)
