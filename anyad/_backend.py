@@ -88,6 +88,7 @@ def _fast_numpy_namespace() -> Any:
     ns = types.SimpleNamespace(**{k: getattr(cnp, k) for k in dir(cnp) if not k.startswith("__")})
     ns.__name__ = "anyad.numpy_namespace"
     ns.__array_api_version__ = cnp.__array_api_version__
+    ns.__array_namespace_info__ = cnp.__array_namespace_info__
     ns.matmul = np.matmul
     ns.matrix_transpose = np.matrix_transpose
     ns.permute_dims = np.transpose
@@ -135,6 +136,8 @@ def _resolve_namespace(value: Any) -> Any:
         xp = _numpy_backend().xp
     elif array_api_compat.is_dask_namespace(xp):
         xp = _dask_namespace()
+    if type(value).__module__ == "anyad.variable":  # a Variable's namespace depends on its value
+        return xp
     _NS_BY_TYPE[type(value)] = xp
     return xp
 
