@@ -55,7 +55,7 @@ def test_tensor_dtype_spellings_map_to_the_backend(be, spelling, name):
 
 
 def test_tensor_from_another_library_and_from_a_tensor(be):
-    import torch
+    torch = pytest.importorskip("torch")
 
     with be.use():
         t = ad.Tensor(torch.tensor([1.0, 2.0]), dtype="float64")

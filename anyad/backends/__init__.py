@@ -24,32 +24,14 @@ def default_dtype(xp: Any, kind: str = "real floating", device: Any = None) -> A
 
     Examples
     --------
-    >>> import array_api_compat.torch as xp
+    >>> import array_api_strict as xp
     >>> default_dtype(xp)
-    torch.float32
+    array_api_strict.float64
     """
     try:
         return xp.__array_namespace_info__().default_dtypes(device=device)[kind]
     except (AttributeError, TypeError, KeyError):
         return getattr(xp, "float64" if kind == "real floating" else "int64")
-
-
-def library_name(xp: Any) -> str:
-    """The short name of a namespace's library (``"jax"`` for ``jax.numpy``, which
-    :func:`anyad._backend.backend_name` reports as ``"numpy"``).
-
-    Examples
-    --------
-    >>> import jax.numpy as jnp
-    >>> library_name(jnp)
-    'jax'
-    """
-    from .. import _backend
-
-    module = getattr(xp, "__name__", "")
-    if module == "jax.numpy" or module.startswith("jax."):
-        return "jax"
-    return _backend.backend_name(xp)
 
 
 def backend_for(spec: Any, device: Any = None) -> Any:
@@ -70,7 +52,7 @@ def backend_for(spec: Any, device: Any = None) -> Any:
     elif isinstance(spec, (str, _backend.Backend)):
         be = _backend.get_backend(spec)
     else:
-        name = library_name(spec)
+        name = _backend.backend_name(spec)
         be = _backend.get_backend("numpy") if name == "numpy" else _backend.Backend(name, spec)
     if device is None:
         device = be.device

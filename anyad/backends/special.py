@@ -13,7 +13,6 @@ import math
 from typing import Any, Callable
 
 from .. import _backend
-from . import library_name
 
 __all__ = ["erf_kernel", "portable_erf"]
 
@@ -75,7 +74,7 @@ def erf_kernel(xp: Any) -> Callable:
 
 
 def _choose(xp: Any) -> Callable:
-    name = library_name(xp)
+    name = _backend.backend_name(xp)
     if name == "torch":
         import torch
 

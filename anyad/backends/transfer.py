@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from .. import _backend
-from . import library_name
 
 __all__ = ["resolve_device", "convert", "assign", "to_host", "write_npz", "read_npz", "same_device"]
 
@@ -91,7 +90,7 @@ def convert(value: Any, backend: Any, device: Any = None, dtype: Any = None) -> 
     if type(raw) in (bool, int, float, complex) or isinstance(raw, (list, tuple)):
         raw = backend.asarray(raw)
     src = _backend.namespace_of(raw)
-    if src is not xp and library_name(src) != backend.name:
+    if src is not xp and _backend.backend_name(src) != backend.name:
         raw = _cross(raw, backend)
     if device is not None and not same_device(_backend.device_of(raw), device):
         raw = _backend.to_device(raw, device)
@@ -137,7 +136,7 @@ def assign(target: Any, new: Any) -> bool:
     try:
         target[...] = new
     except (TypeError, NotImplementedError, AttributeError):
-        if ok is None and library_name(_backend.namespace_of(target)) in ("jax", "dask"):
+        if ok is None and _backend.backend_name(_backend.namespace_of(target)) in ("jax", "dask"):
             _INPLACE[t] = False
             return False
         raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .. import _backend
-from ..backends import backend_for, library_name, transfer
+from ..backends import backend_for, transfer
 from ..variable import Variable
 
 __all__ = ["Parameter", "Module", "Sequential"]
@@ -363,7 +363,7 @@ def _drop(name: str, *lists: list) -> None:
 def _backend_of(raw: Any) -> Any:
     """The :class:`~anyad.Backend` an array belongs to (namespace, no device)."""
     xp = _backend.namespace_of(raw)
-    return _backend.Backend(library_name(xp), xp)
+    return _backend.Backend(_backend.backend_name(xp), xp)
 
 
 class Sequential(Module):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import _backend
-from ..backends import library_name, transfer
+from ..backends import transfer
 from ..variable import Variable
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -152,7 +152,7 @@ class Optimizer:
                 else:
                     raw = p.value
                     xp = _backend.namespace_of(raw)
-                    be = _backend.Backend(library_name(xp), xp)
+                    be = _backend.Backend(_backend.backend_name(xp), xp)
                     s[name] = transfer.convert(v, be, _backend.device_of(raw), raw.dtype)
             else:
                 raise KeyError(f"anyad.optim.{type(self).__name__}.load_state_dict: unexpected key {key!r}")
