@@ -303,38 +303,23 @@ class Variable:
     __hash__ = object.__hash__
 
     # -- operators (each one anyad function; see anyad.ops) ----------------
-    def __add__(self, other: Any) -> Any:
-        return add(self, other)
-
+    # __add__, __sub__, __mul__, __truediv__, __pow__ and __matmul__ are the
+    # anyad functions themselves, bound at the end of this module (one call less
+    # per operation); the reflected operators swap the operands.
     def __radd__(self, other: Any) -> Any:
         return add(other, self)
-
-    def __sub__(self, other: Any) -> Any:
-        return subtract(self, other)
 
     def __rsub__(self, other: Any) -> Any:
         return subtract(other, self)
 
-    def __mul__(self, other: Any) -> Any:
-        return multiply(self, other)
-
     def __rmul__(self, other: Any) -> Any:
         return multiply(other, self)
-
-    def __truediv__(self, other: Any) -> Any:
-        return divide(self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
         return divide(other, self)
 
-    def __pow__(self, other: Any) -> Any:
-        return pow(self, other)
-
     def __rpow__(self, other: Any) -> Any:
         return pow(other, self)
-
-    def __matmul__(self, other: Any) -> Any:
-        return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Any:
         return matmul(other, self)
@@ -629,3 +614,11 @@ def _mutation() -> Any:
     from .array_api import _mutation as m
 
     return m
+
+
+Variable.__add__ = add
+Variable.__sub__ = subtract
+Variable.__mul__ = multiply
+Variable.__truediv__ = divide
+Variable.__pow__ = pow
+Variable.__matmul__ = matmul
