@@ -16,7 +16,7 @@ the computation, not one per operation.
 Replay makes no host synchronisation and no data-dependent decision: the same
 kernels run in the same order on every call, reading fixed input slots and
 writing fixed output slots. That is what CUDA stream capture needs, and
-:func:`capture_cuda_graph` does it for CuPy programs.
+:func:`anyad.backends.cuda_graph.capture_cuda_graph` does it for CuPy programs.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ._backend import TakeKey, namespace_of
 from .graph import OpType
 from .variable import Variable
 
-__all__ = ["Program", "build_program", "Uncompilable", "capture_cuda_graph"]
+__all__ = ["Program", "build_program", "Uncompilable"]
 
 _SCALARS = frozenset((bool, int, float, complex))
 _IN, _CONST, _OP = 0, 1, 2
@@ -445,71 +445,3 @@ def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars:
     program.names = tuple(names)
     program.n_inputs = n_inputs
     return program
-
-
-# ----------------------------------------------------------------------------
-# CUDA graphs (CuPy)
-# ----------------------------------------------------------------------------
-
-
-class CudaGraphProgram:
-    """A :class:`Program` captured once as a CUDA graph and relaunched.
-
-    Calls copy the new inputs into the captured input buffers, launch the
-    graph on its stream and return copies of the captured output buffers.
-    """
-
-    __slots__ = ("graph", "stream", "pool", "buffers", "outputs", "program")
-
-    def __call__(self, args: Sequence[Any]) -> list:
-        import cupy
-
-        with self.stream:
-            for buf, x in zip(self.buffers, args):
-                if buf is not None:
-                    cupy.copyto(buf, x)
-            self.graph.launch(self.stream)
-            return [None if o is None else (o.copy() if hasattr(o, "copy") else o) for o in self.outputs]
-
-
-def capture_cuda_graph(program: Program, example_inputs: Sequence[Any]) -> CudaGraphProgram:
-    """Capture one replay of a CuPy ``program`` as a CUDA graph.
-
-    The replay loop needs no change: it makes no host synchronisation and
-    takes no data-dependent decision, so running it once under stream capture
-    records every kernel launch. What capture adds is fixed memory:
-
-    * the inputs are copied into buffers allocated once, which the graph reads;
-    * everything the replay allocates comes from a private memory pool used by
-      nothing else, so the addresses baked into the graph stay valid: a block
-      freed during capture (a slot reused) is only ever reused by the same
-      graph, in the same order;
-    * a first, uncaptured run loads every kernel and grows the pool to size
-      before capture, so capture itself compiles and allocates nothing new.
-
-    CuPy cannot capture cuBLAS or cuSOLVER calls (``matmul``, ``linalg``):
-    CuPy raises ``NotImplementedError`` during capture, which this function
-    lets through, and the plain :class:`Program` replay stays the way to run
-    such programs. Untested here: no machine of this project has a GPU.
-    """
-    import cupy
-
-    cls = CudaGraphProgram
-    self = cls.__new__(cls)
-    self.program = program
-    self.pool = cupy.cuda.MemoryPool()
-    self.stream = cupy.cuda.Stream(non_blocking=True)
-    with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
-        self.buffers = [None if x is None or type(x) in _SCALARS else cupy.array(x, copy=True)
-                        for x in example_inputs]
-        args = [b if b is not None else x for b, x in zip(self.buffers, example_inputs)]
-        program(args)  # warm-up: kernels loaded, pool grown
-        self.stream.synchronize()
-        self.stream.begin_capture()
-        try:
-            outputs = program(args)
-        finally:
-            self.graph = self.stream.end_capture()
-        self.outputs = outputs
-        self.graph.upload()
-    return self

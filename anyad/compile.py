@@ -145,10 +145,10 @@ class Compiled:
 
         Returns a function taking arguments of that signature: each call copies
         them into the graph's input buffers, launches the graph and returns
-        copies of its outputs. See :func:`anyad._program.capture_cuda_graph`
+        copies of its outputs. See :func:`anyad.backends.cuda_graph.capture_cuda_graph`
         for what capture needs and what it refuses (cuBLAS calls: ``matmul``).
         """
-        from ._program import capture_cuda_graph
+        from .backends.cuda_graph import capture_cuda_graph
 
         entry, inputs, anyvar, _ = self._entry(args, kwargs)
         if entry is None:

@@ -26,7 +26,6 @@ import contextlib
 import contextvars
 import doctest
 import importlib.util
-import os
 import re
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import pytest
 
 import anyad as ad
 from anyad.forward import ForwardSweep
-from anyad.graph import PRIMITIVES, OpType
+from anyad.graph import PRIMITIVES
 from anyad.testing import GradcheckError, gradcheck
 
 from primitive_cases import CASES, INDEX_CASES

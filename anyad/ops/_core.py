@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
-from ..graph import ALL, AUTO, MODE, OFF, TRACK, Operation, OpType, Primitive
+from ..graph import AUTO, MODE, OFF, TRACK, OpType, Primitive
 from ..variable import TRACING, Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]

@@ -279,5 +279,5 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
 from .creation import ones_like, zeros_like  # noqa: E402
 from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where  # noqa: E402
 from .indexing import getitem  # noqa: E402
-from .manipulation import astype, concat, flip, reshape  # noqa: E402
+from .manipulation import astype, concat, flip  # noqa: E402
 from .reductions import cumulative_sum  # noqa: E402

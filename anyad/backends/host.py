@@ -1,0 +1,33 @@
+"""Host-side arithmetic for reports (gradcheck's comparison): numpy on copies
+that are already on the host, never on the engine's path."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def worst_disagreement(analytic: Any, numeric: Sequence[float], shape: tuple, atol: float,
+                       rtol: float) -> tuple | None:
+    """Compare ``analytic`` (a host array, or None for zeros) with ``numeric``
+    (flat, row-major) elementwise: ``|a - n| <= atol + rtol * |n|``, NaN failing.
+
+    Returns None when every element agrees, else ``(index, analytic value,
+    numeric value, number of disagreeing elements, number of elements)`` for
+    the element that misses its tolerance by most.
+
+    Examples
+    --------
+    >>> worst_disagreement(np.array([1.0, 2.0]), [1.0, 2.5], (2,), 1e-6, 1e-4)
+    ((1,), 2.0, 2.5, 1, 2)
+    """
+    num = np.asarray(numeric, dtype=np.float64).reshape(shape)
+    ana = np.zeros_like(num) if analytic is None else np.asarray(analytic, dtype=np.float64).reshape(shape)
+    excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
+    bad = ~(excess <= 0)  # NaN counts as a failure
+    if not bad.any():
+        return None
+    flat = int(np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)))
+    k = tuple(int(j) for j in np.unravel_index(flat, num.shape)) if num.ndim else ()
+    return k, float(ana[k]), float(num[k]), int(bad.sum()), int(num.size)
