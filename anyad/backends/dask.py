@@ -36,6 +36,7 @@ import types
 from typing import Any
 
 from .. import _backend
+from .scatter import without_newaxes
 
 __all__ = ["namespace", "index_add", "rechunk_like", "has_unknown_shape"]
 
@@ -368,7 +369,7 @@ def index_add(values: Any, key: Any, shape: tuple, repeats: bool) -> Any:
     chunks = _output_chunks(values, shared, shape)
     if not any(_is_array(k) for k in key):
         z = da.zeros(shape, dtype=values.dtype, chunks=chunks, meta=_meta(values, len(shape)))
-        basic, vals = _backend._without_newaxes(da, key, values, len(shape))
+        basic, vals = without_newaxes(da, key, values, len(shape))
         z[basic] = vals
         return z
     return _scatter(da, values, key, shape, shared, chunks)
