@@ -111,3 +111,33 @@ def be(request) -> BackendCase:
 @pytest.fixture(params=["float64", "float32"])
 def dtype(request) -> str:
     return request.param
+
+
+def backprop_to_second_order(outs, xs) -> list:
+    """The gradients of sum(outs) w.r.t. xs, recorded; then one second-order pass
+    through the first gradient that depends on xs. Returns the first-order ones."""
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    total = anyad.sum(outs[0]) if len(outs) == 1 else anyad.sum(anyad.stack([anyad.sum(o) for o in outs]))
+    grads = anyad.backprop([total], [None], xs, create_graph=True)
+    second = [g for g in grads if g is not None and g.requires_grad]
+    if second:
+        anyad.backprop([anyad.sum(second[0] * second[0])], [None], xs)
+    return grads
+
+
+@pytest.fixture
+def no_host_sync(monkeypatch):
+    """array_api_strict arrays raise on every conversion to a host value (what
+    would stall a GPU stream): bool, float, int, complex, __index__, __array__."""
+    strict = pytest.importorskip("array_api_strict")
+    array_type = type(strict.ones(1))
+
+    def refuse(name):
+        def method(self, *args, **kwargs):
+            raise AssertionError(f"host synchronisation: Array.{name} called")
+
+        return method
+
+    for name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "__array__"):
+        monkeypatch.setattr(array_type, name, refuse(name), raising=False)
+    yield

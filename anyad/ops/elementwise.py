@@ -17,7 +17,8 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
-def _doc(summary: str, example: str, args: str = "x") -> str:
+def function_doc(summary: str, example: str, args: str = "x") -> str:
+    """The docstring of an elementwise function: parameters, returns, example."""
     params = "\n".join(f"    {a} : Variable, array or Python scalar" for a in args.split(", "))
     return f"""{summary}
 
@@ -39,11 +40,11 @@ def _doc(summary: str, example: str, args: str = "x") -> str:
 
 
 def _unary(name: str, op_type: OpType, fwd, vjp, summary: str, example: str):
-    return unary_function(name, op_type, fwd, vjp, _doc(summary, example))
+    return unary_function(name, op_type, fwd, vjp, function_doc(summary, example))
 
 
 def _binary(name: str, op_type: OpType, fwd, vjp1, vjp2, summary: str, example: str):
-    return binary_function(name, op_type, fwd, vjp1, vjp2, _doc(summary, example, "x1, x2"))
+    return binary_function(name, op_type, fwd, vjp1, vjp2, function_doc(summary, example, "x1, x2"))
 
 
 def _predicate(name: str, fwd, summary: str, arity: int = 2):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
+from .elementwise import function_doc
 
 __all__ = [
     "hypot", "logaddexp", "copysign", "remainder", "floor_divide", "reciprocal", "real", "imag",
@@ -24,23 +25,7 @@ __all__ = [
 
 
 def _doc(summary: str, example: str, args: str = "x1, x2") -> str:
-    params = "\n".join(f"    {a} : Variable, array or Python scalar" for a in args.split(", "))
-    return f"""{summary}
-
-    Parameters
-    ----------
-{params}
-
-    Returns
-    -------
-    Variable or array
-        A Variable when an input is one, otherwise an array of the inputs' namespace.
-
-    Examples
-    --------
-    >>> import anyad as ad
-{example}
-    """
+    return function_doc(summary, example, args)
 
 
 def _hypot_share(g: Any, ans: Any, a: Any) -> Any:
