@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import random
 import sys
 import time
 import traceback
@@ -158,8 +159,14 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
     for e in timed:
         for _ in range(e.get("warm", 0)):
             e["timer"](e["step"])
+    # A fresh order every round: no one always runs first, and no one always runs
+    # right after the same neighbour (a BLAS pool still spinning after a NumPy step
+    # slows whichever step follows it on a small machine; a rotation would pin that
+    # cost on one implementation).
+    shuffle = random.Random(args.seed).shuffle
     for r in range(max((e["quota"] for e in timed), default=0)):
-        order = timed[r % len(timed):] + timed[:r % len(timed)]  # rotate: no one always runs first
+        order = list(timed)
+        shuffle(order)
         for e in order:
             if len(e["times"]) < e["quota"]:
                 t, out = e["timer"](e["step"])
