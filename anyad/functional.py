@@ -65,7 +65,7 @@ def _check_float(x: Any, what: str, k: int) -> Any:
         xp = _backend.namespace_of(raw)
     except TypeError:
         xp = None
-    if xp is None or not hasattr(raw, "dtype") or not xp.isdtype(raw.dtype, "real floating"):
+    if xp is None or not hasattr(raw, "dtype") or not _backend.is_real_floating(raw):
         desc = _backend.describe(raw) if xp is not None else type(raw).__name__
         raise TypeError(
             f"anyad.{what}: input {k} is {desc}; only real floating-point arrays can be differentiated "
@@ -283,8 +283,7 @@ def _value_and_grad(f: Callable, argnums: Any, has_aux: bool, what: str) -> Call
         if shape != () or not hasattr(ov, "dtype"):
             raise TypeError(f"anyad.{what}: f must return a scalar (a 0-d array), got "
                             f"{_describe(ov)}; use vjp or jacobian for non-scalar outputs")
-        xp = _backend.namespace_of(ov)
-        if not xp.isdtype(ov.dtype, "real floating"):
+        if not _backend.is_real_floating(ov):
             raise TypeError(f"anyad.{what}: f must return a real floating scalar, got {_describe(ov)}")
         if isinstance(out, Variable):
             grads = backprop([out], [None], rec.xs, create_graph=rec.nested, retain_graph=rec.nested)

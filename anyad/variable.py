@@ -555,8 +555,7 @@ def wrap(value: Any, op: Any = None) -> Variable:
 
 
 def _check_differentiable_dtype(value: Any, what: str) -> None:
-    xp = namespace_of(value)
-    if not xp.isdtype(value.dtype, "real floating"):
+    if not _backend.is_real_floating(value):
         raise TypeError(
             f"anyad.{what}: only real floating-point Variables can be differentiated, got "
             f"{_backend.describe(value)}; create it with a floating dtype, e.g. "
