@@ -172,11 +172,12 @@ def is_real_floating(value: Any) -> bool:
     (True, False)
     """
     dtype = value.dtype
+    key = (type(dtype), dtype)  # the type first: dtypes of two libraries are never compared
     try:
-        return _REAL_FLOATING[dtype]
+        return _REAL_FLOATING[key]
     except KeyError:
         answer = bool(namespace_of(value).isdtype(dtype, "real floating"))
-        _REAL_FLOATING[dtype] = answer
+        _REAL_FLOATING[key] = answer
         return answer
     except TypeError:  # an unhashable dtype object: ask every time
         return bool(namespace_of(value).isdtype(dtype, "real floating"))
