@@ -32,7 +32,7 @@ from anyad.backends.transfer import convert
 from anyad import nn, optim
 from anyad.nn import functional as F
 
-DEFAULT_OUT = os.path.join("docs", "img", "digits_loss.png")
+DEFAULT_OUT = "digits_loss.png"  # in the current directory; the docs figure: --out docs/img/digits_loss.png
 
 
 def load_data(seed: int = 0, test_size: float = 0.2) -> tuple:
