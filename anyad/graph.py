@@ -111,6 +111,7 @@ class OpType(enum.Enum):
     TAKE_ALONG_AXIS = 79
     DET = 80
     INDEX_ADD = 81
+    LOGSUMEXP = 82
     # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
     HYPOT = 100
     LOGADDEXP = 101

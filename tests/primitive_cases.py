@@ -123,6 +123,8 @@ CASES = [
     unary("cumulative_sum", lambda x: ad.cumulative_sum(x, axis=1), shape=(2, 3)),
     unary("cumulative_sum_initial", lambda x: ad.cumulative_sum(x, axis=0, include_initial=True), shape=(3, 2)),
     unary("logsumexp", lambda x: ad.logsumexp(x, axis=1), shape=(2, 3)),
+    unary("logsumexp_all", lambda x: ad.logsumexp(x), shape=(2, 3)),
+    unary("logsumexp_keepdims", lambda x: ad.logsumexp(x, axis=(0, 2), keepdims=True), shape=(2, 3, 2)),
     # linear algebra
     binary("matmul_2d", ad.matmul, real(), real(), (2, 3), (3, 4)),
     binary("matmul_batched_broadcast", ad.matmul, real(), real(), (2, 1, 2, 3), (3, 3, 2)),

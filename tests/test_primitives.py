@@ -67,3 +67,27 @@ def test_repeated_index_gradient_counts(be):
     idx = be.array(np.array([0, 0, 2, 0]), dtype="int64")
     ad.sum(x[idx]).backward()
     np.testing.assert_array_equal(be.to_numpy(x.grad), [3.0, 0.0, 1.0])
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # log(0) of the -inf slice
+def test_logsumexp_at_the_extremes(be):
+    """No overflow for large inputs; a slice of only -inf gives -inf and a zero
+    gradient (not nan); a single -inf entry gets no weight."""
+    inf = float("inf")
+    x = ad.Variable(be.array([[1000.0, 1000.0], [-inf, -inf], [0.0, -inf]]), requires_grad=True)
+    y = ad.logsumexp(x, axis=1)
+    np.testing.assert_allclose(be.to_numpy(y), [1000.0 + np.log(2.0), -inf, 0.0])
+    ad.sum(y * be.array([1.0, 2.0, 3.0])).backward()
+    np.testing.assert_allclose(be.to_numpy(x.grad), [[0.5, 0.5], [0.0, 0.0], [3.0, 0.0]], rtol=1e-12, atol=0)
+
+
+def test_logsumexp_forward_mode_matches_reverse(be):
+    x = be.array(np.random.default_rng(1).standard_normal((3, 4)))
+    t = be.array(np.random.default_rng(2).standard_normal((3, 4)))
+    f = lambda v: ad.logsumexp(v, axis=0)  # noqa: E731
+    _, jvp_out = ad.jvp(f, (x,), (t,))
+    _, vjp_fn = ad.vjp(f, x)
+    cot = be.array(np.ones(4))
+    (g,) = vjp_fn(cot)
+    # <1, J t> == <J^T 1, t>
+    np.testing.assert_allclose(np.sum(be.to_numpy(jvp_out)), np.sum(be.to_numpy(g) * be.to_numpy(t)), rtol=1e-10)

@@ -1,9 +1,10 @@
-"""Reductions: sum, mean, prod, max, min, cumulative_sum (primitives), and
-var, std, logsumexp (composed from primitives, so they need no rule)."""
+"""Reductions: sum, mean, prod, max, min, cumulative_sum, logsumexp (primitives),
+and var, std (composed from primitives, so they need no rule)."""
 
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 from .._backend import layout_like
@@ -266,28 +267,59 @@ def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
     return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims))
 
 
+def _logsumexp_fwd(xp: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf, nan) slice: no inf - inf
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    if keepdims:
+        return out
+    return xp.reshape(out, tuple(d for i, d in enumerate(x.shape) if axis is not None and i not in axis))
+
+
+def _softmax_of(x: Any, ans: Any, axis: Any, keepdims: bool) -> Any:
+    """``exp(x - logsumexp(x))``: the derivative of logsumexp, from its output.
+    A slice of only -inf has logsumexp -inf and gets 0 here, not ``exp(nan)``."""
+    if not keepdims:
+        ans = reshape(ans, _kept_shape(tuple(x.shape), axis))
+    ans = where(equal(ans, -math.inf), zeros_like(ans), ans)  # on the reduced array: cheap
+    return exp(subtract(x, ans))
+
+
+def _logsumexp_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    if not keepdims:
+        g = reshape(g, _kept_shape(tuple(x.shape), axis))
+    return multiply(g, _softmax_of(x, ans, axis, keepdims))
+
+
+# One primitive, not a composition: three passes over x forward and three backward
+# (a composition keeps six intermediates of x's size alive and walks them all back).
+_LOGSUMEXP = Primitive("logsumexp", OpType.LOGSUMEXP, _logsumexp_fwd, (_logsumexp_vjp,))
+_LOGSUMEXP.jvp = lambda ts, ans, x, *, axis, keepdims: sum(
+    multiply(ts[0], _softmax_of(x, ans, axis, keepdims)), axis=axis, keepdims=keepdims)
+
+
 def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
 
-    Composed from primitives around the (constant) maximum, so its gradient
-    is the softmax of ``x`` and every higher derivative follows.
+    Its gradient is the softmax of ``x`` (computed from the output, so no
+    intermediate of ``x``'s size is kept), and every higher derivative follows.
 
     Examples
     --------
     >>> import anyad as ad
-    >>> ad.logsumexp(ad.Variable([1000.0, 1000.0]))
+    >>> x = ad.Variable([1000.0, 1000.0], requires_grad=True)
+    >>> y = ad.logsumexp(x)
+    >>> y
     Variable(1000.6931471805599)
+    >>> y.backward()
+    >>> x.grad
+    array([0.5, 0.5])
     """
     axes = normalize_axis(axis, _ndim(x), "logsumexp")
-    m = max(stop_gradient(x), axis=axes, keepdims=True)
-    m = where(isfinite(m), m, zeros_like(m))
-    out = add(log(sum(exp(subtract(x, m)), axis=axes, keepdims=True)), m)
-    if not keepdims:
-        out = reshape(out, tuple(d for i, d in enumerate(out.shape) if axes is not None and i not in axes))
-    return out
+    return apply(_LOGSUMEXP, (x,), {"axis": axes, "keepdims": keepdims})
 
 
 from .creation import ones_like, zeros_like  # noqa: E402
-from .elementwise import add, divide, equal, exp, isfinite, log, multiply, sqrt, subtract, where  # noqa: E402
+from .elementwise import divide, equal, exp, multiply, sqrt, subtract, where  # noqa: E402
 from .indexing import getitem  # noqa: E402
-from .manipulation import astype, broadcast_to, flip, reshape, stop_gradient  # noqa: E402
+from .manipulation import astype, broadcast_to, flip, reshape  # noqa: E402
