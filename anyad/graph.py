@@ -112,6 +112,7 @@ class OpType(enum.Enum):
     DET = 80
     INDEX_ADD = 81
     LOGSUMEXP = 82
+    SOFTMAX = 83
     # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
     HYPOT = 100
     LOGADDEXP = 101

@@ -125,6 +125,8 @@ CASES = [
     unary("logsumexp", lambda x: ad.logsumexp(x, axis=1), shape=(2, 3)),
     unary("logsumexp_all", lambda x: ad.logsumexp(x), shape=(2, 3)),
     unary("logsumexp_keepdims", lambda x: ad.logsumexp(x, axis=(0, 2), keepdims=True), shape=(2, 3, 2)),
+    unary("softmax", lambda x: ad.nn.functional.softmax(x, axis=1), shape=(2, 3)),
+    unary("softmax_axes", lambda x: ad.nn.functional.softmax(x, axis=(0, 2)), shape=(2, 3, 2)),
     # linear algebra
     binary("matmul_2d", ad.matmul, real(), real(), (2, 3), (3, 4)),
     binary("matmul_batched_broadcast", ad.matmul, real(), real(), (2, 1, 2, 3), (3, 3, 2)),

@@ -1,5 +1,6 @@
 """Reductions: sum, mean, prod, max, min, cumulative_sum, logsumexp (primitives),
-and var, std (composed from primitives, so they need no rule)."""
+and var, std (composed from primitives, so they need no rule); softmax, the
+normalisation beside logsumexp (a primitive, used by :mod:`anyad.nn`)."""
 
 from __future__ import annotations
 
@@ -317,6 +318,34 @@ def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     """
     axes = normalize_axis(axis, _ndim(x), "logsumexp")
     return apply(_LOGSUMEXP, (x,), {"axis": axes, "keepdims": keepdims})
+
+
+def _softmax_fwd(xp: Any, x: Any, axis: Any) -> Any:
+    m = xp.max(x, axis=axis, keepdims=True)
+    e = xp.exp(x - xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_vjp(g: Any, ans: Any, x: Any, *, axis: Any) -> Any:
+    return multiply(ans, subtract(g, sum(multiply(g, ans), axis=axis, keepdims=True)))
+
+
+_SOFTMAX = Primitive("softmax", OpType.SOFTMAX, _softmax_fwd, (_softmax_vjp,))
+_SOFTMAX.jvp = lambda ts, ans, x, *, axis: _softmax_vjp(ts[0], ans, x, axis=axis)  # J is symmetric
+
+
+def softmax(x: Any, /, *, axis: Any = -1) -> Any:
+    """``exp(x) / sum(exp(x))`` over ``axis``, without overflow: one primitive,
+    whose gradient ``y * (g - sum(g * y))`` needs only its output ``y``.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> from anyad.ops.reductions import softmax
+    >>> softmax(ad.Variable([0.0, 0.0, 1000.0]))
+    Variable([0. 0. 1.])
+    """
+    return apply(_SOFTMAX, (x,), {"axis": normalize_axis(axis, _ndim(x), "softmax")})
 
 
 from .creation import ones_like, zeros_like  # noqa: E402
