@@ -281,6 +281,9 @@ class recording:
 # ----------------------------------------------------------------------------
 
 
+_REAL_SCALARS = frozenset((bool, int, float))
+
+
 class GraphFreedError(RuntimeError):
     """Backprop reached an operation whose saved values were already freed."""
 
@@ -424,7 +427,9 @@ def backprop(
                     gu = rule(g, ans, *both[k:k + n], **kw) if kw else rule(g, ans, *both[k:k + n])
                 if gu is None:
                     continue
-                if prim.broadcasts:  # sum back over broadcast axes; keep the input's dtype
+                # sum back over broadcast axes and keep the input's dtype; a Python number
+                # beside it changes neither (``y * 1.0001``: no check needed)
+                if prim.broadcasts and (n != 2 or type(both[k + 1 - i]) not in _REAL_SCALARS):
                     uv = u.value
                     if gu.shape != uv.shape:
                         gu = unbroadcast(gu, tuple(uv.shape))

@@ -293,7 +293,7 @@ def _logsumexp_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> An
 
 
 # One primitive, not a composition: three passes over x forward and three backward
-# (a composition keeps six intermediates of x's size alive and walks them all back).
+# (the composition keeps two intermediates of x's size alive and walks them back).
 _LOGSUMEXP = Primitive("logsumexp", OpType.LOGSUMEXP, _logsumexp_fwd, (_logsumexp_vjp,))
 _LOGSUMEXP.jvp = lambda ts, ans, x, *, axis, keepdims: sum(
     multiply(ts[0], _softmax_of(x, ans, axis, keepdims)), axis=axis, keepdims=keepdims)
