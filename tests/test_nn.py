@@ -543,7 +543,7 @@ def test_training_on_every_backend_reduces_the_loss(be):
         assert p.dtype == ref.dtype and repr(p.device) == repr(ad._backend.device_of(ref))
 
 
-def test_a_training_step_on_device1_never_touches_the_host(monkeypatch):
+def test_a_training_step_on_device1_never_touches_the_host(no_host_sync):
     strict = pytest.importorskip("array_api_strict")
     dev = strict.Device("device1")
     x = strict.asarray(np.random.default_rng(0).normal(size=(8, 3)), device=dev)
@@ -552,13 +552,6 @@ def test_a_training_step_on_device1_never_touches_the_host(monkeypatch):
         6, backend="array_api_strict", device=dev), nn.GELU(), nn.Dropout(0.2, rng=1),
         nn.Linear(6, 3, rng=2, backend="array_api_strict", device=dev))
     opt = ad.optim.Adam(net.parameters(), lr=0.01)
-    Array = type(strict.ones(1))
-
-    def refuse(self, *a, **k):
-        raise AssertionError("host synchronisation")
-
-    for name in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
-        monkeypatch.setattr(Array, name, refuse, raising=False)
     for _ in range(2):
         loss = F.cross_entropy(net(x), y)
         opt.zero_grad()

@@ -168,20 +168,13 @@ def test_jax_parameters_are_rebound():
     np.testing.assert_allclose(np.asarray(p.value), [0.9, -1.9], rtol=1e-6)
 
 
-def test_optimizer_steps_never_touch_the_host(monkeypatch):
+def test_optimizer_steps_never_touch_the_host(no_host_sync):
     strict = pytest.importorskip("array_api_strict")
     dev = strict.Device("device1")
     params = [nn.Parameter(strict.asarray([1.0, -2.0], device=dev)) for _ in range(3)]
     opts = [optim.SGD([params[0]], lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
             optim.Adam([params[1]], lr=0.1, amsgrad=True, weight_decay=0.1), optim.AdamW([params[2]], lr=0.1)]
     sched = optim.CosineAnnealingLR(opts[1], T_max=3)
-    Array = type(strict.ones(1))
-
-    def refuse(self, *a, **k):
-        raise AssertionError("host synchronisation")
-
-    for name in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
-        monkeypatch.setattr(Array, name, refuse, raising=False)
     for _ in range(3):
         for p, opt in zip(params, opts):
             opt.zero_grad()
