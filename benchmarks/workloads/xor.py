@@ -18,6 +18,42 @@ X_DATA = [[[0], [0]], [[0], [1]], [[1], [0]], [[1], [1]]]
 Y_DATA = [[0], [1], [1], [0]]
 
 
+def tensor_graph_program(ad, data) -> object:
+    """One timed step for a library with the Tensor/Graph face (``ad`` is
+    ``anyad`` or python-autodiff's ``autodiff``): the README's XOR program as
+    written, from ``data``'s fixed weights; returns the final weights."""
+    w1, b1, w2, b2 = data.params
+    X_data, Y_data = data.consts["X"], data.consts["Y"]
+    epochs = data.dims["epochs"]
+
+    def step():
+        g = ad.Graph()
+        X = ad.Tensor(X_data, dtype="float64")
+        Y = ad.Tensor(Y_data, dtype="float64")
+        W1 = ad.Tensor(w1, dtype="float64")
+        B1 = ad.Tensor(b1, dtype="float64")
+        W2 = ad.Tensor(w2, dtype="float64")
+        B2 = ad.Tensor(b2, dtype="float64")
+
+        def forward(x):
+            Z1 = np.matmul(W1, x) + B1
+            A1 = np.tanh(Z1)
+            Z2 = np.matmul(W2, A1) + B2
+            return Z2
+
+        for i in range(epochs):
+            for x, y in zip(X, Y):
+                parameters = [W1, B1, W2, B2]
+                g.add_variables(*parameters, x, y)
+                Z2 = forward(x)
+                E = (y - Z2) ** 2
+                for param, gradient in zip(parameters, g.gradient(E, parameters)):
+                    param.assign(param._i - (LR * gradient))
+        return [W1._i, B1._i, W2._i, B2._i]
+
+    return step
+
+
 class XOR(Workload):
     name = "xor"
     title = "python-autodiff XOR program: 2-160-1 tanh, SGD per sample"
