@@ -461,6 +461,23 @@ def test_initialisers_have_the_right_scale(be):
 # ---------------------------------------------------------------------------
 
 
+def _step_both(loss, opt, tloss, topt):
+    """One optimiser step of anyad and of torch; the losses must agree."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    topt.zero_grad()
+    tloss.backward()
+    topt.step()
+    np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-9)
+
+
+def _assert_same_parameters(ours, theirs):
+    mine = dict(ours.named_parameters())
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(mine[name].value, p.detach().numpy(), rtol=1e-8, atol=1e-10)
+
+
 @needs_torch
 def test_training_an_mlp_matches_torch_step_for_step():
     rng = np.random.default_rng(0)
@@ -474,18 +491,9 @@ def test_training_an_mlp_matches_torch_step_for_step():
     topt = torch.optim.Adam(theirs.parameters(), lr=1e-2)
     for step in range(30):
         batch = slice(8 * (step % 4), 8 * (step % 4) + 8)
-        loss = F.cross_entropy(ours(x[batch]), y[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        tloss = torch.nn.functional.cross_entropy(theirs(torch.tensor(x[batch])), torch.tensor(y[batch]))
-        topt.zero_grad()
-        tloss.backward()
-        topt.step()
-        np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-9)
-    for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(dict(ours.named_parameters())[name].value, p.detach().numpy(), rtol=1e-8,
-                                   atol=1e-10)
+        _step_both(F.cross_entropy(ours(x[batch]), y[batch]), opt,
+                   torch.nn.functional.cross_entropy(theirs(torch.tensor(x[batch])), torch.tensor(y[batch])), topt)
+    _assert_same_parameters(ours, theirs)
 
 
 @needs_torch
@@ -500,18 +508,10 @@ def test_training_layernorm_gelu_with_bce_and_sgd_matches_torch():
     opt = ad.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
     topt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
     for _ in range(20):
-        loss = F.binary_cross_entropy_with_logits(ours(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        tloss = torch.nn.functional.binary_cross_entropy_with_logits(theirs(torch.tensor(x)), torch.tensor(y))
-        topt.zero_grad()
-        tloss.backward()
-        topt.step()
-        np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-9)
-    for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(dict(ours.named_parameters())[name].value, p.detach().numpy(), rtol=1e-8,
-                                   atol=1e-10)
+        _step_both(F.binary_cross_entropy_with_logits(ours(x), y), opt,
+                   torch.nn.functional.binary_cross_entropy_with_logits(theirs(torch.tensor(x)), torch.tensor(y)),
+                   topt)
+    _assert_same_parameters(ours, theirs)
 
 
 def _blobs(be, dtype):
