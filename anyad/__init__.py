@@ -14,7 +14,7 @@ array([1.38177329, 0.07700375])
 
 from ._backend import Backend, BackendMismatchError, current_backend, use
 from .variable import Variable  # first: the ops modules import it
-from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
+from .graph import GraphFreedError, Operation, OpType, Primitive, backprop, saved_values_hooks
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
 from .tracker import GradientTracker
@@ -35,5 +35,5 @@ __all__ = [
     "linalg", "nn", "optim", "random", "save", "load",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
-    "jit", "GradientCache", "TracingError",
+    "jit", "GradientCache", "TracingError", "saved_values_hooks",
 ]

@@ -26,7 +26,8 @@ import operator
 from typing import Any, Sequence
 
 from ._backend import TakeKey, namespace_of
-from .graph import OpType
+from ._saves import Meta
+from .graph import Node, OpType, vertex
 from .variable import Variable
 
 __all__ = ["Program", "build_program", "Uncompilable"]
@@ -252,15 +253,16 @@ def build_program(
     in_arr: dict = {}
     for k, x in enumerate(inputs):
         if isinstance(x, Variable):
-            in_var.setdefault(x, k)
+            in_var.setdefault(vertex(x), k)
         elif x is not None and type(x) not in _SCALARS:
             in_arr.setdefault(id(x), k)
     nodes: list = []  # [kind, payload]
     order: list = []  # op node ids, inputs before their readers
-    ids: dict = {}  # Variable -> node id
+    ids: dict = {}  # vertex (graph Node or leaf Variable) -> program node id
     in_nodes: dict = {}  # input index -> node id
     const_nodes: dict = {}  # id(array) -> node id
     live_vars: list = []
+    xp_of: dict = {}  # program node id -> the namespace of its value, where known
 
     def new(kind: int, payload: Any) -> int:
         nodes.append([kind, payload])
@@ -270,6 +272,10 @@ def build_program(
         n = in_nodes.get(k)
         if n is None:
             n = in_nodes[k] = new(_IN, k)
+            x = inputs[k] if k < len(inputs) else live_vars[k - len(inputs)]
+            x = x.value if isinstance(x, Variable) else x
+            if _is_array(x):
+                xp_of[n] = namespace_of(x)
         return n
 
     def raw_node(x: Any) -> int:
@@ -293,6 +299,7 @@ def build_program(
             if strict:
                 raise Uncompilable("a raw array computed outside the recorded graph")
             n = const_nodes[id(x)] = new(_CONST, x)
+            xp_of[n] = namespace_of(x)
         return n
 
     def leaf_node(v: Variable) -> int:
@@ -302,44 +309,72 @@ def build_program(
         if live:
             live_vars.append(v)
             return input_node(len(inputs) + len(live_vars) - 1)
-        return new(_CONST, v.value)
+        n = new(_CONST, v.value)
+        xp_of[n] = namespace_of(v.value)
+        return n
 
-    def deps(v: Variable) -> list:
-        args = v._args
-        n = len(args) >> 1
-        out = [u for u in args[:n] if isinstance(u, Variable)]
-        for x in args[n:]:
-            p = producers.get(id(x))
+    def is_input_value(x: Any) -> bool:
+        """An edge whose value is itself a program input (read by identity)."""
+        return x is not None and type(x) not in _SCALARS and type(x) is not Meta and id(x) in in_arr
+
+    def holes_of(node: Node) -> list:
+        kw = node.kw
+        holes: list = []
+        if kw and _has_arrays(kw):
+            _split(kw, holes)
+        return holes
+
+    def deps(node: Node) -> list:
+        saved = node.values()
+        out = []
+        for p, x in zip(node.parents, saved[1:]):
+            if is_input_value(x):
+                continue
             if p is not None:
                 out.append(p)
-        kw = v._kw
-        if kw and _has_arrays(kw):
-            holes: list = []
-            _split(kw, holes)
-            for h in holes:
-                out.append(h if isinstance(h, Variable) else producers.get(id(h)))
+            else:
+                q = producers.get(id(x))
+                if q is not None:
+                    out.append(q)
+        for h in holes_of(node):
+            out.append(vertex(h) if isinstance(h, Variable) else producers.get(id(h)))
         return [u for u in out if u is not None and u not in ids]
 
-    def finish(v: Variable) -> int:
-        prim = v._prim
-        args = v._args
-        n = len(args) >> 1
-        arg_ids = [ids[p] if isinstance(p, Variable) else raw_node(x) for p, x in zip(args[:n], args[n:])]
-        kw = v._kw
+    def edge(p: Any, x: Any) -> int:
+        if is_input_value(x):
+            return raw_node(x)
+        return ids[p] if p is not None else raw_node(x)
+
+    def finish(node: Node) -> int:
+        prim = node.prim
+        saved = node.values()
+        arg_ids = [edge(p, x) for p, x in zip(node.parents, saved[1:])]
+        kw = node.kw
         holes: list = []
         template = _split(kw, holes) if kw and _has_arrays(kw) else kw
-        hole_ids = [ids[h] if isinstance(h, Variable) else raw_node(h) for h in holes]
+        hole_ids = [ids[vertex(h)] if isinstance(h, Variable) else raw_node(h) for h in holes]
         if fixed_shapes and prim.op_type is OpType.GETITEM and any(_is_bool(h) for h in holes):
             raise Uncompilable("boolean-mask indexing: its output shape depends on the mask's values")
-        if n == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE):
+        if len(arg_ids) == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE):
             return arg_ids[0]  # the same value under another name
-        if all(nodes[i][0] == _CONST for i in arg_ids + hole_ids):
-            return new(_CONST, v.value)  # constant folding: computed once, while tracing
-        node = new(_OP, (prim, namespace_of(v.value), arg_ids, template, hole_ids))
-        order.append(node)
-        return node
+        if saved[0] is not None and all(nodes[i][0] == _CONST for i in arg_ids + hole_ids):
+            n = new(_CONST, saved[0])  # constant folding: computed once, while tracing
+            xp_of[n] = namespace_of(saved[0])
+            return n
+        arrays = [x for x in saved if x is not None and type(x) not in _SCALARS and type(x) is not Meta
+                  and _is_array(x)]
+        if arrays:
+            xp = namespace_of(arrays[0])
+        else:  # a node that keeps no array: the namespace its inputs come from
+            xp = next((xp_of[i] for i in arg_ids if i in xp_of), None)
+            if xp is None:
+                raise Uncompilable(f"a {prim.name} operation whose library cannot be told")
+        xp_of[len(nodes)] = xp
+        pid = new(_OP, (prim, xp, arg_ids, template, hole_ids))
+        order.append(pid)
+        return pid
 
-    def visit(root: Variable) -> int:
+    def visit(root: Any) -> int:
         stack = [root]
         entered: set = set()
         while stack:
@@ -358,12 +393,12 @@ def build_program(
                 continue
             if forbidden is not None and v in forbidden:
                 raise Uncompilable("the walk reached a Variable outside the program's inputs")
-            if v._prim is None:
+            if type(v) is not Node:
                 ids[v] = leaf_node(v)
                 stack.pop()
                 continue
-            if v._args is None:
-                raise Uncompilable(f"a {v._prim.name} operation whose saved values were freed")
+            if v.parents is None or v.saved is None:
+                raise Uncompilable(f"a {v.prim.name} operation whose saved values were freed")
             entered.add(v)
             stack.extend(reversed(deps(v)))
         return ids[root]
@@ -373,7 +408,7 @@ def build_program(
         if o is None:
             out_ids.append(-1)
         elif isinstance(o, Variable):
-            out_ids.append(visit(o))
+            out_ids.append(visit(vertex(o)))
         else:
             p = producers.get(id(o))
             out_ids.append(visit(p) if p is not None and in_arr.get(id(o)) is None else raw_node(o))

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 from . import _backend
 from ._program import Uncompilable, _is_array, identity
-from .graph import Primitive
+from ._saves import KEEP_ALL
+from .graph import KEEP, Node, Primitive, make_node, vertex
 from .variable import TRACING, Variable
 
 __all__ = ["TracingError", "Recorder", "Tracer", "tracing", "freeze", "array_key"]
@@ -63,6 +64,8 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.vjps = _NO_RULES
         s.broadcasts = False
         s.jvp = _no_tangent
+        s.declared = s._saves = KEEP_ALL
+        s._by_mask = {}
         _SHADOWS[prim] = s
     return s
 
@@ -79,11 +82,9 @@ class Recorder:
                   out: Variable) -> None:
         """``out`` was computed from ``params`` without being recorded: record it
         (with no derivative rules: no gradient flows through it, as before)."""
-        out._prim = _shadow(prim)
-        out._args = tuple(params) + tuple(values)
-        out._kw = kw
+        out._node = node = make_node(_shadow(prim), params, values, out.value, kw, KEEP)
         out._view = None
-        self.producers[id(out.value)] = out
+        self.producers[id(out.value)] = node
 
     def leaf_of(self, v: Variable, src: Variable, dtype: Any, requires_grad: bool) -> None:
         """``Variable(src, dtype)``: a new leaf made from a Variable's value."""
@@ -112,19 +113,20 @@ class Tracer(Recorder):
         self.inputs = set(inputs)
         self.name = name
         for x in inputs:  # an index array taken from an input is read from it
-            self.producers[id(x.value)] = x
+            self.producers[id(x.value)] = vertex(x)
 
     def _depends(self, v: Variable) -> bool:
-        inputs, seen, stack = self.inputs, set(), [v]
+        inputs = {vertex(x) for x in self.inputs}
+        seen: set = set()
+        stack = [vertex(v)]
         while stack:
             u = stack.pop()
             if u in inputs:
                 return True
-            if u in seen or u._prim is None or u._args is None:
+            if u in seen or type(u) is not Node or u.parents is None:
                 continue
             seen.add(u)
-            args = u._args
-            stack.extend(p for p in args[: len(args) >> 1] if isinstance(p, Variable))
+            stack.extend(p for p in u.parents if p is not None)
         return False
 
     def concrete(self, v: Variable, what: str) -> None:

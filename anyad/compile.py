@@ -34,7 +34,8 @@ from . import _backend
 from ._program import Uncompilable, _is_array, build_program
 from ._pytree import tree_flatten, tree_unflatten
 from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
-from .graph import ALL, AUTO, MODE, OFF, backprop, recording
+from ._saves import Meta
+from .graph import ALL, AUTO, MODE, OFF, Node, backprop, recording, toposort, vertex
 from .variable import TRACING, Variable, wrap
 
 __all__ = ["jit", "GradientCache", "TracingError"]
@@ -299,86 +300,47 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | No
     Variables and arrays those values come from, for building a program).
 
     Only the part of the graph between the ``dxs`` and ``dy`` shapes the
-    backward; a node outside it is read for its value (its type, shape,
-    dtype and device are in the key) and how it was computed does not matter.
-    Nodes of that part are keyed when the walk finishes them (inputs first),
-    each by its primitive, parameters, the positions of its inputs, shape
-    and dtype.
+    backward, and a backward reads only what its nodes keep: each node of that
+    part is keyed (inputs first) by its primitive, parameters, the positions
+    of its inputs in the part, what it keeps (arrays by type, shape, dtype and
+    device, scalars by value), and its output's shape and dtype; the arrays it
+    keeps are the program's inputs.
     """
-    wanted = set(dxs)
-    state: dict = {}  # 1: entered, 2: finished
-    needed: set = set()
+    wanted = {vertex(d) for d in dxs}
+    order, needed = toposort([vertex(dy)], wanted.__contains__)
     key: list = []
     values: list = []  # what the program reads, in order
     pos: dict = {}
     raw_pos: dict = {}
-    stack = [dy]
-    pop, push, add_key, add_value = stack.pop, stack.append, key.append, values.append
-    while stack:
-        v = pop()
-        s = state.get(v)
-        if s == 2:
+    add_key, add_value = key.append, values.append
+    for k, v in enumerate(order):
+        pos[v] = k
+        if type(v) is not Node:  # a leaf source
+            add_value(v.value)
+            if objs is not None:
+                objs.append(v)
+            add_key(array_key(v.value))
             continue
-        prim = v._prim
-        if prim is None:  # a leaf: part of the key only as a source (or as an input, below)
-            state[v] = 2
-            if v in wanted:
-                needed.add(v)
-                pos[v] = len(values)
-                add_value(v.value)
-                if objs is not None:
-                    objs.append(v)
-                add_key(array_key(v.value))
-            continue
-        args = v._args
-        if args is None:
-            raise Uncompilable("freed graph")
-        n = len(args) >> 1
-        if s is None:  # enter: come back after the inputs
-            state[v] = 1
-            push(v)
-            for u in args[:n]:
-                if isinstance(u, Variable) and u not in state:
-                    push(u)
-            continue
-        state[v] = 2
-        if v not in wanted:
-            for u in args[:n]:
-                if isinstance(u, Variable) and u in needed:
-                    break
-            else:
-                continue
-        needed.add(v)
-        refs = []
-        for i in range(n):
-            u = args[i]
-            if isinstance(u, Variable):
-                j = pos.get(u)
-                if j is None:  # a value from outside the differentiated part
-                    x = args[n + i]
-                    if x is not u.value:  # rebound since it was recorded (Tensor.assign)
-                        raise Uncompilable("an input's value was replaced after it was recorded")
-                    j = pos[u] = len(values)
-                    add_value(x)
-                    if objs is not None:
-                        objs.append(u)
-                    add_key(("v", array_key(x)))
-                elif args[n + i] is not u.value:
-                    raise Uncompilable("an input's value was replaced after it was recorded")
-                refs.append(j)
-            elif type(u) in _SCALARS or u is None:
-                refs.append(_scalar_key(u))
-            else:  # a raw array (or Python data): by identity, then by its value's key
-                x = args[n + i]
+        refs = tuple(pos.get(p, -1) if p is not None else -2 for p in v.parents)
+        kept = []
+        for x in v.values():
+            if x is None:
+                kept.append(None)
+            elif type(x) is Meta:
+                kept.append(("m", x.shape, x.dtype))
+            elif type(x) in _SCALARS:
+                kept.append(_scalar_key(x))
+            elif _is_array(x):
                 j = raw_pos.get(id(x))
                 if j is None:
                     j = raw_pos[id(x)] = len(values)
                     add_value(x)
                     if objs is not None:
                         objs.append(x)
-                    add_key(("r", array_key(x) if type(u) is type(x) else freeze(u, None)))
-                refs.append(("r", j))
-        kw = v._kw
+                kept.append(("a", j, array_key(x)))
+            else:  # Python data
+                kept.append(("p", freeze(x, None)))
+        kw = v.kw
         if kw:
             arrays: list = []
             fk = freeze(kw, arrays)
@@ -395,20 +357,15 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | No
                 fk = (fk, tuple(idx))
         else:
             fk = None
-        val = v.value
-        add_key((prim, tuple(refs), fk, val.shape, val.dtype))
-        pos[v] = len(values)
-        add_value(val)
-        if objs is not None:
-            objs.append(v)
-    key.append(tuple(pos.get(d, -1) if d in needed else -1 for d in dxs))
+        add_key((v.prim, refs, tuple(kept), fk, tuple(v.shape), v.dtype, v.meta))
+    key.append(tuple(pos.get(vertex(d), -1) for d in dxs))
     if seed is not None:
         s = seed.value if isinstance(seed, Variable) else seed
         key.append(("seed", array_key(s)))
         values.append(s)
         if objs is not None:
             objs.append(s)
-    return tuple(key), values, state, dy in needed
+    return tuple(key), values, needed, vertex(dy) in needed
 
 
 class GradientCache:

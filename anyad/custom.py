@@ -99,6 +99,8 @@ class custom_vjp:
         prim.vjps = None
         prim.broadcasts = True  # gradients summed back to broadcast inputs' shapes by the engine
         prim.jvp = None
+        prim.declared = prim._saves = None
+        prim._by_mask = {}
         self.primitive = prim
 
     # -- declaring rules ------------------------------------------------------
@@ -114,6 +116,7 @@ class custom_vjp:
             raise TypeError(f"anyad.custom_vjp.defvjp: expected a function, got {type(rule).__name__}")
         self.vjp_rule = rule
         self.primitive.vjps = _JointRules(self)
+        self.primitive.rules_changed()
         return rule
 
     def defjvp(self, rule: Callable) -> Callable:
@@ -139,6 +142,7 @@ class custom_vjp:
             raise TypeError(f"anyad.custom_vjp.defjvp: expected a function, got {type(rule).__name__}")
         self.jvp_rule = rule
         self.primitive.jvp = functools.partial(_call_jvp, self)
+        self.primitive.rules_changed()
         return rule
 
     # -- running ---------------------------------------------------------------

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .graph import ALL, GraphFreedError, recording
+from ._backend import device_of as _device, namespace_of as _namespace
+from .graph import ALL, GraphFreedError, Node, backprop, recording, rule_inputs, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["ForwardSweep", "diagonal_jvp"]
@@ -75,6 +76,7 @@ def diagonal_jvp(prim: Any) -> Any:
             return out
 
     jvp.__name__ = f"{prim.name}_jvp"
+    jvp.reads_like_vjps = True  # what it reads is what the VJP rules read (anyad._saves)
     return jvp
 
 
@@ -83,45 +85,15 @@ def diagonal_jvp(prim: Any) -> Any:
 # ----------------------------------------------------------------------------
 
 
-def _forward_order(targets: Sequence[Any], inputs: dict) -> tuple[list, set]:
-    """The recorded Variables between ``inputs`` and ``targets`` that depend on
-    an input, inputs' consumers first (iterative post-order; the walk stops at
-    inputs and leaves, so an enclosing graph is never visited); and the set of
-    those Variables with the inputs."""
-    order: list = []
-    live: set = set(inputs)
-    state: dict = dict.fromkeys(inputs, 2)  # 1: entered, 2: finished
-    stack = [t for t in reversed(targets) if isinstance(t, Variable)]
-    pop, push, get, append = stack.pop, stack.append, state.get, order.append
-    while stack:
-        v = pop()
-        s = get(v)
-        if s == 2:
-            continue
-        if s is None:
-            if v._prim is None:  # a leaf that is not an input
-                state[v] = 2
-                continue
-            args = v._args
-            if args is None:
-                raise GraphFreedError(
-                    f"anyad.jvp: the {v._prim.name} operation's saved values were freed by an earlier "
-                    "backward(); record the function again"
-                )
-            state[v] = 1
-            push(v)
-            for u in args[: len(args) >> 1]:
-                if isinstance(u, Variable) and u not in state:
-                    push(u)
-            continue
-        state[v] = 2
-        args = v._args
-        for u in args[: len(args) >> 1]:
-            if isinstance(u, Variable) and u in live:
-                live.add(v)
-                append(v)
-                break
-    return order, live
+def _forward_order(targets: Sequence[Any], inputs: Sequence[Any]) -> tuple[list, set]:
+    """The nodes between ``inputs`` and ``targets`` that depend on an input,
+    inputs' consumers first (the walk stops at the inputs, so an enclosing
+    graph is never visited); and the set of those nodes with the inputs'
+    vertices."""
+    starts = {vertex(x) for x in inputs}
+    roots = [vertex(t) for t in targets if isinstance(t, Variable)]
+    order, live = toposort(roots, starts.__contains__, stop=starts)
+    return [v for v in order if v not in starts], live
 
 
 class ForwardSweep:
@@ -138,11 +110,10 @@ class ForwardSweep:
         differentiated again (nested transforms).
     free : bool
         For a graph private to the caller (what :func:`anyad.jvp` records):
-        release each operation's saved values as soon as it is swept, and each
-        tangent with the last operation that reads it (as a backward pass with
+        release each node as soon as it is swept, and each tangent with the
+        last node that reads it (as a backward pass with
         ``retain_graph=False`` does), so peak memory stays that of the recorded
-        forward pass. The sweep then runs once, and uses the ``grad`` slot of
-        the graph's Variables to hold tangents while it runs.
+        forward pass. The sweep then runs once.
 
     The topological order is computed once; :meth:`run` can be called with
     many tangents (one per column of a forward-mode Jacobian) unless ``free``.
@@ -163,10 +134,9 @@ class ForwardSweep:
         self.inputs = list(inputs)
         self.create_graph = create_graph
         self.free = free
-        order, live = _forward_order(self.targets, dict.fromkeys(self.inputs))
+        order, live = _forward_order(self.targets, self.inputs)
         self.order: list | None = order
-        # free: the swept Variables by id (no references, so each can die once consumed)
-        self._live = {id(v) for v in live} if free else None
+        self._live = live
 
     def run(self, tangents: Sequence[Any]) -> list:
         """The tangents of the targets for the input ``tangents`` (aligned with
@@ -175,64 +145,43 @@ class ForwardSweep:
         order = self.order
         if order is None:
             raise RuntimeError("anyad.ForwardSweep: a sweep made with free=True runs once")
-        if self.free:
+        free = self.free
+        if free:
             self.order = None
-            return self._run_freeing(order, tangents)
         create = self.create_graph
         tan = _seed_tangents(self.inputs, tangents, create)
+        if free:  # a tangent is dropped after its last reader
+            last: dict = {}
+            for k, node in enumerate(order):
+                for p in node.parents:
+                    if p is not None:
+                        last[p] = k
+            for t in self.targets:
+                if isinstance(t, Variable):
+                    last[vertex(t)] = len(order)
         get = tan.get
         token = recording(ALL).__enter__() if create else None
         try:
-            for v in order:
-                both = v._args
-                if both is None:
-                    raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values "
+            for k in range(len(order)):
+                node = order[k]
+                parents = node.parents
+                if parents is None:
+                    raise GraphFreedError(f"anyad.jvp: the {node.prim.name} operation's saved values "
                                           "were freed")
-                n = len(both) >> 1
-                if n == 1:
-                    t = get(both[0])  # the one input of a recorded unary op is a Variable
-                    if t is None:
-                        continue
-                    ts: tuple = (t,)
-                else:
-                    ts = tuple([get(u) if isinstance(u, Variable) else None for u in both[:n]])
-                t = _apply_rule(v, both, n, ts, create)
+                ts = tuple([None if p is None else get(p) for p in parents])
+                t = _apply_rule(node, ts, create)
                 if t is not None:
-                    tan[v] = t
+                    tan[node] = t
+                if free:
+                    order[k] = None
+                    node.release()
+                    for p in parents:
+                        if p is not None and last.get(p) == k:
+                            tan.pop(p, None)
         finally:
             if token is not None:
                 token.__exit__(None, None, None)
-        return [get(t) if isinstance(t, Variable) else None for t in self.targets]
-
-    def _run_freeing(self, order: list, tangents: Sequence[Any]) -> list:
-        create = self.create_graph
-        live = self._live
-        seeds = _seed_tangents(self.inputs, tangents, create)
-        for x in self.inputs:
-            x.grad = seeds.get(x)
-        token = recording(ALL).__enter__() if create else None
-        try:
-            for i in range(len(order)):
-                v = order[i]
-                order[i] = None
-                both = v._args
-                if both is None:
-                    raise GraphFreedError(f"anyad.jvp: the {v._prim.name} operation's saved values "
-                                          "were freed")
-                v._args = None  # released once swept: an input dies with its last consumer
-                n = len(both) >> 1
-                ts = tuple([u.grad if id(u) in live else None for u in both[:n]])
-                v.grad = _apply_rule(v, both, n, ts, create)
-            out = [t.grad if isinstance(t, Variable) and id(t) in live else None for t in self.targets]
-        finally:
-            if token is not None:
-                token.__exit__(None, None, None)
-            for t in self.targets:
-                if isinstance(t, Variable) and id(t) in live:
-                    t.grad = None
-            for x in self.inputs:
-                x.grad = None
-        return out
+        return [get(vertex(t)) if isinstance(t, Variable) else None for t in self.targets]
 
 
 def _seed_tangents(inputs: Sequence[Any], tangents: Sequence[Any], create: bool) -> dict:
@@ -242,45 +191,41 @@ def _seed_tangents(inputs: Sequence[Any], tangents: Sequence[Any], create: bool)
             continue
         if not create and isinstance(t, Variable):
             t = t.value
-        tan[x] = t if x not in tan else add(tan[x], t)
+        key = vertex(x)
+        tan[key] = t if key not in tan else add(tan[key], t)
     return tan
 
 
-def _apply_rule(v: Variable, both: tuple, n: int, ts: tuple, create: bool) -> Any:
-    """The tangent of recorded ``v`` (inputs and values ``both``, ``n`` inputs)
-    from its inputs' tangents ``ts``; None when none of them carries one."""
+def _apply_rule(node: Node, ts: tuple, create: bool) -> Any:
+    """The tangent of ``node``'s output from its inputs' tangents ``ts``; None
+    when none of them carries one."""
     for t in ts:
         if t is not None:
             break
     else:
         return None
-    prim = v._prim
-    av = v.value
-    if create:
-        ans, args = v, both[:n]
-    else:
-        ans, args = av, both[n:]
-    kw = v._kw
+    prim = node.prim
+    args = rule_inputs(node) if create else node.values()
+    kw = node.kw
     rule = prim.jvp
     if rule is None:
-        t = _transposed_jvp(prim, ts, ans, args, kw, v, create)
+        t = _transposed_jvp(prim, ts, args, kw, node, create)
         if t is None:
             return None
     else:
-        t = rule(ts, ans, *args, **kw) if kw else rule(ts, ans, *args)
-    if t.shape != av.shape:
-        t = broadcast_to(t, tuple(av.shape))
-    if t.dtype != av.dtype:
-        t = astype(t, av.dtype)
+        t = rule(ts, *args, **kw) if kw else rule(ts, *args)
+    shape = tuple(node.shape)
+    if tuple(t.shape) != shape:
+        t = broadcast_to(t, shape)
+    if t.dtype != node.dtype:
+        t = astype(t, node.dtype)
     return t
 
 
-def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None, v: Variable,
-                    create: bool) -> Any:
+def _transposed_jvp(prim: Any, ts: tuple, args: tuple, kw: dict | None, node: Node, create: bool) -> Any:
     """The JVP of one operation whose primitive has no JVP rule, from its VJP
     rules: ``J t`` is the gradient of ``<J^T g, t>`` with respect to ``g``
     (VJP rules are linear in ``g``, and written with anyad functions)."""
-    from .graph import backprop
     from .ops._core import unbroadcast
     from .ops.reductions import sum
     from .ops.elementwise import multiply
@@ -288,9 +233,8 @@ def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None,
     vjps = prim.vjps
     if vjps is None:
         return None
-    av = v.value
     with recording(ALL):
-        g = wrap(zeros_like(av))
+        g = wrap(_zeros(node, ts))
         g.requires_grad = True
         total = None
         for i, t in enumerate(ts):
@@ -299,7 +243,7 @@ def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None,
             rule = vjps[i]
             if rule is None:
                 continue
-            gu = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+            gu = rule(g, *args, **kw) if kw else rule(g, *args)
             if gu is None:
                 continue
             tshape = tuple(t.shape)
@@ -309,7 +253,7 @@ def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None,
             total = term if total is None else add(total, term)
         if total is None:
             return None
-        if not isinstance(total, Variable) or total._prim is None:
+        if not isinstance(total, Variable) or total._node is None:
             raise TypeError(
                 f"anyad.jvp: primitive {prim.name} has no forward-mode rule, and one cannot be derived "
                 "from its VJP rules because they are not written with anyad functions; give it a "
@@ -319,6 +263,13 @@ def _transposed_jvp(prim: Any, ts: list, ans: Any, args: tuple, kw: dict | None,
     return jt
 
 
-from .ops.creation import zeros_like  # noqa: E402
+def _zeros(node: Node, ts: tuple) -> Any:
+    """Zeros shaped like ``node``'s output, in the namespace and on the device of the tangents."""
+    t = next(t for t in ts if t is not None)
+    raw = t.value if isinstance(t, Variable) else t
+    xp = _namespace(raw)
+    return xp.zeros(tuple(node.shape), dtype=node.dtype, device=_device(raw))
+
+
 from .ops.elementwise import add  # noqa: E402
 from .ops.manipulation import astype, broadcast_to  # noqa: E402

@@ -1,11 +1,13 @@
-"""The computation graph: primitives, recorded operations, recording state, backprop.
+"""The computation graph: primitives, nodes, recording state, backprop.
 
-A recorded value is a :class:`~anyad.Variable` that carries its node itself:
-``_prim`` (the :class:`Primitive`), ``_args`` (its inputs, Variables or raw
-constants, followed by the raw values the kernel saw, in one tuple) and ``_kw``
-(non-array parameters); nothing else is retained. One object per operation and
-no reference cycle, so a graph is freed by reference counting alone as soon as
-its outputs are dropped. :class:`Operation` is the public view of a node.
+A recorded value is a :class:`~anyad.Variable` (the user's handle: its array
+and a reference to the :class:`Node` that produced it). A node holds the
+primitive, its parents (the nodes, or leaf Variables, its inputs came from),
+non-array parameters, the output's shape and dtype, and exactly the values
+its primitive's rules read (``Primitive.saves``): nothing else. A Variable the
+user drops is freed even while the graph behind it is still needed; a graph
+holds no reference cycle, so it is freed by reference counting alone.
+:class:`Operation` is the public view of a node.
 
 :func:`backprop` is a pure function from targets, seeds and sources to gradients;
 every public face (GradientTracker, Graph, ``Variable.backward``, the functional
@@ -19,7 +21,9 @@ import enum
 import weakref
 from typing import Any, Callable, Sequence
 
-__all__ = ["OpType", "Primitive", "Operation", "backprop", "PRIMITIVES"]
+from ._saves import KEEP_ALL, META, VALUE, Meta, Saves, derive_saves, meta_of
+
+__all__ = ["OpType", "Primitive", "Node", "Operation", "backprop", "PRIMITIVES", "Saves"]
 
 
 class OpType(enum.Enum):
@@ -127,7 +131,7 @@ class OpType(enum.Enum):
 
 
 class Primitive:
-    """One differentiable operation: a forward kernel and its VJP rules, side by side.
+    """One differentiable operation: a forward kernel and its rules, side by side.
 
     Parameters
     ----------
@@ -148,18 +152,66 @@ class Primitive:
     broadcasts : bool
         The inputs broadcast against each other; the engine sums each
         gradient back to its input's shape (:func:`anyad.ops.unbroadcast`).
+    saves : Saves, optional
+        What a node of this primitive keeps for its rules: the output, each
+        input's value or only its shape and dtype, or nothing. A rule is given
+        ``None`` for what is not kept. By default it is read off the rules'
+        code (:func:`anyad._saves.derive_saves`); see :attr:`saves`.
     """
 
-    __slots__ = ("name", "op_type", "fwd", "vjps", "broadcasts", "jvp")
+    __slots__ = ("name", "op_type", "fwd", "vjps", "broadcasts", "jvp", "declared", "_saves", "_by_mask")
 
-    def __init__(self, name: str, op_type: OpType, fwd: Callable, vjps: Any, broadcasts: bool = False):
+    def __init__(self, name: str, op_type: OpType, fwd: Callable, vjps: Any, broadcasts: bool = False,
+                 saves: Saves | None = None):
         self.name = name
         self.op_type = op_type
         self.fwd = fwd
         self.vjps = vjps
         self.broadcasts = broadcasts
         self.jvp = None  # forward-mode rule, filled in where one is defined
+        self.declared = saves
+        self._saves = saves
+        self._by_mask: dict = {}
         PRIMITIVES[op_type] = self
+
+    @property
+    def saves(self) -> Saves:
+        """What a node of this primitive keeps: the declared :class:`Saves`, or
+        what the VJP and JVP rules read (derived once, on first use).
+
+        Examples
+        --------
+        >>> from anyad import OpType
+        >>> PRIMITIVES[OpType.EXP].saves          # the output only
+        Saves(out=True, inputs=(0,), rest=0)
+        >>> PRIMITIVES[OpType.MUL].saves          # both inputs (codes: 0 none, 1 shape, 2 value)
+        Saves(out=False, inputs=(2, 2), rest=0)
+        >>> PRIMITIVES[OpType.MUL].saves_for(1)   # x * 2.0: only the 2.0
+        Saves(out=False, inputs=(0, 2), rest=0)
+        >>> PRIMITIVES[OpType.SUM].saves          # the input's shape and dtype
+        Saves(out=False, inputs=(1,), rest=0)
+        """
+        s = self._saves
+        if s is None:
+            s = self._saves = self.saves_for(-1)
+        return s
+
+    def saves_for(self, mask: int) -> Saves:
+        """What a node keeps when only the inputs in ``mask`` (bit ``i`` for
+        input ``i``) are Variables: an operand that is not a Variable never
+        needs its gradient, so what only its rule reads is not kept
+        (``x / 2.0`` keeps nothing, ``x / y`` keeps ``y`` and the output)."""
+        s = self._by_mask.get(mask)
+        if s is None:
+            s = self.declared or derive_saves(self.vjps, self.jvp, getattr(self.jvp, "reads_like_vjps", False),
+                                              mask)
+            self._by_mask[mask] = s
+        return s
+
+    def rules_changed(self) -> None:
+        """Forget the derived :attr:`saves` (call after replacing ``vjps`` or ``jvp``)."""
+        self._saves = self.declared
+        self._by_mask = {}
 
     def __repr__(self) -> str:
         return f"<anyad primitive {self.name}>"
@@ -168,12 +220,184 @@ class Primitive:
 PRIMITIVES: dict[OpType, Primitive] = {}
 
 
-class Operation:
-    """A recorded application of a primitive: one node of the graph.
+class Node:
+    """One recorded application of a primitive.
 
-    The engine stores a node's fields on its output Variable itself (one object
-    per operation, no reference cycle); an Operation is the public view of
-    them, made on demand by :attr:`Variable.result_of`. The GradientTracker
+    Attributes
+    ----------
+    prim : Primitive
+    parents : tuple or None
+        One entry per positional input: the :class:`Node` that produced it, the
+        leaf :class:`~anyad.Variable` it was (as it was when recorded), or
+        ``None`` for an operand that is not a Variable. ``None`` once the node
+        has been released by a backward pass that did not retain the graph.
+    saved : tuple
+        ``(output, *inputs)``: what the rules read (``Primitive.saves``);
+        ``None`` for what is not kept, a :class:`~anyad._saves.Meta` for an
+        input of which only the shape and dtype are kept. Values of leaves and
+        of operands that are not Variables are always kept (they are alive
+        anyway, and a compiled program reads them).
+    kw : dict or None
+        Non-array parameters.
+    shape, dtype
+        The output's.
+    meta : tuple or None
+        For broadcasting primitives: per input, ``(shape, dtype)`` where it
+        differs from the output's (its gradient is summed back and cast).
+    unpack : callable or None
+        The ``unpack`` of :func:`anyad.saved_values_hooks` active when the node
+        was recorded (``saved`` then holds what ``pack`` returned).
+    track : tuple or None
+        Inside a :class:`~anyad.GradientTracker`: weak references to the input
+        Variables (the reference API's ``Operation.params``).
+    """
+
+    __slots__ = ("prim", "parents", "saved", "kw", "shape", "dtype", "meta", "unpack", "track",
+                 "__weakref__")
+
+    def values(self) -> tuple:
+        """``saved`` as the rules get it (unpacked when hooks packed it)."""
+        saved = self.saved
+        if saved is None:
+            raise GraphFreedError(
+                f"anyad: backprop reached a {self.prim.name} operation whose saved values were "
+                "freed by an earlier backward(); pass retain_graph=True to the first call "
+                "to differentiate the same graph twice")
+        unpack = self.unpack
+        if unpack is None:
+            return saved
+        return tuple(x if x is None or type(x) is Meta else unpack(x) for x in saved)
+
+    def release(self) -> None:
+        """Free what the node keeps (a backward pass that does not retain the graph)."""
+        self.parents = None
+        self.saved = None
+
+    def __repr__(self) -> str:
+        return f"<anyad Node {self.prim.name}>"
+
+
+_new_node = Node.__new__
+
+
+def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: Any, kw: dict | None,
+              mode: int) -> Node:
+    """A node for ``out = prim(*args)``: ``args`` as given (Variables or raw
+    operands), ``values`` the raw operands the kernel saw. Keeps what
+    ``prim.saves`` declares (everything in :data:`KEEP` mode)."""
+    node = _new_node(Node)
+    node.prim = prim
+    node.kw = kw
+    node.shape = out.shape
+    node.dtype = out.dtype
+    node.unpack = None
+    node.track = None
+    parents = []
+    # while a program is built from the graph (anyad.jit, GradientCache) nodes keep everything
+    keep_all = mode == KEEP or (mode != AUTO and TRACING.get() is not None)
+    mask = 0
+    for i, a in enumerate(args):
+        if isinstance(a, Variable):
+            mask |= 1 << i
+    sv = prim.saves_for(mask)
+    saved = [out if (keep_all or sv.out) else None]
+    ins = sv.inputs
+    n_named = len(ins)
+    for i, a in enumerate(args):
+        x = values[i]
+        if isinstance(a, Variable):
+            p = a._node
+            if p is None:
+                parents.append(a)
+                saved.append(x)
+                continue
+            parents.append(p)
+            code = VALUE if keep_all else (ins[i] if i < n_named else sv.rest)
+            saved.append(x if code == VALUE else (meta_of(x) if code == META else None))
+        else:
+            parents.append(None)
+            saved.append(x)
+    node.parents = tuple(parents)
+    node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
+    hooks = HOOKS.get()
+    node.saved = tuple(saved) if hooks is None else _pack(node, saved, hooks)
+    if mode == TRACK:
+        node.track = tuple(weakref.ref(a) if isinstance(a, Variable) else None for a in args)
+    return node
+
+
+def _broadcast_meta(values: Sequence[Any], out: Any) -> tuple | None:
+    """Per input, ``(shape, dtype)`` where it differs from ``out``'s, or None."""
+    oshape, odtype = out.shape, out.dtype
+    meta = None
+    for i, x in enumerate(values):
+        if type(x) in _SCALARS or x is None or not hasattr(x, "shape"):
+            continue
+        shape = x.shape
+        if shape != oshape or x.dtype != odtype:
+            if meta is None:
+                meta = [None] * len(values)
+            meta[i] = (tuple(shape), x.dtype)
+    return None if meta is None else tuple(meta)
+
+
+def _pack(node: Node, saved: list, hooks: tuple) -> tuple:
+    pack, unpack = hooks
+    node.unpack = unpack
+    return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved)
+
+
+class saved_values_hooks:
+    """Context manager: every value a node saves while it is active goes
+    through ``pack``, and comes back through ``unpack`` when a rule reads it.
+
+    As ``torch.autograd.graph.saved_tensors_hooks``: with it, saved
+    activations can be moved to the host, compressed, or logged. ``pack``
+    receives a raw array and may return anything; ``unpack`` receives what
+    ``pack`` returned and must return an array equal to the one packed.
+    Python scalars and shape-only records are not packed.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> packed = []
+    >>> def pack(x):
+    ...     packed.append(x.shape)
+    ...     return x.copy()
+    >>> x = ad.Variable([1.0, 2.0], requires_grad=True)
+    >>> with ad.saved_values_hooks(pack, lambda x: x):
+    ...     y = ad.sum(ad.sin(x) * x)
+    >>> y.backward()
+    >>> x.grad
+    array([1.38177329, 0.07700375])
+    >>> packed        # sin keeps its input, multiply both of its inputs
+    [(2,), (2,), (2,)]
+    """
+
+    __slots__ = ("hooks", "_token")
+
+    def __init__(self, pack: Callable[[Any], Any], unpack: Callable[[Any], Any]):
+        if not callable(pack) or not callable(unpack):
+            raise TypeError("anyad.saved_values_hooks: pack and unpack must be functions")
+        self.hooks = (pack, unpack)
+        self._token = None
+
+    def __enter__(self) -> "saved_values_hooks":
+        self._token = HOOKS.set(self.hooks)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        HOOKS.reset(self._token)
+
+
+#: the (pack, unpack) pair of the innermost saved_values_hooks block, or None
+HOOKS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("anyad_saved_hooks", default=None)
+
+
+class Operation:
+    """A recorded application of a primitive: the public view of a :class:`Node`.
+
+    Made on demand by :attr:`Variable.result_of`. The GradientTracker
     reference API (``Operation(op_type, other_params)``, ``add_params``,
     ``add_output``, ``op_type``, ``other_params``, ``params``) is kept, so graphs
     can also be built by hand with :meth:`anyad.GradientTracker.append`.
@@ -186,14 +410,15 @@ class Operation:
     True
     """
 
-    __slots__ = ("prim", "_args", "other_params", "_out")
+    __slots__ = ("prim", "node", "other_params", "_out", "_params", "__weakref__")
 
     def __init__(self, op_type: OpType, other_params: dict | None = None):
         try:
             self.prim = PRIMITIVES[op_type]
         except KeyError:
             raise ValueError(f"anyad.Operation: {op_type!r} is not a recordable primitive") from None
-        self._args = ()
+        self.node = None
+        self._params = ()
         self.other_params = other_params or None
         self._out = None
 
@@ -204,15 +429,32 @@ class Operation:
 
     @property
     def params(self) -> tuple:
-        """The inputs: Variables, or raw constants."""
-        args = self._args
-        return () if args is None else args[: len(args) >> 1]
+        """The inputs: Variables, or raw constants. An input Variable that no
+        longer exists is stood for by a new one holding the saved value."""
+        node = self.node
+        if node is None or self._params is not None:
+            return self._params or ()
+        if node.parents is None:
+            return ()
+        track = node.track
+        out = []
+        for i, (p, x) in enumerate(zip(node.parents, node.values()[1:])):
+            v = track[i]() if track is not None and track[i] is not None else None
+            if v is None:
+                v = x if p is None else (p if type(p) is not Node else attach(x, p))
+            out.append(v)
+        return tuple(out)
 
     @property
     def values(self) -> tuple:
-        """The raw arrays (or scalars) the kernel saw."""
-        args = self._args
-        return () if args is None else args[len(args) >> 1:]
+        """The raw arrays (or scalars) the kernel saw, where the node keeps them
+        (``None`` or a shape-only record where its rules do not read them)."""
+        node = self.node
+        if node is None:
+            return tuple(getattr(p, "value", p) for p in self._params or ())
+        if node.saved is None:
+            return ()
+        return node.values()[1:]
 
     @property
     def output(self) -> Any:
@@ -221,18 +463,18 @@ class Operation:
 
     def add_params(self, params: Sequence[Any]) -> None:
         """Set the input Variables (reference API)."""
-        params = tuple(params)
-        self._args = params + tuple(getattr(p, "value", p) for p in params)
-        out = self.output
-        if out is not None:
-            out._args = self._args
+        self._params = tuple(params)
 
     def add_output(self, output: Any) -> None:
         """Set the output Variable (reference API); it is held weakly."""
+        params = self._params or ()
+        values = tuple(getattr(p, "value", p) for p in params)
+        node = make_node(self.prim, params, values, output.value, self.other_params, KEEP)
+        node.track = tuple(weakref.ref(p) if isinstance(p, Variable) else None for p in params)
+        self.node = node
+        self._params = None
         self._out = weakref.ref(output)
-        output._prim = self.prim
-        output._args = self._args
-        output._kw = self.other_params
+        output._node = node
         output._view = self
         output.requires_grad = True
 
@@ -247,6 +489,21 @@ class Operation:
         return f"Operation({self.op_type.name})"
 
 
+def attach(value: Any, node: Node) -> Any:
+    """A new Variable for ``value``, the output of ``node`` (a rule's input while
+    a derivative graph is built). ``None`` and shape records pass through."""
+    if value is None or type(value) is Meta:
+        return value
+    v = _new_var(Variable)
+    v.value = value
+    v._node = node
+    v._view = None
+    v.grad = None
+    v._param_to = None
+    v.requires_grad = True
+    return v
+
+
 # ----------------------------------------------------------------------------
 # Recording state: one context variable (thread- and async-safe)
 # ----------------------------------------------------------------------------
@@ -255,6 +512,7 @@ AUTO = 0  #: record an operation when one of its inputs requires grad
 ALL = 1  #: record every operation on Variables (higher-order backprop)
 TRACK = 2  #: record everything, and keep ``param_to`` links (GradientTracker)
 OFF = 3  #: record nothing (no_grad)
+KEEP = 4  #: for make_node: keep every value (hand-built nodes; compiled programs read them all)
 
 MODE: contextvars.ContextVar[int] = contextvars.ContextVar("anyad_recording", default=AUTO)
 
@@ -281,61 +539,90 @@ class recording:
 # ----------------------------------------------------------------------------
 
 
-_REAL_SCALARS = frozenset((bool, int, float))
+_SCALARS = frozenset((bool, int, float, complex))
 
 
 class GraphFreedError(RuntimeError):
     """Backprop reached an operation whose saved values were already freed."""
 
 
-def _needed_in_order(targets: Sequence[Any], wanted: set | None, Variable: type) -> tuple[list, set]:
-    """The Variables reachable from ``targets`` that lie on a path to a wanted
-    source (``wanted=None``: to a leaf that requires grad), inputs before their
-    consumers, and the same as a set.
+def vertex(v: Any) -> Any:
+    """Where ``v`` sits in the graph: the node that produced it, or the
+    Variable itself for a leaf."""
+    n = v._node
+    return v if n is None else n
+
+
+def _freed(node: Node) -> GraphFreedError:
+    return GraphFreedError(
+        f"anyad: backprop reached a {node.prim.name} operation whose saved values were "
+        "freed by an earlier backward(); pass retain_graph=True to the first call "
+        "to differentiate the same graph twice")
+
+
+def toposort(roots: Sequence[Any], keep: Callable[[Any], bool] | None = None,
+             stop: Any = None) -> tuple[list, set]:
+    """The one walk of the graph: the vertices (nodes and leaf Variables)
+    reachable from ``roots``, inputs before their consumers, that lie on a path
+    to a vertex ``keep`` accepts (every vertex when ``keep`` is None); and the
+    same as a set.
 
     Iterative depth-first post-order (a 10**6-operation chain needs no
-    recursion); each node is entered once and finished once.
+    recursion); each vertex is entered once and finished once. The walk does
+    not go past the vertices in ``stop``.
     """
     order: list = []
     needed: set = set()
     state: dict = {}  # 1: entered, 2: finished
-    stack = list(reversed(targets))
+    stack = list(reversed(roots))
     pop, push = stack.pop, stack.append
     while stack:
         v = pop()
         s = state.get(v)
         if s == 2:
             continue
-        prim = v._prim
+        if type(v) is not Node or (stop is not None and v in stop):
+            state[v] = 2
+            if keep is None or keep(v):
+                needed.add(v)
+                order.append(v)
+            continue
         if s is None:  # enter: come back after the inputs
+            parents = v.parents
+            if parents is None:
+                raise _freed(v)
             state[v] = 1
             push(v)
-            if prim is not None:
-                args = v._args
-                if args is None:
-                    raise GraphFreedError(
-                        f"anyad: backprop reached a {prim.name} operation whose saved values were "
-                        "freed by an earlier backward(); pass retain_graph=True to the first call "
-                        "to differentiate the same graph twice"
-                    )
-                for u in args:
-                    if isinstance(u, Variable) and u not in state:
-                        push(u)
+            for p in parents:
+                if p is not None and p not in state:
+                    push(p)
             continue
         state[v] = 2  # finish: every input is finished
-        if wanted is None:
-            need = prim is None and v.requires_grad
-        else:
-            need = v in wanted
-        if not need and prim is not None:
-            for u in v._args:
-                if isinstance(u, Variable) and u in needed:
+        need = keep is None or keep(v)
+        if not need:
+            for p in v.parents:
+                if p is not None and p in needed:
                     need = True
                     break
         if need:
             needed.add(v)
             order.append(v)
     return order, needed
+
+
+def rule_inputs(node: Node) -> tuple:
+    """``(ans, *inputs)`` of ``node`` as Variables attached to the graph (the
+    rules' arguments while a derivative graph is built)."""
+    saved = node.values()
+    out = [attach(saved[0], node)]
+    for p, x in zip(node.parents, saved[1:]):
+        if p is None or x is None or type(x) is Meta:
+            out.append(x)
+        elif type(p) is Node:
+            out.append(attach(x, p))
+        else:  # a leaf: itself, unless its value was replaced since
+            out.append(p if p.value is x else wrap(x))
+    return tuple(out)
 
 
 def backprop(
@@ -371,14 +658,21 @@ def backprop(
         targets); raw arrays, or Variables when ``create_graph``. When
         ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
     """
-    if not create_graph and TRACING.get() is not None:  # anyad.jit: raw gradients would be constants
-        TRACING.get().plain_backprop(targets)
-    wanted = None if sources is None else set(sources)
-    order, needed = _needed_in_order(targets, wanted, Variable)
+    tracer = TRACING.get()
+    if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
+        tracer.plain_backprop(targets)
+    if sources is None:
+        wanted = None
+        keep = _requires_grad_leaf
+    else:
+        wanted = {vertex(s) for s in sources}
+        keep = wanted.__contains__
+    roots = [vertex(t) for t in targets]
+    order, needed = toposort(roots, keep)
 
     grads: dict = {}
-    for t, s in zip(targets, seeds):
-        if t not in needed:
+    for t, r, s in zip(targets, roots, seeds):
+        if r not in needed:
             continue
         if s is None:
             tv = t.value
@@ -387,7 +681,7 @@ def backprop(
             s = s if isinstance(s, Variable) else wrap(s)
         elif isinstance(s, Variable):
             s = s.value
-        grads[t] = s if t not in grads else grads[t] + s
+        grads[r] = s if r not in grads else grads[r] + s
 
     found: dict = {}
     mode_token = MODE.set(ALL) if create_graph else None
@@ -397,55 +691,49 @@ def backprop(
             g = pop(v, None)
             if g is None:
                 continue
-            prim = v._prim
-            if prim is None or (wanted is not None and v in wanted):
+            if type(v) is not Node:
                 found[v] = g
-                if prim is None:
-                    continue
+                continue
+            if wanted is not None and v in wanted:
+                found[v] = g
+            prim = v.prim
             vjps = prim.vjps
-            both = v._args
-            kw = v._kw
-            n = len(both) >> 1
-            # a rule gets the inputs themselves when building a graph, else the raw values
-            # (both = inputs + values); positions are read directly: no slices per node
-            if create_graph:
-                ans, k = v, 0
-            else:
-                ans, k = v.value, n
-            for i in range(n):
-                u = both[i]
-                if not isinstance(u, Variable) or u not in needed:
+            parents = v.parents
+            kw = v.kw
+            meta = v.meta
+            # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
+            args = rule_inputs(v) if create_graph else v.values()
+            for i in range(len(parents)):
+                p = parents[i]
+                if p is None or p not in needed:
                     continue
                 rule = vjps[i]
                 if rule is None:
                     continue
-                if n == 1:
-                    gu = rule(g, ans, both[k], **kw) if kw else rule(g, ans, both[k])
-                elif n == 2:
-                    gu = rule(g, ans, both[k], both[k + 1], **kw) if kw else rule(g, ans, both[k], both[k + 1])
-                else:
-                    gu = rule(g, ans, *both[k:k + n], **kw) if kw else rule(g, ans, *both[k:k + n])
+                gu = rule(g, *args, **kw) if kw else rule(g, *args)
                 if gu is None:
                     continue
-                # sum back over broadcast axes and keep the input's dtype; a Python number
-                # beside it changes neither (``y * 1.0001``: no check needed)
-                if prim.broadcasts and (n != 2 or type(both[k + 1 - i]) not in _REAL_SCALARS):
-                    uv = u.value
-                    if gu.shape != uv.shape:
-                        gu = unbroadcast(gu, tuple(uv.shape))
-                    if gu.dtype != uv.dtype:
-                        gu = astype(gu, uv.dtype)
-                prev = get(u)
-                grads[u] = gu if prev is None else prev + gu
+                if meta is not None and meta[i] is not None:  # broadcast or promoted: back to the input's
+                    shape, dtype = meta[i]
+                    if tuple(gu.shape) != shape:
+                        gu = unbroadcast(gu, shape)
+                    if gu.dtype != dtype:
+                        gu = astype(gu, dtype)
+                prev = get(p)
+                grads[p] = gu if prev is None else prev + gu
             if not retain_graph:
-                v._args = None
+                v.release()
     finally:
         if mode_token is not None:
             MODE.reset(mode_token)
 
     if sources is None:
-        return [(leaf, g) for leaf, g in found.items() if leaf._prim is None]
-    return [found.get(s) for s in sources]
+        return [(leaf, g) for leaf, g in found.items() if leaf._node is None]
+    return [found.get(vertex(s)) for s in sources]
+
+
+def _requires_grad_leaf(v: Any) -> bool:
+    return type(v) is not Node and v.requires_grad and v._node is None
 
 
 # Bound last: these modules import this one (variable.py imports it at its end).
@@ -453,3 +741,5 @@ from ._backend import namespace_of as _namespace  # noqa: E402
 from .variable import TRACING, Variable, wrap  # noqa: E402
 from .ops._core import unbroadcast  # noqa: E402
 from .ops.manipulation import astype  # noqa: E402
+
+_new_var = Variable.__new__

@@ -59,10 +59,10 @@ class Variable:
     Variable([[ 8. 10.]])
     """
 
-    # _prim, _args, _kw: the node that produced this Variable (see anyad.graph);
-    # _view: its Operation view, made on demand
-    __slots__ = ("value", "requires_grad", "grad", "_prim", "_args", "_kw", "_view", "_param_to",
-                 "__weakref__")
+    # _node: the Node that produced this Variable (None for a leaf; see anyad.graph);
+    # _view: its Operation view, made on demand; _param_to: weak references to the
+    # outputs of the operations a GradientTracker recorded on it
+    __slots__ = ("value", "requires_grad", "grad", "_node", "_view", "_param_to", "__weakref__")
 
     # numpy hands mixed operations to our reflected operators and ufunc protocol
     __array_priority__ = 1000.0
@@ -84,7 +84,7 @@ class Variable:
             if value.dtype != dtype:
                 value = xp.astype(value, dtype)
         self.value = value
-        self._prim = None
+        self._node = None
         self._view = None
         self.grad = None
         self._param_to = None
@@ -96,14 +96,16 @@ class Variable:
     @property
     def result_of(self) -> Any:
         """The :class:`~anyad.Operation` that produced this Variable, or None."""
-        if self._prim is None:
+        node = self._node
+        if node is None:
             return None
         view = self._view
-        if view is None:
+        if view is None or view.node is not node:
             view = _new_operation(Operation)
-            view.prim = self._prim
-            view._args = self._args
-            view.other_params = self._kw
+            view.prim = node.prim
+            view.node = node
+            view._params = None
+            view.other_params = node.kw
             view._out = _weakref(self)
             self._view = view
         return view
@@ -112,7 +114,6 @@ class Variable:
     def _op(self) -> Any:
         """The node as an :class:`~anyad.Operation` view (``None`` for a leaf).
 
-        Engine code on a hot path reads ``_prim``, ``_args`` and ``_kw`` instead.
         Setting it to None makes this Variable a leaf; setting an Operation
         makes this Variable its output.
         """
@@ -121,32 +122,39 @@ class Variable:
     @_op.setter
     def _op(self, op: Any) -> None:
         if op is None:
-            self._prim = None
-            self._args = None
-            self._kw = None
+            self._node = None
             self._view = None
         else:
             op.add_output(self)
 
     @property
     def param_to(self) -> list:
-        """Operations recorded by a :class:`~anyad.GradientTracker` that use this Variable."""
-        return [] if self._param_to is None else list(self._param_to)
+        """Operations recorded by a :class:`~anyad.GradientTracker` that use this
+        Variable (those whose output still exists)."""
+        if self._param_to is None:
+            return []
+        ops = (r() for r in self._param_to)
+        return [op for op in ops if op is not None]
 
     def add_result_of(self, result_of: Any) -> None:
         """Mark this Variable as the output of ``result_of`` (reference API)."""
         result_of.add_output(self)
 
     def add_param_to(self, param_to: Any) -> None:
-        """Record that ``param_to`` takes this Variable as input (reference API)."""
-        if self._param_to is None:
-            self._param_to = []
-        self._param_to.append(param_to)
+        """Record that ``param_to`` takes this Variable as input (reference API).
+
+        Held weakly: an operation whose output is gone drops out of the list."""
+        refs = self._param_to
+        if refs is None:
+            refs = self._param_to = []
+        refs.append(_weakref(param_to))
+        if len(refs) >= 64 and (len(refs) & (len(refs) - 1)) == 0:  # at powers of two: drop the dead
+            refs[:] = [r for r in refs if r() is not None]
 
     @property
     def is_leaf(self) -> bool:
         """True when no recorded operation produced this Variable."""
-        return self._prim is None
+        return self._node is None
 
     def requires_grad_(self, requires_grad: bool = True) -> "Variable":
         """Set ``requires_grad`` in place (floating dtypes only) and return self."""
@@ -544,7 +552,7 @@ def wrap(value: Any, op: Any = None) -> Variable:
     """Make a Variable around a raw array without checks (the engine's constructor)."""
     v = Variable.__new__(Variable)
     v.value = value
-    v._prim = None
+    v._node = None
     v._view = None
     v.grad = None
     v._param_to = None

@@ -241,5 +241,5 @@ def test_jvp_releases_the_graph_and_tangents_as_it_sweeps():
 
     recorded = peak(lambda: f(ad.Variable(x, requires_grad=True)))
     forward_mode = peak(lambda: ad.jvp(f, (x,), (t,)))
-    assert recorded >= 2 * steps  # the recorded forward holds every intermediate
+    assert recorded >= steps  # the recorded forward holds what sin keeps: its input, every step
     assert forward_mode <= recorded + 6, (forward_mode, recorded)

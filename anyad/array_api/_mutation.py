@@ -40,9 +40,9 @@ def _name(x: Variable) -> str:
 
 def setitem(x: Variable, key: Any, value: Any) -> None:
     """``x[key] = value`` on a leaf (copy on write); see the module docstring."""
-    if x._prim is not None:
+    if x._node is not None:
         raise TypeError(
-            f"anyad: cannot assign into the output of a recorded {x._prim.name} operation ({_name(x)}); "
+            f"anyad: cannot assign into the output of a recorded {x._node.prim.name} operation ({_name(x)}); "
             "it is part of a graph. Build the new array functionally (where, concat, stack), or assign "
             "into x.detach()")
     recording = MODE.get() != OFF
@@ -71,14 +71,14 @@ def setitem(x: Variable, key: Any, value: Any) -> None:
 
 def inplace(x: Variable, other: Any, op: Callable, symbol: str) -> Variable:
     """``x op= other``; see the module docstring."""
-    if x._prim is None and x.requires_grad and MODE.get() != OFF:
+    if x._node is None and x.requires_grad and MODE.get() != OFF:
         raise TypeError(
             f"anyad: x {symbol} y on a leaf that requires grad ({_name(x)}) while recording; do it inside "
             f"anyad.no_grad() (an optimizer step), or write x = x {symbol[:-1]} y")
     out = op(x, other)
     if not isinstance(out, Variable):
         return NotImplemented
-    if x._prim is not None or out._prim is not None:
+    if x._node is not None or out._node is not None:
         return out  # a recorded result: rebind, as x = x op y
     if tuple(out.value.shape) != tuple(x.value.shape):
         raise ValueError(

@@ -15,10 +15,12 @@ a Variable, and records an :class:`~anyad.graph.Operation` when recording is on.
 from __future__ import annotations
 
 from typing import Any, Callable
+from weakref import ref as _weakref
 
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
-from ..graph import AUTO, MODE, OFF, TRACK, OpType, Primitive
+from .._saves import META, VALUE, Meta, meta_of
+from ..graph import AUTO, HOOKS, MODE, OFF, TRACK, Node, OpType, Primitive, _pack, make_node
 from ..variable import TRACING, Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
@@ -27,32 +29,38 @@ _SCALARS = frozenset((bool, int, float, complex))
 _NS = _backend._NS_BY_TYPE
 _mode = MODE.get
 _tracing = TRACING.get
+_hooks = HOOKS.get
+_new_node = Node.__new__
 _new_var = Variable.__new__
 _compatible_pairs: set = set()
 
 
 def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict | None, mode: int) -> Variable:
-    """Wrap ``out`` as the output of a new Operation (the recording path)."""
+    """Wrap ``out`` as the output of a new node (the recording path)."""
     v = _new_var(Variable)
     v.value = out
-    v._prim = prim
-    v._args = params + values
-    v._kw = other
+    v._node = node = make_node(prim, params, values, out, other, mode)
     v._view = None
     v.grad = None
     v._param_to = None
     v.requires_grad = True
     if mode == TRACK:
-        for p in params:
-            if isinstance(p, Variable):
-                p.add_param_to(v.result_of)
+        _track(params, v)
     return v
+
+
+def _track(params: tuple, v: Variable) -> None:
+    """GradientTracker: each input Variable lists the operation (``param_to``)."""
+    op = v.result_of
+    for p in params:
+        if isinstance(p, Variable):
+            p.add_param_to(op)
 
 
 def _constant(out: Any) -> Variable:
     v = _new_var(Variable)
     v.value = out
-    v._prim = None
+    v._node = None
     v._view = None
     v.grad = None
     v._param_to = None
@@ -122,14 +130,37 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             v._view = None
             mode = _mode()
             if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
-                v._prim = prim
-                v._args = (x, xv)
-                v._kw = None
+                node = _new_node(Node)
+                node.prim = prim
+                node.kw = None
+                node.shape = out.shape
+                node.dtype = out.dtype
+                node.meta = None
+                node.track = None
+                p = x._node
+                sv = prim._saves or prim.saves
+                if mode != AUTO and _tracing() is not None:  # a program is built: keep everything
+                    saved = (out, xv)
+                elif p is None:  # a leaf: its value is alive anyway
+                    saved = (out if sv.out else None, xv)
+                else:
+                    code = sv.inputs[0] if sv.inputs else sv.rest
+                    saved = (out if sv.out else None,
+                             xv if code == VALUE else (meta_of(xv) if code == META else None))
+                node.parents = (x if p is None else p,)
+                hooks = _hooks()
+                if hooks is None:
+                    node.saved = saved
+                    node.unpack = None
+                else:
+                    node.saved = _pack(node, saved, hooks)
+                v._node = node
                 v.requires_grad = True
                 if mode == TRACK:
-                    x.add_param_to(v.result_of)
+                    node.track = (_weakref(x),)
+                    _track((x,), v)
             else:
-                v._prim = None
+                v._node = None
                 v.requires_grad = False
                 if mode != AUTO and _tracing() is not None:  # anyad.compile records it
                     _tracing().untracked(prim, (x,), (xv,), None, v)
@@ -195,16 +226,54 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         v._view = None
         mode = _mode()
         if differentiable and mode != OFF and (rec or mode != AUTO):
-            v._prim = prim
-            v._args = (x1, x2, a, b)
-            v._kw = None
+            node = _new_node(Node)
+            node.prim = prim
+            node.kw = None
+            oshape = node.shape = out.shape
+            odtype = node.dtype = out.dtype
+            node.track = None
+            mask = (1 if isinstance(x1, Variable) else 0) | (2 if isinstance(x2, Variable) else 0)
+            sv = prim._by_mask.get(mask) or prim.saves_for(mask)
+            keep_all = mode != AUTO and _tracing() is not None  # a program is built: keep everything
+            # parents and kept values: a leaf's and a raw operand's value always, a
+            # recorded input's as the primitive declares
+            if isinstance(x1, Variable):
+                p1 = x1._node
+                if p1 is None:
+                    p1, k1 = x1, a
+                else:
+                    c = VALUE if keep_all else sv.inputs[0]
+                    k1 = a if c == VALUE else (meta_of(a) if c == META else None)
+            else:
+                p1, k1 = None, a
+            if isinstance(x2, Variable):
+                p2 = x2._node
+                if p2 is None:
+                    p2, k2 = x2, b
+                else:
+                    c = VALUE if keep_all else sv.inputs[1]
+                    k2 = b if c == VALUE else (meta_of(b) if c == META else None)
+            else:
+                p2, k2 = None, b
+            node.parents = (p1, p2)
+            saved = (out if (keep_all or sv.out) else None, k1, k2)
+            # where an operand broadcast or was promoted, its gradient is summed back and cast
+            m1 = None if type(a) in _SCALARS or (a.shape == oshape and a.dtype == odtype) else (tuple(a.shape), a.dtype)
+            m2 = None if type(b) in _SCALARS or (b.shape == oshape and b.dtype == odtype) else (tuple(b.shape), b.dtype)
+            node.meta = None if m1 is None and m2 is None else (m1, m2)
+            hooks = _hooks()
+            if hooks is None:
+                node.saved = saved
+                node.unpack = None
+            else:
+                node.saved = _pack(node, saved, hooks)
+            v._node = node
             v.requires_grad = True
             if mode == TRACK:
-                for p in (x1, x2):
-                    if isinstance(p, Variable):
-                        p.add_param_to(v.result_of)
+                node.track = tuple(_weakref(p) if isinstance(p, Variable) else None for p in (x1, x2))
+                _track((x1, x2), v)
         else:
-            v._prim = None
+            v._node = None
             v.requires_grad = False
             if mode != AUTO and _tracing() is not None:  # anyad.compile records it
                 _tracing().untracked(prim, (x1, x2), (a, b), None, v)

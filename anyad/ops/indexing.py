@@ -12,6 +12,7 @@ import operator
 from typing import Any
 
 from .. import _backend
+from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply
@@ -53,7 +54,8 @@ def _getitem_back(g: Any, ans: Any, x: Any, *, key: Any, repeats: bool) -> Any:
     return _backend.layout_like(index_add(g, key, tuple(x.shape), repeats), x)
 
 
-_GETITEM = Primitive("getitem", OpType.GETITEM, lambda xp, x, key, repeats: x[key], (_getitem_back,))
+_GETITEM = Primitive("getitem", OpType.GETITEM, lambda xp, x, key, repeats: x[key], (_getitem_back,),
+                     saves=Saves(inputs=(META,)))
 _GETITEM.jvp = lambda ts, ans, x, **kw: apply(_GETITEM, (ts[0],), kw)  # linear: the tangent indexed
 
 

@@ -8,6 +8,7 @@ import operator
 from typing import Any
 
 from .. import _backend
+from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ..variable import TRACING, Variable, wrap
 from ._core import apply, unbroadcast
@@ -37,15 +38,21 @@ def _linear_jvp(prim: Primitive) -> Any:
 
 def _multilinear_jvp(prim: Primitive) -> Any:
     """Forward-mode rule of concat/stack: the primitive applied to the tangents (zeros where none)."""
-    return lambda ts, ans, *xs, **kw: apply(
-        prim, tuple(zeros_like(x) if t is None else t for t, x in zip(ts, xs)), kw)
+    def jvp(ts: Any, ans: Any, *xs: Any, **kw: Any) -> Any:
+        ref = next(t for t in ts if t is not None)  # zeros where no tangent, from shapes alone
+        return apply(prim, tuple(zeros_of(ref, tuple(x.shape), x.dtype) if t is None else t
+                                 for t, x in zip(ts, xs)), kw)
+
+    return jvp
 
 
 def _reshape_back(g: Any, ans: Any, x: Any, **_: Any) -> Any:
     return _backend.layout_like(reshape(g, tuple(x.shape)), x)
 
 
-_RESHAPE = Primitive("reshape", OpType.RESHAPE, lambda xp, x, shape: xp.reshape(x, shape), (_reshape_back,))
+_SHAPE_ONLY = Saves(inputs=(META,))  # rules that read the input's shape (and dask chunks) only
+_RESHAPE = Primitive("reshape", OpType.RESHAPE, lambda xp, x, shape: xp.reshape(x, shape), (_reshape_back,),
+                     saves=_SHAPE_ONLY)
 _RESHAPE.jvp = _linear_jvp(_RESHAPE)
 
 
@@ -88,7 +95,7 @@ def permute_dims(x: Any, /, axes: tuple) -> Any:
 
 
 _EXPAND = Primitive("expand_dims", OpType.EXPAND_DIMS, lambda xp, x, axis: xp.expand_dims(x, axis=axis),
-                    (_reshape_back,))
+                    (_reshape_back,), saves=_SHAPE_ONLY)
 _EXPAND.jvp = _linear_jvp(_EXPAND)
 
 
@@ -104,7 +111,8 @@ def expand_dims(x: Any, /, *, axis: int = 0) -> Any:
     return apply(_EXPAND, (x,), {"axis": int(axis)})
 
 
-_SQUEEZE = Primitive("squeeze", OpType.SQUEEZE, lambda xp, x, axis: xp.squeeze(x, axis=axis), (_reshape_back,))
+_SQUEEZE = Primitive("squeeze", OpType.SQUEEZE, lambda xp, x, axis: xp.squeeze(x, axis=axis), (_reshape_back,),
+                     saves=_SHAPE_ONLY)
 _SQUEEZE.jvp = _linear_jvp(_SQUEEZE)
 
 
@@ -175,7 +183,7 @@ def _size(x: Any) -> int:
 
 
 _CONCAT = Primitive("concat", OpType.CONCAT, lambda xp, *xs, axis: xp.concat(xs, axis=axis),
-                    _PerInput(_concat_back))
+                    _PerInput(_concat_back), saves=Saves(rest=META))
 _CONCAT.jvp = _multilinear_jvp(_CONCAT)
 
 
@@ -198,7 +206,8 @@ def _stack_back(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     return getitem(g, (slice(None),) * axis + (i, Ellipsis))
 
 
-_STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), _PerInput(_stack_back))
+_STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), _PerInput(_stack_back),
+                   saves=Saves(rest=META))
 _STACK.jvp = _multilinear_jvp(_STACK)
 
 
@@ -458,4 +467,5 @@ def to_device(x: Any, device: Any, /) -> Any:
 
 
 from .creation import zeros_like  # noqa: E402
+from ._helpers import zeros_of  # noqa: E402
 from .indexing import getitem, take  # noqa: E402

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from .._backend import layout_like
+from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
 
@@ -61,7 +62,7 @@ def _sum_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
 
 
 _SUM = Primitive("sum", OpType.SUM, lambda xp, x, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims),
-                 (_sum_vjp,))
+                 (_sum_vjp,), saves=Saves(inputs=(META,)))
 _SUM.jvp = lambda ts, ans, x, **kw: apply(_SUM, (ts[0],), kw)  # linear: the sum of the tangent
 
 
@@ -90,7 +91,7 @@ def _mean_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
 
 
 _MEAN = Primitive("mean", OpType.MEAN, lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
-                  (_mean_vjp,))
+                  (_mean_vjp,), saves=Saves(inputs=(META,)))
 _MEAN.jvp = lambda ts, ans, x, **kw: apply(_MEAN, (ts[0],), kw)
 
 
@@ -331,7 +332,7 @@ def _softmax_vjp(g: Any, ans: Any, x: Any, *, axis: Any) -> Any:
 
 
 _SOFTMAX = Primitive("softmax", OpType.SOFTMAX, _softmax_fwd, (_softmax_vjp,))
-_SOFTMAX.jvp = lambda ts, ans, x, *, axis: _softmax_vjp(ts[0], ans, x, axis=axis)  # J is symmetric
+_SOFTMAX.jvp = lambda ts, ans, x, *, axis: _softmax_vjp(ts[0], ans, None, axis=axis)  # J is symmetric
 
 
 def softmax(x: Any, /, *, axis: Any = -1) -> Any:
