@@ -529,4 +529,4 @@ def layout_like(out: Any, like: Any) -> Any:
 
 
 # The scatter-add that indexing gradients need lives in anyad/backends/scatter.py.
-from .backends.scatter import TakeKey, index_add  # noqa: E402,F401
+from .backends.scatter import TakeKey, index_add, set_at  # noqa: E402,F401

@@ -236,8 +236,13 @@ class Tensor(Variable):
         return xp.asarray(a, dtype=old.dtype, device=_backend.device_of(old))
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """Set elements (python-autodiff's ``t[key] = value``): the value is
-        rebound to an updated copy, so recorded graphs keep what they saw."""
+        """Set elements (python-autodiff's ``t[key] = value``). On a Tensor of
+        your own (a leaf) the value is rebound to an updated copy, so recorded
+        graphs keep what they saw; on the result of an operation the write is
+        recorded and differentiated, as for any Variable."""
+        if self._node is not None:
+            Variable.__setitem__(self, key, value)
+            return
         xp = namespace_of(self.value)
         new = xp.asarray(self.value, copy=True)
         if isinstance(key, Variable):

@@ -117,6 +117,7 @@ class OpType(enum.Enum):
     INDEX_ADD = 81
     LOGSUMEXP = 82
     SOFTMAX = 83
+    SETITEM = 84
     # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
     HYPOT = 100
     LOGADDEXP = 101

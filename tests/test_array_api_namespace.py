@@ -239,23 +239,17 @@ def test_setitem_on_a_constant_copies_on_write():
     np.testing.assert_array_equal(w.grad, [0.0, 0.0, 0.0])  # the graph kept the value it saw
 
 
-def test_setitem_refusals():
+def test_setitem_into_a_leaf_that_requires_grad_needs_no_grad():
     w = ad.Variable([1.0, 2.0], requires_grad=True)
-    y = w * 2.0
-    with pytest.raises(TypeError, match="recorded multiply"):
-        y[0] = 1.0
-    with pytest.raises(TypeError, match="no_grad"):
+    with pytest.raises(TypeError, match="leaf that requires grad.*no_grad"):
         w[0] = 1.0
-    c = ad.Variable([0.0, 0.0])
-    with pytest.raises(TypeError, match="drop the gradient"):
-        c[0] = w[1]
     with recording(OFF):  # initialising a parameter
         w[0] = 7.0
     np.testing.assert_array_equal(w.value, [7.0, 2.0])
     assert w.requires_grad and w.is_leaf
 
 
-def test_inplace_operators_mutate_constants_and_rebind_recorded_values():
+def test_inplace_operators_update_the_variable_itself():
     c = ad.Variable([1.0, 2.0])
     alias = c
     c += 1.0
@@ -273,16 +267,16 @@ def test_inplace_operators_mutate_constants_and_rebind_recorded_values():
     with pytest.raises(ValueError, match="shape"):
         c += xpa.ones((2, 2))
 
-    # a recorded result: x op= y is x = x op y (the graph stays right)
+    # a recorded result: x op= y updates x itself, and records (the graph stays right)
     w = ad.Variable([1.0, 2.0], requires_grad=True)
     h = w * w
     before = h
     h += w
-    assert h is not before and not h.is_leaf
+    assert h is before and not h.is_leaf
     ad.sum(h).backward()
     np.testing.assert_array_equal(w.grad, [3.0, 5.0])
 
-    # accumulating recorded terms into a constant: rebinds too, gradient kept
+    # accumulating recorded terms into a constant: it becomes recorded, gradient kept
     acc = xpa.zeros(())
     x = ad.Variable([1.0, 2.0], requires_grad=True)
     for k in range(2):

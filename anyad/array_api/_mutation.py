@@ -1,20 +1,21 @@
 """In-place assignment and in-place operators on Variables (``x[k] = v``,
-``x += y``): what is sound in a recorded graph.
+``x += y``), with the semantics users know from torch.
 
-* A recorded array already saved in a graph is never overwritten: an
-  update replaces the Variable's ``value`` with a new array (copy on write),
-  so every graph recorded earlier keeps the values it saw; the Python object
-  is updated, so every reference to the Variable sees the new value.
-* ``x[k] = v`` works on leaves: constants, and leaves that require grad inside
-  :func:`anyad.no_grad` (initialising parameters). It is refused on the output
-  of a recorded operation, on a leaf that requires grad while recording, and
-  when ``v`` requires grad (the assignment would drop its gradient): build the
-  array functionally instead (``where``, ``concat``, ``stack``).
-* ``x op= y`` updates ``x`` when the result is not recorded (constants, and
-  anything inside :func:`anyad.no_grad`: optimizer steps). When the result is
-  recorded (``x`` is itself recorded, or ``y`` requires grad) it rebinds the
-  name to the new recorded Variable, as ``x = x op y`` does, and the old one
-  is unchanged. On a leaf that requires grad, outside no_grad, it is refused.
+* A write is recorded like any operation (:func:`anyad.ops.indexing.setitem`,
+  or the operator's function): the Variable object is updated to the new
+  value and the new node, so every reference to it sees the write, and later
+  reads differentiate through it. Gradients flow to the value written (summed
+  over where it was broadcast) and to the elements not written over.
+* Copy on write: the array a Variable held is never written into. Every node
+  recorded earlier keeps the value it saw, so an operation recorded before a
+  write is differentiated at the value it read, never at the new one.
+* Writing a value that requires grad into a constant makes the result require
+  grad (the allocate-then-fill pattern: ``out = zeros(n); out[1:] = x``).
+* A write into a leaf that requires grad while recording is an error, as in
+  torch (the gradient asked for would be that of a value that no longer
+  exists): write into a copy, or inside :func:`anyad.no_grad` (initialising
+  a parameter, an optimizer step), where nothing is recorded.
+* ``x op= y`` must keep ``x``'s shape and dtype.
 """
 
 from __future__ import annotations
@@ -23,63 +24,44 @@ from typing import Any, Callable
 
 from .. import _backend
 from ..graph import MODE, OFF
+from ..ops.indexing import setitem as _setitem
 from ..variable import Variable
-
-
-def _unwrap_key(key: Any) -> Any:
-    if isinstance(key, Variable):
-        return key.value
-    if isinstance(key, tuple):
-        return tuple(k.value if isinstance(k, Variable) else k for k in key)
-    return key
 
 
 def _name(x: Variable) -> str:
     return _backend.describe(x.value)
 
 
+def _check_not_a_leaf_that_requires_grad(x: Variable, what: str) -> None:
+    if x._node is None and x.requires_grad and MODE.get() != OFF:
+        raise TypeError(
+            f"anyad: {what} writes into a leaf that requires grad ({_name(x)}) while recording: its "
+            "gradient would be that of a value that no longer exists. Write into a copy "
+            "(y = anyad.asarray(x, copy=True)), or do it inside anyad.no_grad() (initialising a "
+            "parameter, an optimizer step)")
+
+
+def _become(x: Variable, out: Variable) -> None:
+    """Make ``x`` (the same Python object) hold ``out``'s value and node."""
+    x.value = out.value
+    if out._node is not None:
+        x._node = out._node
+        x._view = None
+        x.requires_grad = True
+
+
 def setitem(x: Variable, key: Any, value: Any) -> None:
-    """``x[key] = value`` on a leaf (copy on write); see the module docstring."""
-    if x._node is not None:
-        raise TypeError(
-            f"anyad: cannot assign into the output of a recorded {x._node.prim.name} operation ({_name(x)}); "
-            "it is part of a graph. Build the new array functionally (where, concat, stack), or assign "
-            "into x.detach()")
-    recording = MODE.get() != OFF
-    if x.requires_grad and recording:
-        raise TypeError(
-            f"anyad: cannot assign into a leaf that requires grad ({_name(x)}) while recording; "
-            "do it inside anyad.no_grad()")
-    if isinstance(value, Variable):
-        if value.requires_grad and recording:
-            raise TypeError(
-                "anyad: x[key] = v would drop the gradient of v (v requires grad); build the array "
-                "functionally instead (where, concat, stack)")
-        value = value.value
-    raw = x.value
-    xp = _backend.namespace_of(raw)
-    k = _unwrap_key(key)
-    new = xp.asarray(raw, copy=True)
-    try:
-        new[k] = value
-    except TypeError:
-        if not hasattr(new, "at"):  # immutable arrays (JAX) update functionally
-            raise
-        new = new.at[k].set(value)
-    x.value = new
+    """``x[key] = value``; see the module docstring."""
+    _check_not_a_leaf_that_requires_grad(x, "x[key] = v")
+    _become(x, _setitem(x, key, value))
 
 
 def inplace(x: Variable, other: Any, op: Callable, symbol: str) -> Variable:
     """``x op= other``; see the module docstring."""
-    if x._node is None and x.requires_grad and MODE.get() != OFF:
-        raise TypeError(
-            f"anyad: x {symbol} y on a leaf that requires grad ({_name(x)}) while recording; do it inside "
-            f"anyad.no_grad() (an optimizer step), or write x = x {symbol[:-1]} y")
+    _check_not_a_leaf_that_requires_grad(x, f"x {symbol} y")
     out = op(x, other)
     if not isinstance(out, Variable):
         return NotImplemented
-    if x._node is not None or out._node is not None:
-        return out  # a recorded result: rebind, as x = x op y
     if tuple(out.value.shape) != tuple(x.value.shape):
         raise ValueError(
             f"anyad: x {symbol} y would change the shape of x from {tuple(x.value.shape)} to "
@@ -88,5 +70,5 @@ def inplace(x: Variable, other: Any, op: Callable, symbol: str) -> Variable:
         raise TypeError(
             f"anyad: x {symbol} y would change the dtype of x from {_backend._dtype_name(x.value.dtype)} "
             f"to {_backend._dtype_name(out.value.dtype)}")
-    x.value = out.value
+    _become(x, out)
     return x

@@ -77,6 +77,26 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
     return xp.reshape(_one_hot_add(xp, pos, vals, n, dev), shape)
 
 
+def set_at(xp: Any, x: Any, key: Any, values: Any) -> Any:
+    """A new array equal to ``x`` with ``values`` written at ``key`` (``x`` itself
+    is never written into: recorded graphs may have kept it). Immutable arrays
+    (JAX) are updated functionally.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros(3)
+    >>> set_at(np, x, slice(1, None), np.array([1.0, 2.0])), x
+    (array([0., 1., 2.]), array([0., 0., 0.]))
+    """
+    if _backend.backend_name(xp) == "jax":
+        return x.at[key].set(values)
+    new = xp.asarray(x, copy=True)
+    key, values = without_newaxes(xp, key, values, len(x.shape)) if hasattr(values, "shape") else (key, values)
+    new[key] = values
+    return new
+
+
 def without_newaxes(xp: Any, key: Any, values: Any, ndim: int) -> tuple[Any, Any]:
     """Assignment keys may not hold ``None``: drop each one, with the length-one
     axis it made in ``values`` (basic keys only)."""

@@ -36,8 +36,9 @@ def _backend_kw(dtype: Any, device: Any) -> tuple[Any, dict]:
 def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | None = None) -> Any:
     """Convert ``obj`` to an array.
 
-    A Variable is returned as it is (cast when ``dtype`` differs); an array
-    keeps its namespace; Python data uses the current backend.
+    A Variable is returned as it is (cast when ``dtype`` differs, copied
+    differentiably with ``copy=True``); an array keeps its namespace; Python
+    data uses the current backend.
 
     Examples
     --------
@@ -46,11 +47,11 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
     array([1., 2.])
     """
     if isinstance(obj, Variable):
-        if dtype is None:
+        if dtype is None and not copy:
             return obj
         from .manipulation import astype
 
-        return astype(obj, dtype)
+        return astype(obj, obj.dtype if dtype is None else dtype, copy=bool(copy))
     try:
         xp = namespace_of(obj)
     except TypeError:

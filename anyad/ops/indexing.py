@@ -15,9 +15,10 @@ from .. import _backend
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ..variable import Variable
-from ._core import apply
+from ._core import apply, unbroadcast
+from ._helpers import zeros_of
 
-__all__ = ["getitem", "take"]
+__all__ = ["getitem", "take", "setitem"]
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
@@ -148,3 +149,84 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
     if isinstance(indices, (list, tuple, range)):
         indices = _backend.namespace_of(raw).asarray(list(indices), device=_backend.device_of(raw))
     return apply(_TAKE, (x, indices), {"axis": axis})
+
+
+# ---------------------------------------------------------------------------
+# writes: x[key] = v as a primitive (anyad.array_api and Variable.__setitem__)
+# ---------------------------------------------------------------------------
+
+
+def _setitem_back_x(g: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) -> Any:
+    # the elements written over get no gradient; the others pass theirs on
+    return apply(_SETITEM, (g, 0.0), {"key": key, "repeats": repeats})
+
+
+def _setitem_back_v(g: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) -> Any:
+    gv = apply(_GETITEM, (g,), {"key": key, "repeats": repeats})
+    if repeats:  # an element written twice keeps one write: only that one gets the gradient
+        gv = multiply(gv, _kept_writes(g, tuple(x.shape), key, tuple(gv.shape)))
+    shape = tuple(v.shape)
+    if tuple(gv.shape) != shape:  # v was broadcast into the selection
+        gv = unbroadcast(gv, shape)
+    if gv.dtype != v.dtype:  # and cast to x's dtype
+        gv = astype(gv, v.dtype)
+    return gv
+
+
+def _kept_writes(g: Any, shape: tuple, key: Any, slot: tuple) -> Any:
+    """1 where a write through ``key`` (integer arrays, maybe repeated) is the
+    one an array of ``shape`` keeps, else 0: each write's position is written
+    into a scratch array and read back (no host synchronisation)."""
+    r = g.value if isinstance(g, Variable) else g
+    xp = _backend.namespace_of(r)
+    dev = _backend.device_of(r)
+    n = 1
+    for d in slot:
+        n *= d
+    ids = xp.reshape(xp.arange(n, dtype=xp.int64, device=dev), slot)
+    scratch = _backend.set_at(xp, xp.zeros(shape, dtype=xp.int64, device=dev), key, ids)
+    return xp.astype(scratch[key] == ids, r.dtype)
+
+
+def _setitem_jvp(ts: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) -> Any:
+    tx, tv = ts
+    if tx is None:
+        tx = zeros_of(tv, tuple(x.shape), x.dtype)
+    return apply(_SETITEM, (tx, 0.0 if tv is None else tv), {"key": key, "repeats": repeats})
+
+
+_SETITEM = Primitive("setitem", OpType.SETITEM,
+                     lambda xp, x, v, key, repeats: _backend.set_at(xp, x, key, v),
+                     (_setitem_back_x, _setitem_back_v), saves=Saves(inputs=(META, META)))
+_SETITEM.jvp = _setitem_jvp
+
+
+def setitem(x: Any, key: Any, value: Any) -> Any:
+    """``x`` with ``value`` written at ``key``, as a new array (``x`` is not changed).
+
+    The functional form of ``x[key] = value`` (which :class:`~anyad.Variable`
+    records through this function). Differentiable in both ``x`` (the elements
+    not written over) and ``value`` (summed over where it was broadcast). With
+    repeated integer indices, the write the array keeps gets the gradient.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> x = ad.Variable([1.0, 2.0, 3.0], requires_grad=True)
+    >>> v = ad.Variable(10.0, requires_grad=True)
+    >>> y = setitem(x, slice(0, 2), v)
+    >>> y
+    Variable([10. 10.  3.])
+    >>> ad.sum(y * ad.Variable([1.0, 2.0, 3.0])).backward()
+    >>> x.grad, float(v.grad)
+    (array([0., 0., 3.]), 3.0)
+    """
+    raw = x.value if isinstance(x, Variable) else x
+    key, repeats = _raw_key(key, raw)
+    if isinstance(value, (list, tuple)):
+        value = _backend.namespace_of(raw).asarray(value, dtype=raw.dtype, device=_backend.device_of(raw))
+    return apply(_SETITEM, (x, value), {"key": key, "repeats": repeats})
+
+
+from .elementwise import multiply  # noqa: E402
+from .manipulation import astype  # noqa: E402
