@@ -357,7 +357,8 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | No
                 fk = (fk, tuple(idx))
         else:
             fk = None
-        add_key((v.prim, refs, tuple(kept), fk, tuple(v.shape), v.dtype, v.meta))
+        shape = None if v.shape is None else tuple(v.shape)
+        add_key((v.prim, refs, tuple(kept), fk, shape, v.dtype, v.meta))
     key.append(tuple(pos.get(vertex(d), -1) for d in dxs))
     if seed is not None:
         s = seed.value if isinstance(seed, Variable) else seed

@@ -214,7 +214,10 @@ def _apply_rule(node: Node, ts: tuple, create: bool) -> Any:
             return None
     else:
         t = rule(ts, *args, **kw) if kw else rule(ts, *args)
-    shape = tuple(node.shape)
+    shape = node.shape
+    if shape is None:  # elementwise, every input of the output's shape and dtype
+        return t
+    shape = tuple(shape)
     if tuple(t.shape) != shape:
         t = broadcast_to(t, shape)
     if t.dtype != node.dtype:
@@ -268,6 +271,8 @@ def _zeros(node: Node, ts: tuple) -> Any:
     t = next(t for t in ts if t is not None)
     raw = t.value if isinstance(t, Variable) else t
     xp = _namespace(raw)
+    if node.shape is None:  # elementwise: shaped like the inputs, so like their tangents
+        return xp.zeros_like(raw)
     return xp.zeros(tuple(node.shape), dtype=node.dtype, device=_device(raw))
 
 

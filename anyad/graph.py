@@ -241,33 +241,29 @@ class Node:
     kw : dict or None
         Non-array parameters.
     shape, dtype
-        The output's.
+        The output's, or ``None`` for an elementwise primitive whose output has
+        the shape and dtype of each array input (no ``meta``): the hot paths
+        skip reading them.
     meta : tuple or None
         For broadcasting primitives: per input, ``(shape, dtype)`` where it
         differs from the output's (its gradient is summed back and cast).
-    unpack : callable or None
-        The ``unpack`` of :func:`anyad.saved_values_hooks` active when the node
-        was recorded (``saved`` then holds what ``pack`` returned).
-    track : tuple or None
-        Inside a :class:`~anyad.GradientTracker`: weak references to the input
-        Variables (the reference API's ``Operation.params``).
+
+    ``saved`` is a :class:`Packed` instead of a tuple when it was recorded
+    under :func:`anyad.saved_values_hooks`.
     """
 
-    __slots__ = ("prim", "parents", "saved", "kw", "shape", "dtype", "meta", "unpack", "track",
-                 "__weakref__")
+    __slots__ = ("prim", "parents", "saved", "kw", "shape", "dtype", "meta", "__weakref__")
 
     def values(self) -> tuple:
         """``saved`` as the rules get it (unpacked when hooks packed it)."""
         saved = self.saved
-        if saved is None:
-            raise GraphFreedError(
-                f"anyad: backprop reached a {self.prim.name} operation whose saved values were "
-                "freed by an earlier backward(); pass retain_graph=True to the first call "
-                "to differentiate the same graph twice")
-        unpack = self.unpack
-        if unpack is None:
+        if type(saved) is tuple:
             return saved
-        return tuple(x if x is None or type(x) is Meta else unpack(x) for x in saved)
+        if saved is None:
+            raise _freed(self)
+        unpack = saved.unpack
+        return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else unpack(x)
+                     for x in saved.items)
 
     def release(self) -> None:
         """Free what the node keeps (a backward pass that does not retain the graph)."""
@@ -291,8 +287,6 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
     node.kw = kw
     node.shape = out.shape
     node.dtype = out.dtype
-    node.unpack = None
-    node.track = None
     parents = []
     # while a program is built from the graph (anyad.jit, GradientCache) nodes keep everything
     keep_all = mode == KEEP or (mode != AUTO and TRACING.get() is not None)
@@ -321,9 +315,7 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
     node.parents = tuple(parents)
     node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
     hooks = HOOKS.get()
-    node.saved = tuple(saved) if hooks is None else _pack(node, saved, hooks)
-    if mode == TRACK:
-        node.track = tuple(weakref.ref(a) if isinstance(a, Variable) else None for a in args)
+    node.saved = tuple(saved) if hooks is None else pack_saved(saved, hooks)
     return node
 
 
@@ -342,10 +334,21 @@ def _broadcast_meta(values: Sequence[Any], out: Any) -> tuple | None:
     return None if meta is None else tuple(meta)
 
 
-def _pack(node: Node, saved: list, hooks: tuple) -> tuple:
+class Packed:
+    """What a node keeps, as :func:`saved_values_hooks`' ``pack`` returned it."""
+
+    __slots__ = ("items", "unpack")
+
+    def __init__(self, items: tuple, unpack: Callable):
+        self.items = items
+        self.unpack = unpack
+
+
+def pack_saved(saved: Sequence[Any], hooks: tuple) -> Packed:
+    """``saved`` through the ``pack`` of ``hooks`` (Python scalars and shape records as they are)."""
     pack, unpack = hooks
-    node.unpack = unpack
-    return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved)
+    return Packed(tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved),
+                  unpack)
 
 
 class saved_values_hooks:
@@ -411,7 +414,8 @@ class Operation:
     True
     """
 
-    __slots__ = ("prim", "node", "other_params", "_out", "_params", "__weakref__")
+    # _track: inside a GradientTracker, weak references to the input Variables
+    __slots__ = ("prim", "node", "other_params", "_out", "_params", "_track", "__weakref__")
 
     def __init__(self, op_type: OpType, other_params: dict | None = None):
         try:
@@ -420,6 +424,7 @@ class Operation:
             raise ValueError(f"anyad.Operation: {op_type!r} is not a recordable primitive") from None
         self.node = None
         self._params = ()
+        self._track = None
         self.other_params = other_params or None
         self._out = None
 
@@ -437,7 +442,7 @@ class Operation:
             return self._params or ()
         if node.parents is None:
             return ()
-        track = node.track
+        track = self._track
         out = []
         for i, (p, x) in enumerate(zip(node.parents, node.values()[1:])):
             v = track[i]() if track is not None and track[i] is not None else None
@@ -471,7 +476,7 @@ class Operation:
         params = self._params or ()
         values = tuple(getattr(p, "value", p) for p in params)
         node = make_node(self.prim, params, values, output.value, self.other_params, KEEP)
-        node.track = tuple(weakref.ref(p) if isinstance(p, Variable) else None for p in params)
+        self._track = tuple(weakref.ref(p) if isinstance(p, Variable) else None for p in params)
         self.node = node
         self._params = None
         self._out = weakref.ref(output)
@@ -703,7 +708,12 @@ def backprop(
             kw = v.kw
             meta = v.meta
             # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
-            args = rule_inputs(v) if create_graph else v.values()
+            if create_graph:
+                args = rule_inputs(v)
+            else:
+                args = v.saved
+                if type(args) is not tuple:
+                    args = v.values()
             for i in range(len(parents)):
                 p = parents[i]
                 if p is None or p not in needed:

@@ -105,6 +105,7 @@ class Variable:
             view.prim = node.prim
             view.node = node
             view._params = None
+            view._track = None
             view.other_params = node.kw
             view._out = _weakref(self)
             self._view = view

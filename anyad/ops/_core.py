@@ -20,7 +20,7 @@ from weakref import ref as _weakref
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
 from .._saves import META, VALUE, Meta, meta_of
-from ..graph import AUTO, HOOKS, MODE, OFF, TRACK, Node, OpType, Primitive, _pack, make_node
+from ..graph import AUTO, HOOKS, MODE, OFF, TRACK, Node, OpType, Primitive, make_node, pack_saved
 from ..variable import TRACING, Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
@@ -50,11 +50,21 @@ def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict
 
 
 def _track(params: tuple, v: Variable) -> None:
-    """GradientTracker: each input Variable lists the operation (``param_to``)."""
+    """GradientTracker: each input Variable lists the operation (``param_to``),
+    and the operation its input Variables (weakly)."""
     op = v.result_of
+    op._track = tuple(_weakref(p) if isinstance(p, Variable) else None for p in params)
     for p in params:
         if isinstance(p, Variable):
             p.add_param_to(op)
+
+
+def _plan(prim: Primitive, mask: int) -> tuple:
+    """``(keep output, code of input 0, code of input 1)`` for an elementwise
+    primitive whose Variable operands are ``mask`` (the hot paths' form of
+    ``prim.saves_for(mask)``)."""
+    sv = prim.saves_for(mask)
+    return (sv.out, sv.code(0), sv.code(1))
 
 
 def _constant(out: Any) -> Variable:
@@ -114,6 +124,12 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
     """Declare an elementwise primitive of one argument and return its public function."""
     prim = Primitive(name, op_type, fwd, None if vjp is None else (vjp,))
     differentiable = vjp is not None
+    plan = None
+
+    def _unary_plan() -> tuple:
+        nonlocal plan
+        plan = _plan(prim, 1)
+        return plan
 
     def function(x: Any, /) -> Any:
         if isinstance(x, Variable):
@@ -133,31 +149,24 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
                 node = _new_node(Node)
                 node.prim = prim
                 node.kw = None
-                node.shape = out.shape
-                node.dtype = out.dtype
+                node.shape = node.dtype = None  # elementwise: the input's (see Node)
                 node.meta = None
-                node.track = None
                 p = x._node
-                sv = prim._saves or prim.saves
+                keep_out, code, _ = plan or _unary_plan()
+                if p is None:  # a leaf: its value is alive anyway
+                    node.parents = (x,)
+                    saved = (out if keep_out else None, xv)
+                else:
+                    node.parents = (p,)
+                    saved = (out if keep_out else None,
+                             xv if code == VALUE else (meta_of(xv) if code == META else None))
                 if mode != AUTO and _tracing() is not None:  # a program is built: keep everything
                     saved = (out, xv)
-                elif p is None:  # a leaf: its value is alive anyway
-                    saved = (out if sv.out else None, xv)
-                else:
-                    code = sv.inputs[0] if sv.inputs else sv.rest
-                    saved = (out if sv.out else None,
-                             xv if code == VALUE else (meta_of(xv) if code == META else None))
-                node.parents = (x if p is None else p,)
                 hooks = _hooks()
-                if hooks is None:
-                    node.saved = saved
-                    node.unpack = None
-                else:
-                    node.saved = _pack(node, saved, hooks)
+                node.saved = saved if hooks is None else pack_saved(saved, hooks)
                 v._node = node
                 v.requires_grad = True
                 if mode == TRACK:
-                    node.track = (_weakref(x),)
                     _track((x,), v)
             else:
                 v._node = None
@@ -184,25 +193,31 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                     vjp2: Callable | None, doc: str = "", differentiable: bool = True) -> Callable:
     """Declare a broadcasting elementwise primitive of two arguments."""
     prim = Primitive(name, op_type, fwd, (vjp1, vjp2) if differentiable else None, broadcasts=True)
+    plans: list = [None] * 4  # by which operands are Variables (bit 0: x1, bit 1: x2)
+
+    def _binary_plan(mask: int) -> tuple:
+        plans[mask] = p = _plan(prim, mask)
+        return p
 
     def function(x1: Any, x2: Any, /) -> Any:
-        if isinstance(x1, Variable):
+        if isinstance(x1, Variable):  # wrapped: which operands are Variables (bit 0: x1, bit 1: x2)
             a = x1.value
             rec = x1.requires_grad
             if isinstance(x2, Variable):
                 b = x2.value
                 rec = rec or x2.requires_grad
+                wrapped = 3
             else:
                 b = x2
-            wrapped = True
+                wrapped = 1
         elif isinstance(x2, Variable):
             a = x1
             b = x2.value
             rec = x2.requires_grad
-            wrapped = True
+            wrapped = 2
         else:
             a, b = x1, x2
-            wrapped = False
+            wrapped = 0
         # namespace of the operands (inlined fast cases of _pair_namespace)
         ta, tb = type(a), type(b)
         if ta is tb or tb in _SCALARS:
@@ -229,48 +244,51 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
             node = _new_node(Node)
             node.prim = prim
             node.kw = None
-            oshape = node.shape = out.shape
-            odtype = node.dtype = out.dtype
-            node.track = None
-            mask = (1 if isinstance(x1, Variable) else 0) | (2 if isinstance(x2, Variable) else 0)
-            sv = prim._by_mask.get(mask) or prim.saves_for(mask)
-            keep_all = mode != AUTO and _tracing() is not None  # a program is built: keep everything
+            node.shape = node.dtype = None  # elementwise: the inputs' broadcast (see Node)
             # parents and kept values: a leaf's and a raw operand's value always, a
-            # recorded input's as the primitive declares
-            if isinstance(x1, Variable):
+            # recorded input's as the primitive declares (for the operands that are Variables)
+            keep_out, c1, c2 = plans[wrapped] or _binary_plan(wrapped)
+            if wrapped & 1:
                 p1 = x1._node
                 if p1 is None:
                     p1, k1 = x1, a
                 else:
-                    c = VALUE if keep_all else sv.inputs[0]
-                    k1 = a if c == VALUE else (meta_of(a) if c == META else None)
+                    k1 = a if c1 == VALUE else (meta_of(a) if c1 == META else None)
             else:
                 p1, k1 = None, a
-            if isinstance(x2, Variable):
+            if wrapped & 2:
                 p2 = x2._node
                 if p2 is None:
                     p2, k2 = x2, b
                 else:
-                    c = VALUE if keep_all else sv.inputs[1]
-                    k2 = b if c == VALUE else (meta_of(b) if c == META else None)
+                    k2 = b if c2 == VALUE else (meta_of(b) if c2 == META else None)
             else:
                 p2, k2 = None, b
             node.parents = (p1, p2)
-            saved = (out if (keep_all or sv.out) else None, k1, k2)
-            # where an operand broadcast or was promoted, its gradient is summed back and cast
-            m1 = None if type(a) in _SCALARS or (a.shape == oshape and a.dtype == odtype) else (tuple(a.shape), a.dtype)
-            m2 = None if type(b) in _SCALARS or (b.shape == oshape and b.dtype == odtype) else (tuple(b.shape), b.dtype)
-            node.meta = None if m1 is None and m2 is None else (m1, m2)
-            hooks = _hooks()
-            if hooks is None:
-                node.saved = saved
-                node.unpack = None
+            saved = (out if keep_out else None, k1, k2)
+            if mode != AUTO and _tracing() is not None:  # a program is built: keep everything
+                saved = (out, a, b)
+            # where an operand broadcast or was promoted, its gradient is summed back and cast;
+            # beside a Python number neither can happen
+            tb, ta = type(b), type(a)
+            if tb in _SCALARS or ta in _SCALARS:
+                node.meta = None
             else:
-                node.saved = _pack(node, saved, hooks)
+                oshape, odtype = out.shape, out.dtype
+                m1 = None if a.shape == oshape and (a.dtype is odtype or a.dtype == odtype) \
+                    else (tuple(a.shape), a.dtype)
+                m2 = None if b.shape == oshape and (b.dtype is odtype or b.dtype == odtype) \
+                    else (tuple(b.shape), b.dtype)
+                if m1 is not None or m2 is not None:
+                    node.meta = (m1, m2)
+                    node.shape, node.dtype = oshape, odtype
+                else:
+                    node.meta = None
+            hooks = _hooks()
+            node.saved = saved if hooks is None else pack_saved(saved, hooks)
             v._node = node
             v.requires_grad = True
             if mode == TRACK:
-                node.track = tuple(_weakref(p) if isinstance(p, Variable) else None for p in (x1, x2))
                 _track((x1, x2), v)
         else:
             v._node = None
