@@ -62,6 +62,7 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.op_type = None if prim is None else prim.op_type
         s.fwd = identity if prim is None else prim.fwd
         s.vjps = _NO_RULES
+        s.vjp = None
         s.broadcasts = False
         s.jvp = _no_tangent
         s.declared = s._saves = KEEP_ALL

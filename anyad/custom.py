@@ -35,24 +35,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from ._saves import KEEP_ALL
 from .graph import OpType, Primitive
 from .variable import Variable
 
 __all__ = ["custom_vjp"]
-
-_USED = object()  # a gradient already handed to the engine
-
-
-class _Slot:
-    """Per-operation memo: the joint rule's results for one cotangent, handed
-    out input by input (the engine asks for one input's gradient at a time)."""
-
-    __slots__ = ("key", "grads")
-
-    def __init__(self) -> None:
-        self.key = None
-        self.grads: list | None = None
-
 
 class custom_vjp:
     """Make ``fun`` a differentiable anyad function with a user-given rule.
@@ -92,16 +79,10 @@ class custom_vjp:
         self.vjp_rule: Callable | None = None
         self.jvp_rule: Callable | None = None
         name = getattr(fun, "__name__", "custom")
-        prim = Primitive.__new__(Primitive)  # not registered by OpType: one per function
-        prim.name = name
-        prim.op_type = OpType.CUSTOM
-        prim.fwd = self._forward
-        prim.vjps = None
-        prim.broadcasts = True  # gradients summed back to broadcast inputs' shapes by the engine
-        prim.jvp = None
-        prim.declared = prim._saves = None
-        prim._by_mask = {}
-        self.primitive = prim
+        # not registered by OpType: one per function; gradients summed back to broadcast
+        # inputs' shapes by the engine; everything kept (the user's rule may read anything)
+        self.primitive = Primitive(name, OpType.CUSTOM, self._forward, None, broadcasts=True,
+                                   saves=KEEP_ALL, register=False)
 
     # -- declaring rules ------------------------------------------------------
     def defvjp(self, rule: Callable) -> Callable:
@@ -115,8 +96,8 @@ class custom_vjp:
         if not callable(rule):
             raise TypeError(f"anyad.custom_vjp.defvjp: expected a function, got {type(rule).__name__}")
         self.vjp_rule = rule
-        self.primitive.vjps = _JointRules(self)
-        self.primitive.rules_changed()
+        self.primitive.vjps = ()
+        self.primitive.vjp = functools.partial(_joint_vjp, self)
         return rule
 
     def defjvp(self, rule: Callable) -> Callable:
@@ -142,7 +123,6 @@ class custom_vjp:
             raise TypeError(f"anyad.custom_vjp.defjvp: expected a function, got {type(rule).__name__}")
         self.jvp_rule = rule
         self.primitive.jvp = functools.partial(_call_jvp, self)
-        self.primitive.rules_changed()
         return rule
 
     # -- running ---------------------------------------------------------------
@@ -150,14 +130,9 @@ class custom_vjp:
         if self.vjp_rule is None and any(isinstance(a, Variable) and a.requires_grad for a in args):
             raise TypeError(f"anyad.custom_vjp: {self.primitive.name} has no derivative rule yet; "
                             f"give it one with @{self.primitive.name}.defvjp")
-        if params:
-            params = dict(params)
-            params["_slot"] = _Slot()
-        else:
-            params = {"_slot": _Slot()}
         return apply(self.primitive, args, params)
 
-    def _forward(self, xp: Any, *values: Any, _slot: Any = None, **params: Any) -> Any:
+    def _forward(self, xp: Any, *values: Any, **params: Any) -> Any:
         out = self.fun(*values, **params)
         if not (hasattr(out, "shape") and hasattr(out, "dtype")):
             raise TypeError(
@@ -170,32 +145,9 @@ class custom_vjp:
         return f"<anyad custom function {self.primitive.name}>"
 
 
-class _JointRules:
-    """The engine asks for one rule per input; this serves them all from one
-    call of the user's joint rule per (operation, cotangent)."""
-
-    __slots__ = ("cf",)
-
-    def __init__(self, cf: custom_vjp):
-        self.cf = cf
-
-    def __getitem__(self, i: int) -> Callable:
-        cf = self.cf
-
-        def rule(g: Any, ans: Any, *inputs: Any, _slot: _Slot, **params: Any) -> Any:
-            key = (g, ans)
-            grads = _slot.grads
-            if grads is None or _slot.key is None or _slot.key[0] is not g or _slot.key[1] is not ans \
-                    or grads[i] is _USED:
-                grads = _run_vjp(cf, g, ans, inputs, params)
-                _slot.key, _slot.grads = key, grads
-            gi = grads[i]
-            grads[i] = _USED
-            if all(r is _USED or r is None for r in grads):  # all handed out: free the memo
-                _slot.key = _slot.grads = None
-            return gi
-
-        return rule
+def _joint_vjp(cf: custom_vjp, g: Any, needed: tuple, ans: Any, *inputs: Any, **params: Any) -> list:
+    """The engine's joint rule: one call of the user's rule per backward pass of the operation."""
+    return _run_vjp(cf, g, ans, inputs, params)
 
 
 def _run_vjp(cf: custom_vjp, g: Any, ans: Any, inputs: tuple, params: dict) -> list:
@@ -229,7 +181,7 @@ def _run_vjp(cf: custom_vjp, g: Any, ans: Any, inputs: tuple, params: dict) -> l
     return out
 
 
-def _call_jvp(cf: custom_vjp, tangents: Any, ans: Any, *inputs: Any, _slot: Any = None, **params: Any) -> Any:
+def _call_jvp(cf: custom_vjp, tangents: Any, ans: Any, *inputs: Any, **params: Any) -> Any:
     t = cf.jvp_rule(tuple(tangents), ans, *inputs, **params)
     building = any(isinstance(x, Variable) for x in (*tangents, *inputs))
     if building and t is not None and not isinstance(t, Variable):

@@ -236,17 +236,24 @@ def _transposed_jvp(prim: Any, ts: tuple, args: tuple, kw: dict | None, node: No
     vjps = prim.vjps
     if vjps is None:
         return None
+    joint = prim.vjp
     with recording(ALL):
         g = wrap(_zeros(node, ts))
         g.requires_grad = True
         total = None
+        if joint is not None:
+            flags = tuple(t is not None for t in ts)
+            joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
         for i, t in enumerate(ts):
             if t is None:
                 continue
-            rule = vjps[i]
-            if rule is None:
-                continue
-            gu = rule(g, *args, **kw) if kw else rule(g, *args)
+            if joint is not None:
+                gu = joint_grads[i]
+            else:
+                rule = vjps[i]
+                if rule is None:
+                    continue
+                gu = rule(g, *args, **kw) if kw else rule(g, *args)
             if gu is None:
                 continue
             tshape = tuple(t.shape)

@@ -158,22 +158,31 @@ class Primitive:
         input's value or only its shape and dtype, or nothing. A rule is given
         ``None`` for what is not kept. By default it is read off the rules'
         code (:func:`anyad._saves.derive_saves`); see :attr:`saves`.
+    vjp : callable, optional
+        A joint rule instead of per-input ones (``vjps=()``):
+        ``vjp(g, needed, ans, *inputs, **params)`` returns one gradient per
+        input (``None`` where ``needed[i]`` is false), from one call: for
+        primitives whose gradients share work (a recomputed checkpoint, a
+        user's custom rule). Such a primitive declares ``saves``.
     """
 
-    __slots__ = ("name", "op_type", "fwd", "vjps", "broadcasts", "jvp", "declared", "_saves", "_by_mask")
+    __slots__ = ("name", "op_type", "fwd", "vjps", "vjp", "broadcasts", "jvp", "declared", "_saves",
+                 "_by_mask")
 
-    def __init__(self, name: str, op_type: OpType, fwd: Callable, vjps: Any, broadcasts: bool = False,
-                 saves: Saves | None = None):
+    def __init__(self, name: str, op_type: OpType | None, fwd: Callable, vjps: Any, broadcasts: bool = False,
+                 saves: Saves | None = None, vjp: Callable | None = None, register: bool = True):
         self.name = name
         self.op_type = op_type
         self.fwd = fwd
         self.vjps = vjps
+        self.vjp = vjp
         self.broadcasts = broadcasts
         self.jvp = None  # forward-mode rule, filled in where one is defined
         self.declared = saves
         self._saves = saves
         self._by_mask: dict = {}
-        PRIMITIVES[op_type] = self
+        if register:
+            PRIMITIVES[op_type] = self
 
     @property
     def saves(self) -> Saves:
@@ -714,14 +723,21 @@ def backprop(
                 args = v.saved
                 if type(args) is not tuple:
                     args = v.values()
+            joint = prim.vjp
+            if joint is not None:
+                flags = tuple(p is not None and p in needed for p in parents)
+                joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
             for i in range(len(parents)):
                 p = parents[i]
                 if p is None or p not in needed:
                     continue
-                rule = vjps[i]
-                if rule is None:
-                    continue
-                gu = rule(g, *args, **kw) if kw else rule(g, *args)
+                if joint is not None:
+                    gu = joint_grads[i]
+                else:
+                    rule = vjps[i]
+                    if rule is None:
+                        continue
+                    gu = rule(g, *args, **kw) if kw else rule(g, *args)
                 if gu is None:
                     continue
                 if meta is not None and meta[i] is not None:  # broadcast or promoted: back to the input's

@@ -120,8 +120,12 @@ class GradientTracker:
             seed = seed.value
         kw = operation.other_params or {}
         total = None
+        prim = operation.prim
+        values = operation.values
+        joint = None if prim.vjp is None else prim.vjp(
+            seed, tuple(i in positions for i in range(len(values))), out.value, *values, **kw)
         for i in positions:  # an input used twice (a * a) gets both contributions
-            g = operation.prim.vjps[i](seed, out.value, *operation.values, **kw)
+            g = joint[i] if joint is not None else prim.vjps[i](seed, out.value, *values, **kw)
             if operation.prim.broadcasts:
                 g = unbroadcast(g, tuple(param.value.shape))
             total = g if total is None else total + g
