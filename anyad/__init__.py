@@ -26,6 +26,7 @@ from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit
 from .autodiff import Graph, Tensor
+from .memory import checkpoint, save_on_host
 
 __version__ = "0.1.0"
 
@@ -35,5 +36,5 @@ __all__ = [
     "linalg", "nn", "optim", "random", "save", "load",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
-    "jit", "GradientCache", "TracingError", "saved_values_hooks",
+    "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host",
 ]
