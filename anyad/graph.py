@@ -750,6 +750,7 @@ def backprop(
                 grads[p] = gu if prev is None else prev + gu
             if not retain_graph:
                 v.release()
+                args = None  # the released values go now, not at the next node
     finally:
         if mode_token is not None:
             MODE.reset(mode_token)

@@ -50,6 +50,31 @@ def zeros_of(like_x: Any, shape: tuple, dtype: Any = None) -> Any:
     return wrap(z) if isinstance(like_x, Variable) else z
 
 
+def scaled(fresh: Any, factor: Any) -> Any:
+    """``fresh * factor``, where ``fresh`` is an array the calling rule has just
+    made and no one else holds: multiplied in place when it is a raw array (a
+    plain backward pass: one array fewer at the peak; an immutable array is
+    rebound, as ``*=`` does), recorded when it is a Variable (higher order)."""
+    if isinstance(fresh, Variable):
+        from .elementwise import multiply
+
+        return multiply(fresh, factor)
+    fresh *= factor
+    return fresh
+
+
+def one_minus(fresh: Any) -> Any:
+    """``1 - fresh``, where ``fresh`` is an array the calling rule has just made:
+    in place when it is a raw array (see :func:`scaled`)."""
+    if isinstance(fresh, Variable):
+        from .elementwise import subtract
+
+        return subtract(1.0, fresh)
+    fresh *= -1.0
+    fresh += 1.0
+    return fresh
+
+
 def is_complex(x: Any) -> bool:
     r = raw(x)
     return _backend.namespace_of(r).isdtype(r.dtype, "complex floating")

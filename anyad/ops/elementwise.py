@@ -12,6 +12,7 @@ from typing import Any
 
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
+from ._helpers import one_minus, scaled
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -247,7 +248,7 @@ cosh = _unary(
 
 tanh = _unary(
     "tanh", OpType.TANH, lambda xp, x: xp.tanh(x),
-    lambda g, ans, x: multiply(g, subtract(1.0, multiply(ans, ans))),
+    lambda g, ans, x: scaled(one_minus(multiply(ans, ans)), g),  # no temporary beyond the result
     "Elementwise hyperbolic tangent.", "    >>> ad.tanh(ad.Variable([0.0]))\n    Variable([0.])",
 )
 

@@ -12,6 +12,7 @@ from .._backend import layout_like
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
+from ._helpers import scaled
 
 __all__ = ["sum", "mean", "prod", "max", "min", "cumulative_sum", "var", "std", "logsumexp"]
 
@@ -328,7 +329,7 @@ def _softmax_fwd(xp: Any, x: Any, axis: Any) -> Any:
 
 
 def _softmax_vjp(g: Any, ans: Any, x: Any, *, axis: Any) -> Any:
-    return multiply(ans, subtract(g, sum(multiply(g, ans), axis=axis, keepdims=True)))
+    return scaled(subtract(g, sum(multiply(g, ans), axis=axis, keepdims=True)), ans)
 
 
 _SOFTMAX = Primitive("softmax", OpType.SOFTMAX, _softmax_fwd, (_softmax_vjp,))
