@@ -14,7 +14,8 @@ array([1.38177329, 0.07700375])
 
 from ._backend import Backend, BackendMismatchError, current_backend, use
 from .variable import Variable  # first: the ops modules import it
-from .graph import GraphFreedError, Operation, OpType, Primitive, backprop, saved_values_hooks
+from ._state import saved_values_hooks
+from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
 from .tracker import GradientTracker

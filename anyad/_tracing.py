@@ -1,6 +1,6 @@
 """Tracers: what the engine asks while :mod:`anyad.compile` builds a program.
 
-The context variable :data:`anyad.variable.TRACING` holds one of these while
+The recording state (:mod:`anyad._state`) holds one of these while
 a program is being built. The engine calls it only on paths that record
 nothing (a non-differentiable operation, a ``no_grad`` block, ``detach``,
 ``stop_gradient``, a cast to an integer dtype), where it records the
@@ -20,7 +20,8 @@ from . import _backend
 from ._program import Uncompilable, _is_array, identity
 from ._saves import KEEP_ALL
 from .graph import KEEP, Node, Primitive, make_node, vertex
-from .variable import TRACING, Variable
+from ._state import tracing  # noqa: F401  (re-exported: the context manager installing a tracer)
+from .variable import Variable
 
 __all__ = ["TracingError", "Recorder", "Tracer", "tracing", "freeze", "array_key"]
 
@@ -147,22 +148,6 @@ class Tracer(Recorder):
             "would be frozen into the program as a constant. Inside a compiled function, take "
             "gradients with anyad.grad / value_and_grad / vjp, or backprop(..., create_graph=True)"
         )
-
-
-class tracing:
-    """Context manager installing a tracer."""
-
-    __slots__ = ("tracer", "_token")
-
-    def __init__(self, tracer: Recorder):
-        self.tracer = tracer
-
-    def __enter__(self) -> Recorder:
-        self._token = TRACING.set(self.tracer)
-        return self.tracer
-
-    def __exit__(self, *exc: object) -> None:
-        TRACING.reset(self._token)
 
 
 # ----------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 from .compile import GradientCache
 from .graph import backprop
-from .variable import TRACING, Variable, _check_differentiable_dtype
+from ._state import tracer as _tracer
+from .variable import Variable, _check_differentiable_dtype
 
 __all__ = ["Tensor", "Graph"]
 
@@ -163,8 +164,8 @@ class Tensor(Variable):
         """
         xp = namespace_of(self.value)
         t = _new_tensor(xp.asarray(self.value, copy=True), self.requires_grad)
-        if TRACING.get() is not None:  # anyad.compile: the copy is recomputed, not frozen
-            TRACING.get().untracked(None, (self,), (self.value,), None, t)
+        if _tracer() is not None:  # anyad.compile: the copy is recomputed, not frozen
+            _tracer().untracked(None, (self,), (self.value,), None, t)
         return t
 
     def astype(self, dtype: Any) -> "Tensor":

@@ -15,7 +15,7 @@ Operation built.
   never hits a stale entry. :meth:`anyad.Graph.gradient` uses one.
 
 While a program is built, a tracer (the context variable
-:data:`anyad.variable.TRACING`) records the operations the engine otherwise
+:mod:`anyad._state`) records the operations the engine otherwise
 leaves unrecorded (comparisons, casts to integers, ``stop_gradient``,
 ``no_grad`` blocks), so that their results are recomputed on replay rather than
 frozen; and under :func:`jit` it refuses to hand a value that depends on the
@@ -35,8 +35,9 @@ from ._program import Uncompilable, _is_array, build_program
 from ._pytree import tree_flatten, tree_unflatten
 from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
 from ._saves import Meta
-from .graph import ALL, AUTO, MODE, OFF, Node, backprop, recording, toposort, vertex
-from .variable import TRACING, Variable, wrap
+from ._state import ALL, AUTO, OFF, mode as _mode, recording, tracer as _tracer
+from .graph import Node, backprop, toposort, vertex
+from .variable import Variable, wrap
 
 __all__ = ["jit", "GradientCache", "TracingError"]
 
@@ -88,7 +89,7 @@ class Compiled:
         dynamic = tuple(None if i in static else a for i, a in enumerate(args))
         leaves, treedef = tree_flatten((dynamic, kwargs))
         values, parts, anyvar, record = [], [], False, False
-        mode = MODE.get()
+        mode = _mode()
         seen: dict = {}
         for leaf in leaves:
             if not _is_dynamic(leaf):
@@ -113,7 +114,7 @@ class Compiled:
         """The cached entry for this call (traced now if new) and the program's
         inputs; ``entry`` is None when the function must run as written."""
         key, static, leaves, treedef, values, anyvar, record = self._signature(args, kwargs)
-        if record or TRACING.get() is not None:
+        if record or _tracer() is not None:
             return None, None, anyvar, None
         entry = self._cache.get(key)
         if entry is not None:
@@ -433,7 +434,7 @@ class GradientCache:
             if not isinstance(x, Variable):
                 raise TypeError(
                     f"anyad.GradientCache.gradient: dxs must be Variables, got {type(x).__name__}")
-        if TRACING.get() is not None or not isinstance(dy, Variable):
+        if _tracer() is not None or not isinstance(dy, Variable):
             return backprop([dy], [seed], dxs)
         try:
             key, values, forward, reached = _structure(dy, dxs, seed)

@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ._backend import device_of as _device, namespace_of as _namespace
-from .graph import ALL, GraphFreedError, Node, backprop, recording, rule_inputs, toposort, vertex
+from ._state import ALL, recording
+from .graph import GraphFreedError, Node, backprop, rule_inputs, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["ForwardSweep", "diagonal_jvp"]

@@ -28,7 +28,8 @@ from typing import Any, Callable, Sequence
 from . import _backend
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from .forward import ForwardSweep
-from .graph import ALL, MODE, OFF, TRACK, backprop, recording
+from ._state import ALL, OFF, TRACK, mode as _mode, pop, push, recording
+from .graph import backprop
 from .variable import Variable, wrap
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
 
 def _nested(leaves: Sequence[Any]) -> bool:
     """Is a derivative graph wanted (recording under way for these inputs)?"""
-    mode = MODE.get()
+    mode = _mode()
     if mode == OFF:
         return False
     if mode == ALL or mode == TRACK:
@@ -82,7 +83,7 @@ class _Recorded:
     def __init__(self, what: str, f: Callable, primals: tuple, has_aux: bool, nested: bool | None = None):
         leaves, self.in_def = tree_flatten(primals)
         self.nested = _nested(leaves) if nested is None else nested
-        mode = MODE.get()
+        mode = _mode()
         xs = []
         for k, x in enumerate(leaves):
             if self.nested and isinstance(x, Variable):
@@ -426,11 +427,11 @@ class _NoGrad:
         self._tokens: list = []
 
     def __enter__(self) -> "_NoGrad":
-        self._tokens.append(MODE.set(OFF))
+        self._tokens.append(push(mode=OFF))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        MODE.reset(self._tokens.pop())
+        pop(self._tokens.pop())
 
     def __call__(self, func: Callable) -> Callable:
         return _no_grad_function(func)

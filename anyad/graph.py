@@ -22,6 +22,8 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from ._saves import KEEP_ALL, META, VALUE, Meta, Saves, derive_saves, meta_of
+from ._state import ALL, AUTO, OFF, TRACK, current, recording, saved_values_hooks  # noqa: F401
+from ._state import pop as _pop_state, push as _push_state
 
 __all__ = ["OpType", "Primitive", "Node", "Operation", "backprop", "PRIMITIVES", "Saves"]
 
@@ -298,7 +300,8 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
     node.dtype = out.dtype
     parents = []
     # while a program is built from the graph (anyad.jit, GradientCache) nodes keep everything
-    keep_all = mode == KEEP or (mode != AUTO and TRACING.get() is not None)
+    st = current()
+    keep_all = mode == KEEP or (mode != AUTO and st.tracer is not None)
     mask = 0
     for i, a in enumerate(args):
         if isinstance(a, Variable):
@@ -323,7 +326,7 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
             saved.append(x)
     node.parents = tuple(parents)
     node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
-    hooks = HOOKS.get()
+    hooks = st.hooks
     node.saved = tuple(saved) if hooks is None else pack_saved(saved, hooks)
     return node
 
@@ -358,53 +361,6 @@ def pack_saved(saved: Sequence[Any], hooks: tuple) -> Packed:
     pack, unpack = hooks
     return Packed(tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved),
                   unpack)
-
-
-class saved_values_hooks:
-    """Context manager: every value a node saves while it is active goes
-    through ``pack``, and comes back through ``unpack`` when a rule reads it.
-
-    As ``torch.autograd.graph.saved_tensors_hooks``: with it, saved
-    activations can be moved to the host, compressed, or logged. ``pack``
-    receives a raw array and may return anything; ``unpack`` receives what
-    ``pack`` returned and must return an array equal to the one packed.
-    Python scalars and shape-only records are not packed.
-
-    Examples
-    --------
-    >>> import anyad as ad
-    >>> packed = []
-    >>> def pack(x):
-    ...     packed.append(x.shape)
-    ...     return x.copy()
-    >>> x = ad.Variable([1.0, 2.0], requires_grad=True)
-    >>> with ad.saved_values_hooks(pack, lambda x: x):
-    ...     y = ad.sum(ad.sin(x) * x)
-    >>> y.backward()
-    >>> x.grad
-    array([1.38177329, 0.07700375])
-    >>> packed        # sin keeps its input, multiply both of its inputs
-    [(2,), (2,), (2,)]
-    """
-
-    __slots__ = ("hooks", "_token")
-
-    def __init__(self, pack: Callable[[Any], Any], unpack: Callable[[Any], Any]):
-        if not callable(pack) or not callable(unpack):
-            raise TypeError("anyad.saved_values_hooks: pack and unpack must be functions")
-        self.hooks = (pack, unpack)
-        self._token = None
-
-    def __enter__(self) -> "saved_values_hooks":
-        self._token = HOOKS.set(self.hooks)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        HOOKS.reset(self._token)
-
-
-#: the (pack, unpack) pair of the innermost saved_values_hooks block, or None
-HOOKS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("anyad_saved_hooks", default=None)
 
 
 class Operation:
@@ -520,40 +476,11 @@ def attach(value: Any, node: Node) -> Any:
 
 
 # ----------------------------------------------------------------------------
-# Recording state: one context variable (thread- and async-safe)
-# ----------------------------------------------------------------------------
-
-AUTO = 0  #: record an operation when one of its inputs requires grad
-ALL = 1  #: record every operation on Variables (higher-order backprop)
-TRACK = 2  #: record everything, and keep ``param_to`` links (GradientTracker)
-OFF = 3  #: record nothing (no_grad)
-KEEP = 4  #: for make_node: keep every value (hand-built nodes; compiled programs read them all)
-
-MODE: contextvars.ContextVar[int] = contextvars.ContextVar("anyad_recording", default=AUTO)
-
-
-class recording:
-    """Context manager setting the recording mode for the current context."""
-
-    __slots__ = ("mode", "_token")
-
-    def __init__(self, mode: int):
-        self.mode = mode
-        self._token = None
-
-    def __enter__(self) -> "recording":
-        self._token = MODE.set(self.mode)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        MODE.reset(self._token)
-
-
-# ----------------------------------------------------------------------------
 # Backprop
 # ----------------------------------------------------------------------------
 
 
+KEEP = 4  #: for make_node: keep every value (hand-built nodes; compiled programs read them all)
 _SCALARS = frozenset((bool, int, float, complex))
 
 
@@ -673,7 +600,7 @@ def backprop(
         targets); raw arrays, or Variables when ``create_graph``. When
         ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
     """
-    tracer = TRACING.get()
+    tracer = current().tracer
     if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
         tracer.plain_backprop(targets)
     if sources is None:
@@ -699,7 +626,7 @@ def backprop(
         grads[r] = s if r not in grads else grads[r] + s
 
     found: dict = {}
-    mode_token = MODE.set(ALL) if create_graph else None
+    mode_token = _push_state(mode=ALL) if create_graph else None
     pop, get = grads.pop, grads.get
     try:
         for v in reversed(order):
@@ -753,7 +680,7 @@ def backprop(
                 args = None  # the released values go now, not at the next node
     finally:
         if mode_token is not None:
-            MODE.reset(mode_token)
+            _pop_state(mode_token)
 
     if sources is None:
         return [(leaf, g) for leaf, g in found.items() if leaf._node is None]
@@ -766,7 +693,7 @@ def _requires_grad_leaf(v: Any) -> bool:
 
 # Bound last: these modules import this one (variable.py imports it at its end).
 from ._backend import namespace_of as _namespace  # noqa: E402
-from .variable import TRACING, Variable, wrap  # noqa: E402
+from .variable import Variable, wrap  # noqa: E402
 from .ops._core import unbroadcast  # noqa: E402
 from .ops.manipulation import astype  # noqa: E402
 

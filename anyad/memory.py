@@ -16,8 +16,7 @@ import functools
 from typing import Any, Callable
 
 from . import _backend
-from .graph import MODE, OFF, recording, saved_values_hooks
-from .variable import TRACING, Variable
+from ._state import OFF, current, recording, saved_values_hooks
 
 __all__ = ["checkpoint", "save_on_host"]
 
@@ -132,8 +131,9 @@ def checkpoint(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def checkpointed(*args: Any, **kwargs: Any) -> Any:
-        mode = MODE.get()
-        if mode == OFF or TRACING.get() is not None:  # nothing recorded, or a program is built
+        st = current()
+        mode = st.mode
+        if mode == OFF or st.tracer is not None:  # nothing recorded, or a program is built
             return fn(*args, **kwargs)
         frame = _Frame(fn, args, kwargs, mode, name)
         with saved_values_hooks(frame.pack, _unpack):

@@ -222,7 +222,7 @@ def gradgradcheck(
             for g, i in zip(grads, argnums)
         )
 
-    from .graph import ALL, recording
+    from ._state import ALL, recording
 
     with recording(ALL):
         return gradcheck(gradient, raws, eps=eps, atol=atol, rtol=rtol, argnums=argnums)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Sequence
 
-from .graph import TRACK, MODE, Operation, OpType, backprop
+from ._state import TRACK, pop, push
+from .graph import Operation, OpType, backprop
 from .variable import Variable, _check_differentiable_dtype
 
 __all__ = ["GradientTracker"]
@@ -64,11 +65,11 @@ class GradientTracker:
     def __enter__(self) -> "GradientTracker":
         if self._token is not None:
             raise RuntimeError("anyad.GradientTracker: this tracker is already active")
-        self._token = MODE.set(TRACK)
+        self._token = push(mode=TRACK)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        MODE.reset(self._token)
+        pop(self._token)
         self._token = None
 
     def append(self, op_type: OpType, params: list, output: Variable, other_params: dict | None = None) -> None:

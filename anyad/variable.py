@@ -6,21 +6,19 @@ A Variable owns no numerics: every operator calls an anyad function
 
 from __future__ import annotations
 
-import contextvars
 import functools
 from typing import Any
 
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
+from ._state import tracer as _tracer
 
 __all__ = ["Variable", "wrap"]
 
-#: The tracer of :mod:`anyad.compile` while it turns a computation into a
-#: program, else None. The engine asks it only on paths that record nothing (a
-#: non-differentiable operation, ``no_grad``) and where a Variable would hand a
-#: concrete value to Python (``bool(v)``, ``float(v)``), so it costs nothing
-#: on the recording path and nothing at all outside tracing.
-TRACING: contextvars.ContextVar[Any] = contextvars.ContextVar("anyad_tracing", default=None)
+# The tracer of anyad.compile while it turns a computation into a program (else
+# None; anyad._state). The engine asks it only on paths that record nothing (a
+# non-differentiable operation, no_grad) and where a Variable would hand a
+# concrete value to Python (bool(v), float(v)).
 
 
 class Variable:
@@ -69,8 +67,8 @@ class Variable:
 
     def __init__(self, value: Any, dtype: Any = None, requires_grad: bool = False):
         if isinstance(value, Variable):
-            if TRACING.get() is not None:  # a compiled program must see where it came from
-                TRACING.get().leaf_of(self, value, dtype, requires_grad)
+            if _tracer() is not None:  # a compiled program must see where it came from
+                _tracer().leaf_of(self, value, dtype, requires_grad)
                 return
             value = value.value
         try:
@@ -167,8 +165,8 @@ class Variable:
     def detach(self) -> "Variable":
         """A new leaf Variable sharing this value, cut from the graph."""
         v = wrap(self.value)
-        if TRACING.get() is not None:
-            TRACING.get().untracked(None, (self,), (self.value,), None, v)
+        if _tracer() is not None:
+            _tracer().untracked(None, (self,), (self.value,), None, v)
         return v
 
     def backward(self, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -242,27 +240,27 @@ class Variable:
         grad when this Variable does), as python-autodiff's ``copy``."""
         xp = namespace_of(self.value)
         v = wrap(xp.asarray(self.value, copy=True))
-        if TRACING.get() is not None:  # anyad.compile: the copy is recomputed, not frozen
-            TRACING.get().untracked(None, (self,), (self.value,), None, v)
+        if _tracer() is not None:  # anyad.compile: the copy is recomputed, not frozen
+            _tracer().untracked(None, (self,), (self.value,), None, v)
         v.requires_grad = self.requires_grad
         return v
 
     def to_ndarray(self) -> Any:
         """The value as a host numpy array (copied from the device if needed)."""
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "to_ndarray()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "to_ndarray()")
         return _backend.to_numpy(self.value)
 
     def numpy(self) -> Any:
         """Alias of :meth:`to_ndarray`."""
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "numpy()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "numpy()")
         return _backend.to_numpy(self.value)
 
     def item(self) -> Any:
         """The single element as a Python number (a host synchronisation)."""
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "item()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "item()")
         return self.value.item() if hasattr(self.value, "item") else float(self.value)
 
     def tolist(self) -> Any:
@@ -278,28 +276,28 @@ class Variable:
     # Python values from a Variable: under anyad.jit tracing, one that depends
     # on the traced inputs cannot be compiled (the tracer raises TracingError)
     def __bool__(self) -> bool:
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "bool()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "bool()")
         return bool(self.value)
 
     def __float__(self) -> float:
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "float()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "float()")
         return float(self.value)
 
     def __int__(self) -> int:
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "int()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "int()")
         return int(self.value)
 
     def __index__(self) -> int:
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "__index__()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "__index__()")
         return self.value.__index__()
 
     def __complex__(self) -> complex:
-        if TRACING.get() is not None:
-            TRACING.get().concrete(self, "complex()")
+        if _tracer() is not None:
+            _tracer().concrete(self, "complex()")
         return complex(self.value)
 
     def __repr__(self) -> str:

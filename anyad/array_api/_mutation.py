@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import _backend
-from ..graph import MODE, OFF
+from .._state import OFF, mode as _mode
 from ..ops.indexing import setitem as _setitem
 from ..variable import Variable
 
@@ -33,7 +33,7 @@ def _name(x: Variable) -> str:
 
 
 def _check_not_a_leaf_that_requires_grad(x: Variable, what: str) -> None:
-    if x._node is None and x.requires_grad and MODE.get() != OFF:
+    if x._node is None and x.requires_grad and _mode() != OFF:
         raise TypeError(
             f"anyad: {what} writes into a leaf that requires grad ({_name(x)}) while recording: its "
             "gradient would be that of a value that no longer exists. Write into a copy "

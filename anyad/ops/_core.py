@@ -20,16 +20,14 @@ from weakref import ref as _weakref
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
 from .._saves import META, VALUE, Meta, meta_of
-from ..graph import AUTO, HOOKS, MODE, OFF, TRACK, Node, OpType, Primitive, make_node, pack_saved
-from ..variable import TRACING, Variable
+from .._state import AUTO, OFF, TRACK, current as _state
+from ..graph import Node, OpType, Primitive, make_node, pack_saved
+from ..variable import Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
 
 _SCALARS = frozenset((bool, int, float, complex))
 _NS = _backend._NS_BY_TYPE
-_mode = MODE.get
-_tracing = TRACING.get
-_hooks = HOOKS.get
 _new_node = Node.__new__
 _new_var = Variable.__new__
 _compatible_pairs: set = set()
@@ -144,7 +142,8 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             v.grad = None
             v._param_to = None
             v._view = None
-            mode = _mode()
+            st = _state()
+            mode = st.mode
             if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
                 node = _new_node(Node)
                 node.prim = prim
@@ -160,9 +159,9 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
                     node.parents = (p,)
                     saved = (out if keep_out else None,
                              xv if code == VALUE else (meta_of(xv) if code == META else None))
-                if mode != AUTO and _tracing() is not None:  # a program is built: keep everything
+                if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
                     saved = (out, xv)
-                hooks = _hooks()
+                hooks = st.hooks
                 node.saved = saved if hooks is None else pack_saved(saved, hooks)
                 v._node = node
                 v.requires_grad = True
@@ -171,8 +170,8 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             else:
                 v._node = None
                 v.requires_grad = False
-                if mode != AUTO and _tracing() is not None:  # anyad.compile records it
-                    _tracing().untracked(prim, (x,), (xv,), None, v)
+                if mode != AUTO and st.tracer is not None:  # anyad.compile records it
+                    st.tracer.untracked(prim, (x,), (xv,), None, v)
             return v
         xp = _NS.get(type(x))
         if xp is None:
@@ -239,7 +238,8 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         v.grad = None
         v._param_to = None
         v._view = None
-        mode = _mode()
+        st = _state()
+        mode = st.mode
         if differentiable and mode != OFF and (rec or mode != AUTO):
             node = _new_node(Node)
             node.prim = prim
@@ -266,7 +266,7 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                 p2, k2 = None, b
             node.parents = (p1, p2)
             saved = (out if keep_out else None, k1, k2)
-            if mode != AUTO and _tracing() is not None:  # a program is built: keep everything
+            if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
                 saved = (out, a, b)
             # where an operand broadcast or was promoted, its gradient is summed back and cast;
             # beside a Python number neither can happen
@@ -284,7 +284,7 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                     node.shape, node.dtype = oshape, odtype
                 else:
                     node.meta = None
-            hooks = _hooks()
+            hooks = st.hooks
             node.saved = saved if hooks is None else pack_saved(saved, hooks)
             v._node = node
             v.requires_grad = True
@@ -293,8 +293,8 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         else:
             v._node = None
             v.requires_grad = False
-            if mode != AUTO and _tracing() is not None:  # anyad.compile records it
-                _tracing().untracked(prim, (x1, x2), (a, b), None, v)
+            if mode != AUTO and st.tracer is not None:  # anyad.compile records it
+                st.tracer.untracked(prim, (x1, x2), (a, b), None, v)
         return v
 
     function.__name__ = function.__qualname__ = name
@@ -337,12 +337,13 @@ def apply(prim: Primitive, args: tuple, params: dict | None = None) -> Any:
         raise explain_failure(prim.name, values, e) from e
     if not anyvar:
         return out
-    mode = _mode()
+    st = _state()
+    mode = st.mode
     if prim.vjps is not None and mode != OFF and (rec or mode != AUTO):
         return _record(prim, tuple(args), values, out, params or None, mode)
     v = _constant(out)
-    if mode != AUTO and _tracing() is not None:  # anyad.compile records it
-        _tracing().untracked(prim, tuple(args), values, params or None, v)
+    if mode != AUTO and st.tracer is not None:  # anyad.compile records it
+        st.tracer.untracked(prim, tuple(args), values, params or None, v)
     return v
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _backend
-from ..graph import AUTO, MODE, OFF
+from .._state import AUTO, OFF, mode as _mode
 from ..variable import Variable, wrap
 
 
 def records(*xs: Any) -> bool:
     """Whether applying a differentiable primitive to ``xs`` would be recorded."""
-    mode = MODE.get()
+    mode = _mode()
     if mode == OFF:
         return False
     for x in xs:

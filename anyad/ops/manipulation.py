@@ -10,7 +10,8 @@ from typing import Any
 from .. import _backend
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
-from ..variable import TRACING, Variable, wrap
+from .._state import tracer as _tracer
+from ..variable import Variable, wrap
 from ._core import apply, unbroadcast
 
 __all__ = [
@@ -381,8 +382,8 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> A
         return x
     if not xp.isdtype(dtype, ("real floating", "complex floating")):
         v = wrap(xp.astype(raw, dtype))
-        if TRACING.get() is not None:  # anyad.compile records the (non-differentiable) cast
-            TRACING.get().untracked(_ASTYPE, (x,), (raw,), {"dtype": dtype}, v)
+        if _tracer() is not None:  # anyad.compile records the (non-differentiable) cast
+            _tracer().untracked(_ASTYPE, (x,), (raw,), {"dtype": dtype}, v)
         return v
     return apply(_ASTYPE, (x,), {"dtype": dtype})
 
@@ -401,8 +402,8 @@ def stop_gradient(x: Any) -> Any:
     if not isinstance(x, Variable):
         return x
     v = wrap(x.value)
-    if TRACING.get() is not None:  # anyad.compile records where the value came from
-        TRACING.get().untracked(None, (x,), (x.value,), None, v)
+    if _tracer() is not None:  # anyad.compile records where the value came from
+        _tracer().untracked(None, (x,), (x.value,), None, v)
     return v
 
 

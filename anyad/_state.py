@@ -1,0 +1,148 @@
+"""Recording state: one context variable, thread- and async-safe.
+
+The state is an immutable :class:`State`: the recording ``mode``, the tracer
+of :mod:`anyad.compile` while a program is built (else ``None``), and the
+``(pack, unpack)`` hooks of :func:`anyad.saved_values_hooks` (else ``None``).
+The recording hot path reads it with one context-variable lookup. Context
+managers replace it for their block and restore it after; nothing lives in a
+module-level flag, so threads and asyncio tasks each see their own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Callable
+
+__all__ = ["AUTO", "ALL", "TRACK", "OFF", "State", "current", "mode", "tracer", "recording", "tracing",
+           "saved_values_hooks", "push", "pop"]
+
+AUTO = 0  #: record an operation when one of its inputs requires grad
+ALL = 1  #: record every operation on Variables (higher-order backprop)
+TRACK = 2  #: record everything, and keep ``param_to`` links (GradientTracker)
+OFF = 3  #: record nothing (no_grad)
+
+
+class State:
+    """The recording mode, the program tracer and the saved-value hooks in force."""
+
+    __slots__ = ("mode", "tracer", "hooks")
+
+    def __init__(self, mode: int = AUTO, tracer: Any = None, hooks: tuple | None = None):
+        self.mode = mode
+        self.tracer = tracer
+        self.hooks = hooks
+
+    def __repr__(self) -> str:
+        return f"State(mode={self.mode}, tracer={self.tracer!r}, hooks={self.hooks!r})"
+
+
+_STATE: contextvars.ContextVar[State] = contextvars.ContextVar("anyad_state", default=State())
+
+#: the state in force (the hot path binds this once)
+current = _STATE.get
+
+
+def mode() -> int:
+    """The recording mode in force."""
+    return _STATE.get().mode
+
+
+def tracer() -> Any:
+    """The tracer of :mod:`anyad.compile` while a program is built, else None."""
+    return _STATE.get().tracer
+
+
+def push(mode: int | None = None, tracer: Any = ..., hooks: Any = ...) -> contextvars.Token:
+    """Replace parts of the state; returns the token :func:`pop` restores."""
+    st = _STATE.get()
+    return _STATE.set(State(st.mode if mode is None else mode, st.tracer if tracer is ... else tracer,
+                            st.hooks if hooks is ... else hooks))
+
+
+def pop(token: contextvars.Token) -> None:
+    """Restore the state from before the :func:`push` that gave ``token``."""
+    _STATE.reset(token)
+
+
+class _Block:
+    """A context manager that replaces part of the state for its block."""
+
+    __slots__ = ("_token",)
+
+    def _push(self) -> contextvars.Token:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._token = self._push()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.reset(self._token)
+
+
+class recording(_Block):
+    """Context manager setting the recording mode for the current context."""
+
+    __slots__ = ("mode",)
+
+    def __init__(self, mode: int):
+        self.mode = mode
+
+    def _push(self) -> contextvars.Token:
+        return push(mode=self.mode)
+
+
+class tracing(_Block):
+    """Context manager installing a tracer (:mod:`anyad._tracing`)."""
+
+    __slots__ = ("tracer",)
+
+    def __init__(self, tracer: Any):
+        self.tracer = tracer
+
+    def _push(self) -> contextvars.Token:
+        return push(tracer=self.tracer)
+
+    def __enter__(self) -> Any:
+        super().__enter__()
+        return self.tracer
+
+
+class saved_values_hooks(_Block):
+    """Context manager: every value a node saves while it is active goes
+    through ``pack``, and comes back through ``unpack`` when a rule reads it.
+
+    As ``torch.autograd.graph.saved_tensors_hooks``: with it, saved
+    activations can be moved to the host, compressed, or logged
+    (:func:`anyad.save_on_host` and :func:`anyad.checkpoint` are built on it).
+    ``pack`` receives a raw array and may return anything; ``unpack`` receives
+    what ``pack`` returned and must return an array equal to the one packed.
+    Python scalars and shape-only records are not packed. The innermost block
+    wins.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> packed = []
+    >>> def pack(x):
+    ...     packed.append(x.shape)
+    ...     return x.copy()
+    >>> x = ad.Variable([1.0, 2.0], requires_grad=True)
+    >>> with ad.saved_values_hooks(pack, lambda x: x):
+    ...     y = ad.sum(ad.sin(x) * x)
+    >>> y.backward()
+    >>> x.grad
+    array([1.38177329, 0.07700375])
+    >>> packed        # sin keeps its input, multiply both of its inputs
+    [(2,), (2,), (2,)]
+    """
+
+    __slots__ = ("hooks",)
+
+    def __init__(self, pack: Callable[[Any], Any], unpack: Callable[[Any], Any]):
+        if not callable(pack) or not callable(unpack):
+            raise TypeError("anyad.saved_values_hooks: pack and unpack must be functions")
+        self.hooks = (pack, unpack)
+
+    def _push(self) -> contextvars.Token:
+        return push(hooks=self.hooks)
