@@ -397,7 +397,7 @@ def build_program(
                 ids[v] = leaf_node(v)
                 stack.pop()
                 continue
-            if v.parents is None or v.saved is None:
+            if v.edges is None:
                 raise Uncompilable(f"a {v.prim.name} operation whose saved values were freed")
             entered.add(v)
             stack.extend(reversed(deps(v)))

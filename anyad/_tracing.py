@@ -125,7 +125,7 @@ class Tracer(Recorder):
             u = stack.pop()
             if u in inputs:
                 return True
-            if u in seen or type(u) is not Node or u.parents is None:
+            if u in seen or type(u) is not Node or u.edges is None:
                 continue
             seen.add(u)
             stack.extend(p for p in u.parents if p is not None)

@@ -36,7 +36,7 @@ from ._pytree import tree_flatten, tree_unflatten
 from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
 from ._saves import Meta
 from ._state import ALL, AUTO, OFF, mode as _mode, recording, tracer as _tracer
-from .graph import Node, backprop, toposort, vertex
+from .graph import Node, backprop, out_meta, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["jit", "GradientCache", "TracingError"]
@@ -308,7 +308,7 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | No
     keeps are the program's inputs.
     """
     wanted = {vertex(d) for d in dxs}
-    order, needed = toposort([vertex(dy)], wanted.__contains__)
+    order, needed = toposort([vertex(dy)], wanted)
     key: list = []
     values: list = []  # what the program reads, in order
     pos: dict = {}
@@ -358,8 +358,8 @@ def _structure(dy: Variable, dxs: Sequence[Variable], seed: Any, objs: list | No
                 fk = (fk, tuple(idx))
         else:
             fk = None
-        shape = None if v.shape is None else tuple(v.shape)
-        add_key((v.prim, refs, tuple(kept), fk, shape, v.dtype, v.meta))
+        shape, dtype = out_meta(v)
+        add_key((v.prim, refs, tuple(kept), fk, None if shape is None else tuple(shape), dtype, v.meta))
     key.append(tuple(pos.get(vertex(d), -1) for d in dxs))
     if seed is not None:
         s = seed.value if isinstance(seed, Variable) else seed

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from ._backend import device_of as _device, namespace_of as _namespace
 from ._state import ALL, recording
-from .graph import GraphFreedError, Node, backprop, rule_inputs, toposort, vertex
+from .graph import GraphFreedError, Node, backprop, out_meta, rule_inputs, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["ForwardSweep", "diagonal_jvp"]
@@ -93,7 +93,7 @@ def _forward_order(targets: Sequence[Any], inputs: Sequence[Any]) -> tuple[list,
     vertices."""
     starts = {vertex(x) for x in inputs}
     roots = [vertex(t) for t in targets if isinstance(t, Variable)]
-    order, live = toposort(roots, starts.__contains__, stop=starts)
+    order, live = toposort(roots, starts, stop=starts)
     return [v for v in order if v not in starts], live
 
 
@@ -215,14 +215,14 @@ def _apply_rule(node: Node, ts: tuple, create: bool) -> Any:
             return None
     else:
         t = rule(ts, *args, **kw) if kw else rule(ts, *args)
-    shape = node.shape
+    shape, dtype = out_meta(node)
     if shape is None:  # elementwise, every input of the output's shape and dtype
         return t
     shape = tuple(shape)
     if tuple(t.shape) != shape:
         t = broadcast_to(t, shape)
-    if t.dtype != node.dtype:
-        t = astype(t, node.dtype)
+    if t.dtype != dtype:
+        t = astype(t, dtype)
     return t
 
 
@@ -279,9 +279,10 @@ def _zeros(node: Node, ts: tuple) -> Any:
     t = next(t for t in ts if t is not None)
     raw = t.value if isinstance(t, Variable) else t
     xp = _namespace(raw)
-    if node.shape is None:  # elementwise: shaped like the inputs, so like their tangents
+    shape, dtype = out_meta(node)
+    if shape is None:  # elementwise: shaped like the inputs, so like their tangents
         return xp.zeros_like(raw)
-    return xp.zeros(tuple(node.shape), dtype=node.dtype, device=_device(raw))
+    return xp.zeros(tuple(shape), dtype=dtype, device=_device(raw))
 
 
 from .ops.elementwise import add  # noqa: E402

@@ -238,54 +238,71 @@ class Node:
     Attributes
     ----------
     prim : Primitive
-    parents : tuple or None
-        One entry per positional input: the :class:`Node` that produced it, the
-        leaf :class:`~anyad.Variable` it was (as it was when recorded), or
-        ``None`` for an operand that is not a Variable. ``None`` once the node
-        has been released by a backward pass that did not retain the graph.
-    saved : tuple
-        ``(output, *inputs)``: what the rules read (``Primitive.saves``);
-        ``None`` for what is not kept, a :class:`~anyad._saves.Meta` for an
-        input of which only the shape and dtype are kept. Values of leaves and
-        of operands that are not Variables are always kept (they are alive
-        anyway, and a compiled program reads them).
+    edges : tuple or None
+        ``(*parents, output, *inputs)`` in one tuple (one object per node: a
+        long graph is that much lighter for the garbage collector), ``None``
+        once the node has been released by a backward pass that did not
+        retain the graph. :attr:`parents` and :attr:`saved` are its two halves.
     kw : dict or None
         Non-array parameters.
     shape, dtype
-        The output's, or ``None`` for an elementwise primitive whose output has
-        the shape and dtype of each array input (no ``meta``): the hot paths
-        skip reading them.
+        The output's; left unset (read them with :func:`out_meta`) for an
+        elementwise primitive whose output has the shape and dtype of each
+        array input (no ``meta``): the hot paths skip reading them.
     meta : tuple or None
         For broadcasting primitives: per input, ``(shape, dtype)`` where it
         differs from the output's (its gradient is summed back and cast).
-
-    ``saved`` is a :class:`Packed` instead of a tuple when it was recorded
-    under :func:`anyad.saved_values_hooks`.
+    unpack : callable or None
+        The ``unpack`` of the :func:`anyad.saved_values_hooks` the node was
+        recorded under (its saved half then holds what ``pack`` returned).
     """
 
-    __slots__ = ("prim", "parents", "saved", "kw", "shape", "dtype", "meta", "__weakref__")
+    __slots__ = ("prim", "edges", "kw", "shape", "dtype", "meta", "unpack", "__weakref__")
+
+    @property
+    def parents(self) -> tuple | None:
+        """One entry per positional input: the :class:`Node` that produced it,
+        the leaf :class:`~anyad.Variable` it was (as it was when recorded), or
+        ``None`` for an operand that is not a Variable."""
+        e = self.edges
+        return None if e is None else e[:len(e) >> 1]
+
+    @property
+    def saved(self) -> tuple | None:
+        """``(output, *inputs)``: what the rules read (``Primitive.saves``);
+        ``None`` for what is not kept, a :class:`~anyad._saves.Meta` for an
+        input of which only the shape and dtype are kept. Values of leaves and
+        of operands that are not Variables are always kept (they are alive
+        anyway, and a compiled program reads them). Packed by hooks, if any."""
+        e = self.edges
+        return None if e is None else e[len(e) >> 1:]
 
     def values(self) -> tuple:
-        """``saved`` as the rules get it (unpacked when hooks packed it)."""
-        saved = self.saved
-        if type(saved) is tuple:
-            return saved
-        if saved is None:
+        """:attr:`saved` as the rules get it (unpacked when hooks packed it)."""
+        e = self.edges
+        if e is None:
             raise _freed(self)
-        unpack = saved.unpack
-        return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else unpack(x)
-                     for x in saved.items)
+        saved = e[len(e) >> 1:]
+        unpack = self.unpack
+        if unpack is None:
+            return saved
+        return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else unpack(x) for x in saved)
 
     def release(self) -> None:
         """Free what the node keeps (a backward pass that does not retain the graph)."""
-        self.parents = None
-        self.saved = None
+        self.edges = None
 
     def __repr__(self) -> str:
         return f"<anyad Node {self.prim.name}>"
 
 
 _new_node = Node.__new__
+
+
+def out_meta(node: Node) -> tuple:
+    """``(shape, dtype)`` of ``node``'s output, or ``(None, None)`` for an
+    elementwise node whose output is shaped like each of its array inputs."""
+    return getattr(node, "shape", None), getattr(node, "dtype", None)
 
 
 def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: Any, kw: dict | None,
@@ -324,10 +341,13 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
         else:
             parents.append(None)
             saved.append(x)
-    node.parents = tuple(parents)
     node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
     hooks = st.hooks
-    node.saved = tuple(saved) if hooks is None else pack_saved(saved, hooks)
+    if hooks is None:
+        node.unpack = None
+    else:
+        saved, node.unpack = pack_saved(saved, hooks)
+    node.edges = (*parents, *saved)
     return node
 
 
@@ -346,21 +366,11 @@ def _broadcast_meta(values: Sequence[Any], out: Any) -> tuple | None:
     return None if meta is None else tuple(meta)
 
 
-class Packed:
-    """What a node keeps, as :func:`saved_values_hooks`' ``pack`` returned it."""
-
-    __slots__ = ("items", "unpack")
-
-    def __init__(self, items: tuple, unpack: Callable):
-        self.items = items
-        self.unpack = unpack
-
-
-def pack_saved(saved: Sequence[Any], hooks: tuple) -> Packed:
-    """``saved`` through the ``pack`` of ``hooks`` (Python scalars and shape records as they are)."""
+def pack_saved(saved: Sequence[Any], hooks: tuple) -> tuple[tuple, Callable]:
+    """``saved`` through the ``pack`` of ``hooks`` (Python scalars and shape
+    records as they are), and the ``unpack`` that brings them back."""
     pack, unpack = hooks
-    return Packed(tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved),
-                  unpack)
+    return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved), unpack
 
 
 class Operation:
@@ -405,7 +415,7 @@ class Operation:
         node = self.node
         if node is None or self._params is not None:
             return self._params or ()
-        if node.parents is None:
+        if node.edges is None:
             return ()
         track = self._track
         out = []
@@ -423,7 +433,7 @@ class Operation:
         node = self.node
         if node is None:
             return tuple(getattr(p, "value", p) for p in self._params or ())
-        if node.saved is None:
+        if node.edges is None:
             return ()
         return node.values()[1:]
 
@@ -468,9 +478,7 @@ def attach(value: Any, node: Node) -> Any:
     v = _new_var(Variable)
     v.value = value
     v._node = node
-    v._view = None
     v.grad = None
-    v._param_to = None
     v.requires_grad = True
     return v
 
@@ -482,6 +490,7 @@ def attach(value: Any, node: Node) -> Any:
 
 KEEP = 4  #: for make_node: keep every value (hand-built nodes; compiled programs read them all)
 _SCALARS = frozenset((bool, int, float, complex))
+EVERY = object()  #: toposort: keep every vertex reached
 
 
 class GraphFreedError(RuntimeError):
@@ -502,17 +511,18 @@ def _freed(node: Node) -> GraphFreedError:
         "to differentiate the same graph twice")
 
 
-def toposort(roots: Sequence[Any], keep: Callable[[Any], bool] | None = None,
-             stop: Any = None) -> tuple[list, set]:
+def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None) -> tuple[list, set]:
     """The one walk of the graph: the vertices (nodes and leaf Variables)
     reachable from ``roots``, inputs before their consumers, that lie on a path
-    to a vertex ``keep`` accepts (every vertex when ``keep`` is None); and the
-    same as a set.
+    to a vertex of ``wanted``; and the same as a set.
 
-    Iterative depth-first post-order (a 10**6-operation chain needs no
-    recursion); each vertex is entered once and finished once. The walk does
-    not go past the vertices in ``stop``.
+    ``wanted`` is a set of vertices, :data:`EVERY` (every vertex reached), or
+    ``None`` for the leaves that require grad (what ``Variable.backward``
+    accumulates into). Iterative depth-first post-order (a 10**6-operation
+    chain needs no recursion); each vertex is entered once and finished once.
+    The walk does not go past the vertices in ``stop``.
     """
+    every = wanted is EVERY
     order: list = []
     needed: set = set()
     state: dict = {}  # 1: entered, 2: finished
@@ -525,30 +535,31 @@ def toposort(roots: Sequence[Any], keep: Callable[[Any], bool] | None = None,
             continue
         if type(v) is not Node or (stop is not None and v in stop):
             state[v] = 2
-            if keep is None or keep(v):
+            if every or (v.requires_grad and v._node is None if wanted is None else v in wanted):
                 needed.add(v)
                 order.append(v)
             continue
         if s is None:  # enter: come back after the inputs
-            parents = v.parents
-            if parents is None:
+            e = v.edges
+            if e is None:
                 raise _freed(v)
             state[v] = 1
             push(v)
-            for p in parents:
+            for p in e[:len(e) >> 1]:
                 if p is not None and p not in state:
                     push(p)
             continue
         state[v] = 2  # finish: every input is finished
-        need = keep is None or keep(v)
-        if not need:
-            for p in v.parents:
-                if p is not None and p in needed:
-                    need = True
-                    break
-        if need:
+        if every or (wanted is not None and v in wanted):
             needed.add(v)
             order.append(v)
+            continue
+        e = v.edges
+        for p in e[:len(e) >> 1]:
+            if p is not None and p in needed:
+                needed.add(v)
+                order.append(v)
+                break
     return order, needed
 
 
@@ -603,14 +614,9 @@ def backprop(
     tracer = current().tracer
     if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
         tracer.plain_backprop(targets)
-    if sources is None:
-        wanted = None
-        keep = _requires_grad_leaf
-    else:
-        wanted = {vertex(s) for s in sources}
-        keep = wanted.__contains__
+    wanted = None if sources is None else {vertex(s) for s in sources}
     roots = [vertex(t) for t in targets]
-    order, needed = toposort(roots, keep)
+    order, needed = toposort(roots, wanted)
 
     grads: dict = {}
     for t, r, s in zip(targets, roots, seeds):
@@ -639,45 +645,40 @@ def backprop(
             if wanted is not None and v in wanted:
                 found[v] = g
             prim = v.prim
-            vjps = prim.vjps
-            parents = v.parents
+            e = v.edges
+            n = len(e) >> 1
             kw = v.kw
-            meta = v.meta
-            # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
-            if create_graph:
-                args = rule_inputs(v)
-            else:
-                args = v.saved
-                if type(args) is not tuple:
-                    args = v.values()
-            joint = prim.vjp
-            if joint is not None:
-                flags = tuple(p is not None and p in needed for p in parents)
-                joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
-            for i in range(len(parents)):
-                p = parents[i]
-                if p is None or p not in needed:
-                    continue
-                if joint is not None:
-                    gu = joint_grads[i]
-                else:
+            if n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
+                # the common case without slices: one input, raw values
+                rule = prim.vjps[0]
+                p = e[0]
+                if rule is not None and p in needed:
+                    gu = rule(g, e[1], e[2], **kw) if kw else rule(g, e[1], e[2])
+                    if gu is not None:
+                        prev = get(p)
+                        grads[p] = gu if prev is None else prev + gu
+            elif n == 2 and not create_graph and v.unpack is None and prim.vjp is None:
+                # two inputs, raw values (elementwise arithmetic): no slices, no call
+                vjps = prim.vjps
+                meta = v.meta
+                for i in (0, 1):
+                    p = e[i]
+                    if p is None or p not in needed:
+                        continue
                     rule = vjps[i]
                     if rule is None:
                         continue
-                    gu = rule(g, *args, **kw) if kw else rule(g, *args)
-                if gu is None:
-                    continue
-                if meta is not None and meta[i] is not None:  # broadcast or promoted: back to the input's
-                    shape, dtype = meta[i]
-                    if tuple(gu.shape) != shape:
-                        gu = unbroadcast(gu, shape)
-                    if gu.dtype != dtype:
-                        gu = astype(gu, dtype)
-                prev = get(p)
-                grads[p] = gu if prev is None else prev + gu
+                    gu = rule(g, e[2], e[3], e[4], **kw) if kw else rule(g, e[2], e[3], e[4])
+                    if gu is None:
+                        continue
+                    if meta is not None and meta[i] is not None:  # broadcast or promoted
+                        gu = _to_input(gu, meta[i])
+                    prev = get(p)
+                    grads[p] = gu if prev is None else prev + gu
+            else:
+                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph)
             if not retain_graph:
                 v.release()
-                args = None  # the released values go now, not at the next node
     finally:
         if mode_token is not None:
             _pop_state(mode_token)
@@ -687,8 +688,52 @@ def backprop(
     return [found.get(vertex(s)) for s in sources]
 
 
-def _requires_grad_leaf(v: Any) -> bool:
-    return type(v) is not Node and v.requires_grad and v._node is None
+def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: set, grads: dict,
+                    create_graph: bool) -> None:
+    """Run ``v``'s rules for the inputs that need a gradient, and accumulate."""
+    prim = v.prim
+    meta = v.meta
+    # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
+    if create_graph:
+        args = rule_inputs(v)
+    elif v.unpack is None:
+        args = e[n:]
+    else:
+        args = v.values()
+    joint = prim.vjp
+    if joint is not None:
+        flags = tuple(p is not None and p in needed for p in e[:n])
+        joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
+    vjps = prim.vjps
+    get = grads.get
+    for i in range(n):
+        p = e[i]
+        if p is None or p not in needed:
+            continue
+        if joint is not None:
+            gu = joint_grads[i]
+        else:
+            rule = vjps[i]
+            if rule is None:
+                continue
+            gu = rule(g, *args, **kw) if kw else rule(g, *args)
+        if gu is None:
+            continue
+        if meta is not None and meta[i] is not None:  # broadcast or promoted
+            gu = _to_input(gu, meta[i])
+        prev = get(p)
+        grads[p] = gu if prev is None else prev + gu
+
+
+def _to_input(gu: Any, meta: tuple) -> Any:
+    """A gradient summed back over the axes its input was broadcast along, and
+    cast to the input's dtype (``meta``: the input's shape and dtype)."""
+    shape, dtype = meta
+    if tuple(gu.shape) != shape:
+        gu = unbroadcast(gu, shape)
+    if gu.dtype != dtype:
+        gu = astype(gu, dtype)
+    return gu
 
 
 # Bound last: these modules import this one (variable.py imports it at its end).

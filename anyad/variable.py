@@ -59,7 +59,8 @@ class Variable:
 
     # _node: the Node that produced this Variable (None for a leaf; see anyad.graph);
     # _view: its Operation view, made on demand; _param_to: weak references to the
-    # outputs of the operations a GradientTracker recorded on it
+    # operations a GradientTracker recorded on it. The last two are rarely set:
+    # the hot paths leave them unset, and their readers default to None.
     __slots__ = ("value", "requires_grad", "grad", "_node", "_view", "_param_to", "__weakref__")
 
     # numpy hands mixed operations to our reflected operators and ufunc protocol
@@ -83,9 +84,7 @@ class Variable:
                 value = xp.astype(value, dtype)
         self.value = value
         self._node = None
-        self._view = None
         self.grad = None
-        self._param_to = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_()
@@ -97,7 +96,7 @@ class Variable:
         node = self._node
         if node is None:
             return None
-        view = self._view
+        view = getattr(self, "_view", None)
         if view is None or view.node is not node:
             view = _new_operation(Operation)
             view.prim = node.prim
@@ -130,9 +129,10 @@ class Variable:
     def param_to(self) -> list:
         """Operations recorded by a :class:`~anyad.GradientTracker` that use this
         Variable (those whose output still exists)."""
-        if self._param_to is None:
+        refs = getattr(self, "_param_to", None)
+        if refs is None:
             return []
-        ops = (r() for r in self._param_to)
+        ops = (r() for r in refs)
         return [op for op in ops if op is not None]
 
     def add_result_of(self, result_of: Any) -> None:
@@ -143,7 +143,7 @@ class Variable:
         """Record that ``param_to`` takes this Variable as input (reference API).
 
         Held weakly: an operation whose output is gone drops out of the list."""
-        refs = self._param_to
+        refs = getattr(self, "_param_to", None)
         if refs is None:
             refs = self._param_to = []
         refs.append(_weakref(param_to))
@@ -552,9 +552,7 @@ def wrap(value: Any, op: Any = None) -> Variable:
     v = Variable.__new__(Variable)
     v.value = value
     v._node = None
-    v._view = None
     v.grad = None
-    v._param_to = None
     v.requires_grad = False
     if op is not None:
         op.add_output(v)

@@ -38,9 +38,7 @@ def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict
     v = _new_var(Variable)
     v.value = out
     v._node = node = make_node(prim, params, values, out, other, mode)
-    v._view = None
     v.grad = None
-    v._param_to = None
     v.requires_grad = True
     if mode == TRACK:
         _track(params, v)
@@ -69,9 +67,7 @@ def _constant(out: Any) -> Variable:
     v = _new_var(Variable)
     v.value = out
     v._node = None
-    v._view = None
     v.grad = None
-    v._param_to = None
     v.requires_grad = False
     return v
 
@@ -140,29 +136,28 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             v = _new_var(Variable)
             v.value = out
             v.grad = None
-            v._param_to = None
-            v._view = None
             st = _state()
             mode = st.mode
             if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
                 node = _new_node(Node)
                 node.prim = prim
-                node.kw = None
-                node.shape = node.dtype = None  # elementwise: the input's (see Node)
+                node.kw = None  # shape and dtype left unset: elementwise, the input's (see Node)
                 node.meta = None
                 p = x._node
                 keep_out, code, _ = plan or _unary_plan()
-                if p is None:  # a leaf: its value is alive anyway
-                    node.parents = (x,)
-                    saved = (out if keep_out else None, xv)
-                else:
-                    node.parents = (p,)
-                    saved = (out if keep_out else None,
-                             xv if code == VALUE else (meta_of(xv) if code == META else None))
                 if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
-                    saved = (out, xv)
+                    keep_out, code = True, VALUE
+                if p is None:  # a leaf: its value is alive anyway
+                    p, k = x, xv
+                else:
+                    k = xv if code == VALUE else (meta_of(xv) if code == META else None)
                 hooks = st.hooks
-                node.saved = saved if hooks is None else pack_saved(saved, hooks)
+                if hooks is None:
+                    node.unpack = None
+                    node.edges = (p, out if keep_out else None, k)
+                else:
+                    saved, node.unpack = pack_saved((out if keep_out else None, k), hooks)
+                    node.edges = (p, *saved)
                 v._node = node
                 v.requires_grad = True
                 if mode == TRACK:
@@ -236,18 +231,18 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         v = _new_var(Variable)
         v.value = out
         v.grad = None
-        v._param_to = None
-        v._view = None
         st = _state()
         mode = st.mode
         if differentiable and mode != OFF and (rec or mode != AUTO):
             node = _new_node(Node)
             node.prim = prim
-            node.kw = None
-            node.shape = node.dtype = None  # elementwise: the inputs' broadcast (see Node)
+            node.kw = None  # shape and dtype left unset: elementwise, the inputs' broadcast (see Node)
             # parents and kept values: a leaf's and a raw operand's value always, a
             # recorded input's as the primitive declares (for the operands that are Variables)
             keep_out, c1, c2 = plans[wrapped] or _binary_plan(wrapped)
+            if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
+                keep_out = True
+                c1 = c2 = VALUE
             if wrapped & 1:
                 p1 = x1._node
                 if p1 is None:
@@ -264,14 +259,11 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                     k2 = b if c2 == VALUE else (meta_of(b) if c2 == META else None)
             else:
                 p2, k2 = None, b
-            node.parents = (p1, p2)
-            saved = (out if keep_out else None, k1, k2)
-            if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
-                saved = (out, a, b)
             # where an operand broadcast or was promoted, its gradient is summed back and cast;
             # beside a Python number neither can happen
-            tb, ta = type(b), type(a)
-            if tb in _SCALARS or ta in _SCALARS:
+            if type(b) in _SCALARS or type(a) in _SCALARS:
+                node.meta = None
+            elif a.shape == b.shape and a.dtype is b.dtype:  # the output's shape and dtype too
                 node.meta = None
             else:
                 oshape, odtype = out.shape, out.dtype
@@ -285,7 +277,12 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                 else:
                     node.meta = None
             hooks = st.hooks
-            node.saved = saved if hooks is None else pack_saved(saved, hooks)
+            if hooks is None:
+                node.unpack = None
+                node.edges = (p1, p2, out if keep_out else None, k1, k2)
+            else:
+                saved, node.unpack = pack_saved((out if keep_out else None, k1, k2), hooks)
+                node.edges = (p1, p2, *saved)
             v._node = node
             v.requires_grad = True
             if mode == TRACK:
