@@ -12,12 +12,18 @@ JAX, dask or array_api_strict arrays too.
 array([1.38177329, 0.07700375])
 """
 
+# Imports point down the layers (docs/internals.md): the core (Variable, nodes,
+# backprop), the primitives (which install Variable's operators), the transforms,
+# the faces and the training kit (array_api and _numpy_interop install Variable's
+# Array API and NumPy protocols).
 from ._backend import Backend, BackendMismatchError, current_backend, use
-from .variable import Variable  # first: the ops modules import it
 from ._state import saved_values_hooks
-from .graph import GraphFreedError, Operation, OpType, Primitive, backprop
+from .graph import GraphFreedError, OpType, Primitive
+from .variable import Operation, Variable
+from .backprop import backprop
 from .ops import *  # noqa: F401,F403  (the Array API-named functions)
 from .ops import __all__ as _ops_all
+from . import array_api, _numpy_interop  # noqa: F401
 from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
 from . import nn, optim, random  # the training kit

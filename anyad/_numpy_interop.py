@@ -333,3 +333,16 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         module = getattr(func, "__module__", None) or "numpy"
         raise _names_it(f"{module}.{getattr(func, '__name__', func)}")
     return impl(*_operands(args), **kwargs)
+
+
+def install() -> None:
+    """Set NumPy's and CuPy's protocols on Variable (``np.sin(v)``, ``np.sum(v)``):
+    only those libraries call them; Variable's own operators never do."""
+    Variable.__array_ufunc__ = lambda self, ufunc, method, *inputs, **kwargs: array_ufunc(
+        ufunc, method, inputs, kwargs)
+    Variable.__array_function__ = lambda self, func, types, args, kwargs: array_function(func, types, args, kwargs)
+    Variable.__cupy_override_elementwise_kernel__ = lambda self, kernel, *args, **kwargs: cupy_elementwise(
+        kernel, args, kwargs)
+
+
+install()

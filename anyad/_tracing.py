@@ -19,7 +19,8 @@ from typing import Any, Sequence
 from . import _backend
 from ._program import Uncompilable, _is_array, identity
 from ._saves import KEEP_ALL
-from .graph import KEEP, Node, Primitive, make_node, vertex
+from .graph import KEEP, Node, Primitive, vertex
+from .variable import make_node
 from ._state import tracing  # noqa: F401  (re-exported: the context manager installing a tracer)
 from .variable import Variable
 

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 from .compile import GradientCache
-from .graph import backprop
+from .backprop import backprop
 from ._state import tracer as _tracer
 from .variable import Variable, _check_differentiable_dtype
 

@@ -36,7 +36,8 @@ from ._pytree import tree_flatten, tree_unflatten
 from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
 from ._saves import Meta
 from ._state import ALL, AUTO, OFF, mode as _mode, recording, tracer as _tracer
-from .graph import Node, backprop, out_meta, toposort, vertex
+from .backprop import backprop
+from .graph import Node, out_meta, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["jit", "GradientCache", "TracingError"]

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 from ._backend import device_of as _device, namespace_of as _namespace
 from ._state import ALL, recording
-from .graph import GraphFreedError, Node, backprop, out_meta, rule_inputs, toposort, vertex
+from .backprop import backprop, rule_inputs
+from .graph import GraphFreedError, Node, out_meta, toposort, vertex
 from .variable import Variable, wrap
 
 __all__ = ["ForwardSweep", "diagonal_jvp"]

@@ -29,7 +29,7 @@ from . import _backend
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from .forward import ForwardSweep
 from ._state import ALL, OFF, TRACK, mode as _mode, pop, push, recording
-from .graph import backprop
+from .backprop import backprop
 from .variable import Variable, wrap
 
 __all__ = [

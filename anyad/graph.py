@@ -1,17 +1,16 @@
-"""The computation graph: primitives, nodes, recording state, backprop.
+"""The computation graph: primitives, nodes, and the one walk over them.
 
 A recorded value is a :class:`~anyad.Variable` (the user's handle: its array
-and a reference to the :class:`Node` that produced it). A node holds the
-primitive, its parents (the nodes, or leaf Variables, its inputs came from),
-non-array parameters, the output's shape and dtype, and exactly the values
-its primitive's rules read (``Primitive.saves``): nothing else. A Variable the
+and a reference to the :class:`Node` that produced it; :mod:`anyad.variable`).
+A node holds the primitive, its parents (the nodes, or leaf Variables, its
+inputs came from), non-array parameters, and exactly the values its
+primitive's rules read (``Primitive.saves``): nothing else. A Variable the
 user drops is freed even while the graph behind it is still needed; a graph
 holds no reference cycle, so it is freed by reference counting alone.
-:class:`Operation` is the public view of a node.
 
-:func:`backprop` is a pure function from targets, seeds and sources to gradients;
-every public face (GradientTracker, Graph, ``Variable.backward``, the functional
-transforms) is a thin layer over it.
+:func:`toposort` is the one walk: backprop (:mod:`anyad.backprop`), forward
+mode, the compiled-program builder and the cache key all use it. This module
+knows nothing of Variables beyond their ``_node`` and ``requires_grad``.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from ._saves import KEEP_ALL, META, VALUE, Meta, Saves, derive_saves, meta_of
-from ._state import ALL, AUTO, OFF, TRACK, current, recording, saved_values_hooks  # noqa: F401
-from ._state import pop as _pop_state, push as _push_state
+from ._state import ALL, AUTO, OFF, TRACK, recording, saved_values_hooks  # noqa: F401  (re-exported)
 
-__all__ = ["OpType", "Primitive", "Node", "Operation", "backprop", "PRIMITIVES", "Saves"]
+__all__ = ["OpType", "Primitive", "Node", "PRIMITIVES", "Saves", "toposort", "vertex", "GraphFreedError"]
 
 
 class OpType(enum.Enum):
@@ -305,52 +303,6 @@ def out_meta(node: Node) -> tuple:
     return getattr(node, "shape", None), getattr(node, "dtype", None)
 
 
-def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: Any, kw: dict | None,
-              mode: int) -> Node:
-    """A node for ``out = prim(*args)``: ``args`` as given (Variables or raw
-    operands), ``values`` the raw operands the kernel saw. Keeps what
-    ``prim.saves`` declares (everything in :data:`KEEP` mode)."""
-    node = _new_node(Node)
-    node.prim = prim
-    node.kw = kw
-    node.shape = out.shape
-    node.dtype = out.dtype
-    parents = []
-    # while a program is built from the graph (anyad.jit, GradientCache) nodes keep everything
-    st = current()
-    keep_all = mode == KEEP or (mode != AUTO and st.tracer is not None)
-    mask = 0
-    for i, a in enumerate(args):
-        if isinstance(a, Variable):
-            mask |= 1 << i
-    sv = prim.saves_for(mask)
-    saved = [out if (keep_all or sv.out) else None]
-    ins = sv.inputs
-    n_named = len(ins)
-    for i, a in enumerate(args):
-        x = values[i]
-        if isinstance(a, Variable):
-            p = a._node
-            if p is None:
-                parents.append(a)
-                saved.append(x)
-                continue
-            parents.append(p)
-            code = VALUE if keep_all else (ins[i] if i < n_named else sv.rest)
-            saved.append(x if code == VALUE else (meta_of(x) if code == META else None))
-        else:
-            parents.append(None)
-            saved.append(x)
-    node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
-    hooks = st.hooks
-    if hooks is None:
-        node.unpack = None
-    else:
-        saved, node.unpack = pack_saved(saved, hooks)
-    node.edges = (*parents, *saved)
-    return node
-
-
 def _broadcast_meta(values: Sequence[Any], out: Any) -> tuple | None:
     """Per input, ``(shape, dtype)`` where it differs from ``out``'s, or None."""
     oshape, odtype = out.shape, out.dtype
@@ -371,116 +323,6 @@ def pack_saved(saved: Sequence[Any], hooks: tuple) -> tuple[tuple, Callable]:
     records as they are), and the ``unpack`` that brings them back."""
     pack, unpack = hooks
     return tuple(x if x is None or type(x) is Meta or type(x) in _SCALARS else pack(x) for x in saved), unpack
-
-
-class Operation:
-    """A recorded application of a primitive: the public view of a :class:`Node`.
-
-    Made on demand by :attr:`Variable.result_of`. The GradientTracker
-    reference API (``Operation(op_type, other_params)``, ``add_params``,
-    ``add_output``, ``op_type``, ``other_params``, ``params``) is kept, so graphs
-    can also be built by hand with :meth:`anyad.GradientTracker.append`.
-
-    Examples
-    --------
-    >>> import anyad
-    >>> op = anyad.Operation(anyad.OpType.ADD)
-    >>> op == anyad.OpType.ADD
-    True
-    """
-
-    # _track: inside a GradientTracker, weak references to the input Variables
-    __slots__ = ("prim", "node", "other_params", "_out", "_params", "_track", "__weakref__")
-
-    def __init__(self, op_type: OpType, other_params: dict | None = None):
-        try:
-            self.prim = PRIMITIVES[op_type]
-        except KeyError:
-            raise ValueError(f"anyad.Operation: {op_type!r} is not a recordable primitive") from None
-        self.node = None
-        self._params = ()
-        self._track = None
-        self.other_params = other_params or None
-        self._out = None
-
-    @property
-    def op_type(self) -> OpType:
-        """The :class:`OpType` of this operation."""
-        return self.prim.op_type
-
-    @property
-    def params(self) -> tuple:
-        """The inputs: Variables, or raw constants. An input Variable that no
-        longer exists is stood for by a new one holding the saved value."""
-        node = self.node
-        if node is None or self._params is not None:
-            return self._params or ()
-        if node.edges is None:
-            return ()
-        track = self._track
-        out = []
-        for i, (p, x) in enumerate(zip(node.parents, node.values()[1:])):
-            v = track[i]() if track is not None and track[i] is not None else None
-            if v is None:
-                v = x if p is None else (p if type(p) is not Node else attach(x, p))
-            out.append(v)
-        return tuple(out)
-
-    @property
-    def values(self) -> tuple:
-        """The raw arrays (or scalars) the kernel saw, where the node keeps them
-        (``None`` or a shape-only record where its rules do not read them)."""
-        node = self.node
-        if node is None:
-            return tuple(getattr(p, "value", p) for p in self._params or ())
-        if node.edges is None:
-            return ()
-        return node.values()[1:]
-
-    @property
-    def output(self) -> Any:
-        """The Variable this operation produced (held weakly), or ``None``."""
-        return None if self._out is None else self._out()
-
-    def add_params(self, params: Sequence[Any]) -> None:
-        """Set the input Variables (reference API)."""
-        self._params = tuple(params)
-
-    def add_output(self, output: Any) -> None:
-        """Set the output Variable (reference API); it is held weakly."""
-        params = self._params or ()
-        values = tuple(getattr(p, "value", p) for p in params)
-        node = make_node(self.prim, params, values, output.value, self.other_params, KEEP)
-        self._track = tuple(weakref.ref(p) if isinstance(p, Variable) else None for p in params)
-        self.node = node
-        self._params = None
-        self._out = weakref.ref(output)
-        output._node = node
-        output._view = self
-        output.requires_grad = True
-
-    def __eq__(self, value: object) -> bool:
-        if isinstance(value, OpType):
-            return self.prim.op_type is value
-        return self is value
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return f"Operation({self.op_type.name})"
-
-
-def attach(value: Any, node: Node) -> Any:
-    """A new Variable for ``value``, the output of ``node`` (a rule's input while
-    a derivative graph is built). ``None`` and shape records pass through."""
-    if value is None or type(value) is Meta:
-        return value
-    v = _new_var(Variable)
-    v.value = value
-    v._node = node
-    v.grad = None
-    v.requires_grad = True
-    return v
 
 
 # ----------------------------------------------------------------------------
@@ -563,183 +405,3 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None) -> tup
     return order, needed
 
 
-def rule_inputs(node: Node) -> tuple:
-    """``(ans, *inputs)`` of ``node`` as Variables attached to the graph (the
-    rules' arguments while a derivative graph is built)."""
-    saved = node.values()
-    out = [attach(saved[0], node)]
-    for p, x in zip(node.parents, saved[1:]):
-        if p is None or x is None or type(x) is Meta:
-            out.append(x)
-        elif type(p) is Node:
-            out.append(attach(x, p))
-        else:  # a leaf: itself, unless its value was replaced since
-            out.append(p if p.value is x else wrap(x))
-    return tuple(out)
-
-
-def backprop(
-    targets: Sequence[Any],
-    seeds: Sequence[Any],
-    sources: Sequence[Any] | None,
-    *,
-    create_graph: bool = False,
-    retain_graph: bool = True,
-) -> list:
-    """Reverse-mode accumulation: gradients of ``targets`` with respect to ``sources``.
-
-    Parameters
-    ----------
-    targets : sequence of Variable
-        The outputs to differentiate.
-    seeds : sequence
-        One cotangent per target (raw array, Variable, or ``None`` for ones).
-    sources : sequence of Variable, or None
-        The inputs to differentiate with respect to. ``None`` means every leaf
-        that requires grad (what :meth:`Variable.backward` accumulates).
-    create_graph : bool
-        Build the graph of the derivative itself (the rules then run on
-        Variables and record), so the result can be differentiated again.
-    retain_graph : bool
-        Keep the graph's saved values after use. When False, every operation
-        used is released as soon as it has been consumed.
-
-    Returns
-    -------
-    list
-        One gradient per source (``None`` where a source does not influence the
-        targets); raw arrays, or Variables when ``create_graph``. When
-        ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
-    """
-    tracer = current().tracer
-    if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
-        tracer.plain_backprop(targets)
-    wanted = None if sources is None else {vertex(s) for s in sources}
-    roots = [vertex(t) for t in targets]
-    order, needed = toposort(roots, wanted)
-
-    grads: dict = {}
-    for t, r, s in zip(targets, roots, seeds):
-        if r not in needed:
-            continue
-        if s is None:
-            tv = t.value
-            s = _namespace(tv).ones_like(tv)
-        if create_graph:
-            s = s if isinstance(s, Variable) else wrap(s)
-        elif isinstance(s, Variable):
-            s = s.value
-        grads[r] = s if r not in grads else grads[r] + s
-
-    found: dict = {}
-    mode_token = _push_state(mode=ALL) if create_graph else None
-    pop, get = grads.pop, grads.get
-    try:
-        for v in reversed(order):
-            g = pop(v, None)
-            if g is None:
-                continue
-            if type(v) is not Node:
-                found[v] = g
-                continue
-            if wanted is not None and v in wanted:
-                found[v] = g
-            prim = v.prim
-            e = v.edges
-            n = len(e) >> 1
-            kw = v.kw
-            if n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
-                # the common case without slices: one input, raw values
-                rule = prim.vjps[0]
-                p = e[0]
-                if rule is not None and p in needed:
-                    gu = rule(g, e[1], e[2], **kw) if kw else rule(g, e[1], e[2])
-                    if gu is not None:
-                        prev = get(p)
-                        grads[p] = gu if prev is None else prev + gu
-            elif n == 2 and not create_graph and v.unpack is None and prim.vjp is None:
-                # two inputs, raw values (elementwise arithmetic): no slices, no call
-                vjps = prim.vjps
-                meta = v.meta
-                for i in (0, 1):
-                    p = e[i]
-                    if p is None or p not in needed:
-                        continue
-                    rule = vjps[i]
-                    if rule is None:
-                        continue
-                    gu = rule(g, e[2], e[3], e[4], **kw) if kw else rule(g, e[2], e[3], e[4])
-                    if gu is None:
-                        continue
-                    if meta is not None and meta[i] is not None:  # broadcast or promoted
-                        gu = _to_input(gu, meta[i])
-                    prev = get(p)
-                    grads[p] = gu if prev is None else prev + gu
-            else:
-                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph)
-            if not retain_graph:
-                v.release()
-    finally:
-        if mode_token is not None:
-            _pop_state(mode_token)
-
-    if sources is None:
-        return [(leaf, g) for leaf, g in found.items() if leaf._node is None]
-    return [found.get(vertex(s)) for s in sources]
-
-
-def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: set, grads: dict,
-                    create_graph: bool) -> None:
-    """Run ``v``'s rules for the inputs that need a gradient, and accumulate."""
-    prim = v.prim
-    meta = v.meta
-    # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
-    if create_graph:
-        args = rule_inputs(v)
-    elif v.unpack is None:
-        args = e[n:]
-    else:
-        args = v.values()
-    joint = prim.vjp
-    if joint is not None:
-        flags = tuple(p is not None and p in needed for p in e[:n])
-        joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
-    vjps = prim.vjps
-    get = grads.get
-    for i in range(n):
-        p = e[i]
-        if p is None or p not in needed:
-            continue
-        if joint is not None:
-            gu = joint_grads[i]
-        else:
-            rule = vjps[i]
-            if rule is None:
-                continue
-            gu = rule(g, *args, **kw) if kw else rule(g, *args)
-        if gu is None:
-            continue
-        if meta is not None and meta[i] is not None:  # broadcast or promoted
-            gu = _to_input(gu, meta[i])
-        prev = get(p)
-        grads[p] = gu if prev is None else prev + gu
-
-
-def _to_input(gu: Any, meta: tuple) -> Any:
-    """A gradient summed back over the axes its input was broadcast along, and
-    cast to the input's dtype (``meta``: the input's shape and dtype)."""
-    shape, dtype = meta
-    if tuple(gu.shape) != shape:
-        gu = unbroadcast(gu, shape)
-    if gu.dtype != dtype:
-        gu = astype(gu, dtype)
-    return gu
-
-
-# Bound last: these modules import this one (variable.py imports it at its end).
-from ._backend import namespace_of as _namespace  # noqa: E402
-from .variable import Variable, wrap  # noqa: E402
-from .ops._core import unbroadcast  # noqa: E402
-from .ops.manipulation import astype  # noqa: E402
-
-_new_var = Variable.__new__

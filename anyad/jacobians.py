@@ -15,7 +15,7 @@ from . import _backend
 from ._pytree import tree_unflatten
 from .forward import ForwardSweep
 from .functional import _argnums, _partial, _Recorded, _unwrap, grad, jvp
-from .graph import backprop
+from .backprop import backprop
 from .variable import Variable, wrap
 
 __all__ = ["jacrev", "jacfwd", "jacobian", "hessian", "hvp"]

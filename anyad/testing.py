@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from . import _backend
-from .graph import backprop
+from .backprop import backprop
 from .variable import Variable
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]

@@ -10,7 +10,9 @@ import contextvars
 from typing import Any, Sequence
 
 from ._state import TRACK, pop, push
-from .graph import Operation, OpType, backprop
+from .backprop import backprop
+from .graph import OpType
+from .variable import Operation
 from .variable import Variable, _check_differentiable_dtype
 
 __all__ = ["GradientTracker"]

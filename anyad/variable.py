@@ -1,19 +1,28 @@
-"""Variable: one array of any Array API namespace, with operators that record.
+"""Variable: one array of any Array API namespace, and the node that produced it.
 
-A Variable owns no numerics: every operator calls an anyad function
-(:mod:`anyad.ops`), which calls the kernel of the array's own namespace.
+The core's data: :class:`Variable` (the user's handle), :func:`make_node`
+(what a recorded operation keeps), :func:`attach` and :class:`Operation` (the
+public view of a node). A Variable owns no numerics: its operators are
+installed by :mod:`anyad.ops` (each one an anyad function, which calls the
+kernel of the array's own namespace), its ``backward`` by
+:mod:`anyad.backprop`, and its Array API and NumPy protocols by
+:mod:`anyad.array_api` and :mod:`anyad._numpy_interop`: imports point down.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+import weakref
+from typing import Any, Sequence
 
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
-from ._state import tracer as _tracer
+from ._saves import META, VALUE, Meta, meta_of
+from ._state import AUTO, TRACK, current, tracer as _tracer
+from .graph import KEEP, PRIMITIVES, Node, OpType, Primitive, _broadcast_meta, pack_saved
 
-__all__ = ["Variable", "wrap"]
+__all__ = ["Variable", "wrap", "make_node", "attach", "Operation"]
+
+_weakref = weakref.ref
 
 # The tracer of anyad.compile while it turns a computation into a program (else
 # None; anyad._state). The engine asks it only on paths that record nothing (a
@@ -169,32 +178,6 @@ class Variable:
             _tracer().untracked(None, (self,), (self.value,), None, v)
         return v
 
-    def backward(self, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-        Parameters
-        ----------
-        seed : array, optional
-            The cotangent (default: ones, i.e. the gradient of ``sum(self)``).
-        retain_graph : bool
-            Keep the graph for another backward (default: free it as it is used).
-        create_graph : bool
-            Make ``.grad`` a differentiable Variable.
-
-        Examples
-        --------
-        >>> x = Variable([1.0, 2.0], requires_grad=True)
-        >>> (x * x).sum().backward()
-        >>> x.grad
-        array([2., 4.])
-        """
-        pairs = backprop([self], [seed], None, create_graph=create_graph,
-                         retain_graph=retain_graph or create_graph)
-        for leaf, g in pairs:
-            if g is None:
-                continue
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-
     # -- array attributes -------------------------------------------------
     @property
     def shape(self) -> tuple:
@@ -218,16 +201,6 @@ class Variable:
     @property
     def device(self) -> Any:
         return _backend.device_of(self.value)
-
-    @property
-    def T(self) -> "Variable":
-        """All axes reversed (for a matrix, its transpose)."""
-        return permute_dims(self, tuple(range(self.ndim - 1, -1, -1)))
-
-    @property
-    def mT(self) -> "Variable":
-        """Transpose of the last two axes."""
-        return matrix_transpose(self)
 
     @property
     def _i(self) -> Any:
@@ -309,173 +282,6 @@ class Variable:
 
     __hash__ = object.__hash__
 
-    # -- operators (each one anyad function; see anyad.ops) ----------------
-    # __add__, __sub__, __mul__, __truediv__, __pow__ and __matmul__ are the
-    # anyad functions themselves, bound at the end of this module (one call less
-    # per operation); the reflected operators swap the operands.
-    def __radd__(self, other: Any) -> Any:
-        return add(other, self)
-
-    def __rsub__(self, other: Any) -> Any:
-        return subtract(other, self)
-
-    def __rmul__(self, other: Any) -> Any:
-        return multiply(other, self)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return divide(other, self)
-
-    def __rpow__(self, other: Any) -> Any:
-        return pow(other, self)
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return matmul(other, self)
-
-    def __neg__(self) -> Any:
-        return negative(self)
-
-    def __pos__(self) -> Any:
-        return positive(self)
-
-    def __abs__(self) -> Any:
-        return abs(self)
-
-    def __getitem__(self, key: Any) -> Any:
-        return getitem(self, key)
-
-    def __lt__(self, other: Any) -> Any:
-        return less(self, other)
-
-    def __le__(self, other: Any) -> Any:
-        return less_equal(self, other)
-
-    def __gt__(self, other: Any) -> Any:
-        return greater(self, other)
-
-    def __ge__(self, other: Any) -> Any:
-        return greater_equal(self, other)
-
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return equal(self, other)
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return not_equal(self, other)
-
-    # bitwise operators (on booleans: logical), floor division and remainder
-    def __invert__(self) -> Any:
-        return bitwise_invert(self)
-
-    def __and__(self, other: Any) -> Any:
-        return bitwise_and(self, other)
-
-    def __rand__(self, other: Any) -> Any:
-        return bitwise_and(other, self)
-
-    def __or__(self, other: Any) -> Any:
-        return bitwise_or(self, other)
-
-    def __ror__(self, other: Any) -> Any:
-        return bitwise_or(other, self)
-
-    def __xor__(self, other: Any) -> Any:
-        return bitwise_xor(self, other)
-
-    def __rxor__(self, other: Any) -> Any:
-        return bitwise_xor(other, self)
-
-    def __lshift__(self, other: Any) -> Any:
-        return bitwise_left_shift(self, other)
-
-    def __rlshift__(self, other: Any) -> Any:
-        return bitwise_left_shift(other, self)
-
-    def __rshift__(self, other: Any) -> Any:
-        return bitwise_right_shift(self, other)
-
-    def __rrshift__(self, other: Any) -> Any:
-        return bitwise_right_shift(other, self)
-
-    def __floordiv__(self, other: Any) -> Any:
-        return floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Any:
-        return floor_divide(other, self)
-
-    def __mod__(self, other: Any) -> Any:
-        return remainder(self, other)
-
-    def __rmod__(self, other: Any) -> Any:
-        return remainder(other, self)
-
-    # -- the Array API array object (anyad.array_api) -------------------------
-    # Assignment and in-place operators never overwrite an array a graph may
-    # have saved: see anyad.array_api._mutation for what is allowed and why.
-    def __setitem__(self, key: Any, value: Any) -> None:
-        _mutation().setitem(self, key, value)
-
-    def __iadd__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, add, "+=")
-
-    def __isub__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, subtract, "-=")
-
-    def __imul__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, multiply, "*=")
-
-    def __itruediv__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, divide, "/=")
-
-    def __ifloordiv__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, floor_divide, "//=")
-
-    def __imod__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, remainder, "%=")
-
-    def __ipow__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, pow, "**=")
-
-    def __imatmul__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, matmul, "@=")
-
-    def __iand__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, bitwise_and, "&=")
-
-    def __ior__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, bitwise_or, "|=")
-
-    def __ixor__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, bitwise_xor, "^=")
-
-    def __ilshift__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, bitwise_left_shift, "<<=")
-
-    def __irshift__(self, other: Any) -> Any:
-        return _mutation().inplace(self, other, bitwise_right_shift, ">>=")
-
-    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
-        """The differentiable Array API namespace of this Variable (:mod:`anyad.array_api`,
-        bound to the Variable's backend and device when they are not the current ones).
-
-        Examples
-        --------
-        >>> from array_api_compat import array_namespace
-        >>> array_namespace(Variable([1.0])).__name__
-        'anyad.array_api'
-        """
-        from .array_api import namespace_for
-
-        return namespace_for(self.value, api_version)
-
-    def to_device(self, device: Any, /, *, stream: Any = None) -> "Variable":
-        """This Variable on ``device`` of its own library (differentiable).
-
-        Examples
-        --------
-        >>> Variable([1.0]).to_device("cpu").device
-        'cpu'
-        """
-        return to_device(self, device)
-
     def __dlpack__(self, /, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
                    copy: bool | None = None) -> Any:
         kw = {k: v for k, v in (("stream", stream), ("max_version", max_version), ("dl_device", dl_device),
@@ -484,67 +290,6 @@ class Variable:
 
     def __dlpack_device__(self) -> tuple:
         return self.value.__dlpack_device__()
-
-    # -- NumPy / CuPy protocols (anyad._numpy_interop): np.sin(v), np.sum(v) --
-    # Only NumPy and CuPy call these; Variable's own operators never do.
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return _interop().array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
-        return _interop().array_function(func, types, args, kwargs)
-
-    def __cupy_override_elementwise_kernel__(self, kernel: Any, *args: Any, **kwargs: Any) -> Any:
-        return _interop().cupy_elementwise(kernel, args, kwargs)
-
-    # -- methods mirroring module functions ----------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return prod(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return min(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
-        return var(self, axis=axis, correction=correction, keepdims=keepdims)
-
-    def std(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
-        return std(self, axis=axis, correction=correction, keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> Any:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return reshape(self, shape)
-
-    def astype(self, dtype: Any) -> Any:
-        return astype(self, dtype)
-
-    def exp(self) -> Any:
-        return exp(self)
-
-    def log(self) -> Any:
-        return log(self)
-
-    def tanh(self) -> Any:
-        return tanh(self)
-
-    def sqrt(self) -> Any:
-        return sqrt(self)
-
-
-@functools.cache
-def _interop() -> Any:
-    """anyad._numpy_interop, imported on the first NumPy protocol call (it imports numpy)."""
-    from . import _numpy_interop
-
-    return _numpy_interop
 
 
 def wrap(value: Any, op: Any = None) -> Variable:
@@ -568,58 +313,162 @@ def _check_differentiable_dtype(value: Any, what: str) -> None:
         )
 
 
-from weakref import ref as _weakref  # noqa: E402
+def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: Any, kw: dict | None,
+              mode: int) -> Node:
+    """A node for ``out = prim(*args)``: ``args`` as given (Variables or raw
+    operands), ``values`` the raw operands the kernel saw. Keeps what
+    ``prim.saves`` declares (everything in :data:`KEEP` mode)."""
+    node = _new_node(Node)
+    node.prim = prim
+    node.kw = kw
+    node.shape = out.shape
+    node.dtype = out.dtype
+    parents = []
+    # while a program is built from the graph (anyad.jit, GradientCache) nodes keep everything
+    st = current()
+    keep_all = mode == KEEP or (mode != AUTO and st.tracer is not None)
+    mask = 0
+    for i, a in enumerate(args):
+        if isinstance(a, Variable):
+            mask |= 1 << i
+    sv = prim.saves_for(mask)
+    saved = [out if (keep_all or sv.out) else None]
+    ins = sv.inputs
+    n_named = len(ins)
+    for i, a in enumerate(args):
+        x = values[i]
+        if isinstance(a, Variable):
+            p = a._node
+            if p is None:
+                parents.append(a)
+                saved.append(x)
+                continue
+            parents.append(p)
+            code = VALUE if keep_all else (ins[i] if i < n_named else sv.rest)
+            saved.append(x if code == VALUE else (meta_of(x) if code == META else None))
+        else:
+            parents.append(None)
+            saved.append(x)
+    node.meta = _broadcast_meta(values, out) if prim.broadcasts else None
+    hooks = st.hooks
+    if hooks is None:
+        node.unpack = None
+    else:
+        saved, node.unpack = pack_saved(saved, hooks)
+    node.edges = (*parents, *saved)
+    return node
 
-from .graph import Operation, backprop  # noqa: E402
+
+class Operation:
+    """A recorded application of a primitive: the public view of a :class:`Node`.
+
+    Made on demand by :attr:`Variable.result_of`. The GradientTracker
+    reference API (``Operation(op_type, other_params)``, ``add_params``,
+    ``add_output``, ``op_type``, ``other_params``, ``params``) is kept, so graphs
+    can also be built by hand with :meth:`anyad.GradientTracker.append`.
+
+    Examples
+    --------
+    >>> import anyad
+    >>> op = anyad.Operation(anyad.OpType.ADD)
+    >>> op == anyad.OpType.ADD
+    True
+    """
+
+    # _track: inside a GradientTracker, weak references to the input Variables
+    __slots__ = ("prim", "node", "other_params", "_out", "_params", "_track", "__weakref__")
+
+    def __init__(self, op_type: OpType, other_params: dict | None = None):
+        try:
+            self.prim = PRIMITIVES[op_type]
+        except KeyError:
+            raise ValueError(f"anyad.Operation: {op_type!r} is not a recordable primitive") from None
+        self.node = None
+        self._params = ()
+        self._track = None
+        self.other_params = other_params or None
+        self._out = None
+
+    @property
+    def op_type(self) -> OpType:
+        """The :class:`OpType` of this operation."""
+        return self.prim.op_type
+
+    @property
+    def params(self) -> tuple:
+        """The inputs: Variables, or raw constants. An input Variable that no
+        longer exists is stood for by a new one holding the saved value."""
+        node = self.node
+        if node is None or self._params is not None:
+            return self._params or ()
+        if node.edges is None:
+            return ()
+        track = self._track
+        out = []
+        for i, (p, x) in enumerate(zip(node.parents, node.values()[1:])):
+            v = track[i]() if track is not None and track[i] is not None else None
+            if v is None:
+                v = x if p is None else (p if type(p) is not Node else attach(x, p))
+            out.append(v)
+        return tuple(out)
+
+    @property
+    def values(self) -> tuple:
+        """The raw arrays (or scalars) the kernel saw, where the node keeps them
+        (``None`` or a shape-only record where its rules do not read them)."""
+        node = self.node
+        if node is None:
+            return tuple(getattr(p, "value", p) for p in self._params or ())
+        if node.edges is None:
+            return ()
+        return node.values()[1:]
+
+    @property
+    def output(self) -> Any:
+        """The Variable this operation produced (held weakly), or ``None``."""
+        return None if self._out is None else self._out()
+
+    def add_params(self, params: Sequence[Any]) -> None:
+        """Set the input Variables (reference API)."""
+        self._params = tuple(params)
+
+    def add_output(self, output: Any) -> None:
+        """Set the output Variable (reference API); it is held weakly."""
+        params = self._params or ()
+        values = tuple(getattr(p, "value", p) for p in params)
+        node = make_node(self.prim, params, values, output.value, self.other_params, KEEP)
+        self._track = tuple(weakref.ref(p) if isinstance(p, Variable) else None for p in params)
+        self.node = node
+        self._params = None
+        self._out = weakref.ref(output)
+        output._node = node
+        output._view = self
+        output.requires_grad = True
+
+    def __eq__(self, value: object) -> bool:
+        if isinstance(value, OpType):
+            return self.prim.op_type is value
+        return self is value
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"Operation({self.op_type.name})"
+
+
+def attach(value: Any, node: Node) -> Any:
+    """A new Variable for ``value``, the output of ``node`` (a rule's input while
+    a derivative graph is built). ``None`` and shape records pass through."""
+    if value is None or type(value) is Meta:
+        return value
+    v = _new_var(Variable)
+    v.value = value
+    v._node = node
+    v.grad = None
+    v.requires_grad = True
+    return v
+
 
 _new_operation = Operation.__new__
-
-# Operators resolve these names when called; they are bound once the ops exist.
-from .ops.elementwise import (  # noqa: E402
-    abs,
-    add,
-    divide,
-    equal,
-    exp,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    multiply,
-    negative,
-    not_equal,
-    positive,
-    pow,
-    sqrt,
-    subtract,
-    tanh,
-)
-from .ops.elementwise_extra import (  # noqa: E402
-    bitwise_and,
-    bitwise_invert,
-    bitwise_left_shift,
-    bitwise_or,
-    bitwise_right_shift,
-    bitwise_xor,
-    floor_divide,
-    remainder,
-)
-from .ops.indexing import getitem  # noqa: E402
-from .ops.linalg import matmul, matrix_transpose  # noqa: E402
-from .ops.manipulation import astype, permute_dims, reshape, to_device  # noqa: E402
-from .ops.reductions import max, mean, min, prod, std, sum, var  # noqa: E402
-
-
-def _mutation() -> Any:
-    from .array_api import _mutation as m
-
-    return m
-
-
-Variable.__add__ = add
-Variable.__sub__ = subtract
-Variable.__mul__ = multiply
-Variable.__truediv__ = divide
-Variable.__pow__ = pow
-Variable.__matmul__ = matmul
+_new_node = Node.__new__
+_new_var = Variable.__new__

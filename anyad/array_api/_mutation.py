@@ -1,5 +1,7 @@
-"""In-place assignment and in-place operators on Variables (``x[k] = v``,
-``x += y``), with the semantics users know from torch.
+"""The Array API array object's methods that the core leaves to this layer:
+``__array_namespace__``, assignment and the in-place operators (``x[k] = v``,
+``x += y``), installed on :class:`~anyad.Variable` on import. Writes have the
+semantics users know from torch:
 
 * A write is recorded like any operation (:func:`anyad.ops.indexing.setitem`,
   or the operator's function): the Variable object is updated to the new
@@ -22,10 +24,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import sys
+
 from .. import _backend
 from .._state import OFF, mode as _mode
+from ..ops import (
+    add, bitwise_and, bitwise_left_shift, bitwise_or, bitwise_right_shift, bitwise_xor, divide, floor_divide,
+    matmul, multiply, pow, remainder, subtract,
+)
 from ..ops.indexing import setitem as _setitem
 from ..variable import Variable
+from ._bound import namespace_for
 
 
 def _name(x: Variable) -> str:
@@ -72,3 +81,49 @@ def inplace(x: Variable, other: Any, op: Callable, symbol: str) -> Variable:
             f"to {_backend._dtype_name(out.value.dtype)}")
     _become(x, out)
     return x
+
+
+def _array_namespace(self: Variable, /, *, api_version: str | None = None) -> Any:
+    """The differentiable Array API namespace of this Variable (:mod:`anyad.array_api`,
+    bound to the Variable's backend and device when they are not the current ones).
+
+    Examples
+    --------
+    >>> import anyad
+    >>> from array_api_compat import array_namespace
+    >>> array_namespace(anyad.Variable([1.0])).__name__
+    'anyad.array_api'
+    """
+    return namespace_for(self.value, api_version, sys.modules["anyad.array_api"])
+
+
+def _setitem_method(self: Variable, key: Any, value: Any) -> None:
+    setitem(self, key, value)
+
+
+def _inplace_method(op: Callable, symbol: str) -> Callable:
+    def method(self: Variable, other: Any) -> Any:
+        return inplace(self, other, op, symbol)
+
+    method.__name__ = f"__i{op.__name__}__"
+    return method
+
+
+_INPLACE = {
+    "__iadd__": (add, "+="), "__isub__": (subtract, "-="), "__imul__": (multiply, "*="),
+    "__itruediv__": (divide, "/="), "__ifloordiv__": (floor_divide, "//="), "__imod__": (remainder, "%="),
+    "__ipow__": (pow, "**="), "__imatmul__": (matmul, "@="), "__iand__": (bitwise_and, "&="),
+    "__ior__": (bitwise_or, "|="), "__ixor__": (bitwise_xor, "^="), "__ilshift__": (bitwise_left_shift, "<<="),
+    "__irshift__": (bitwise_right_shift, ">>="),
+}
+
+
+def install() -> None:
+    """Set ``__array_namespace__``, ``__setitem__`` and the in-place operators on Variable."""
+    Variable.__array_namespace__ = _array_namespace
+    Variable.__setitem__ = _setitem_method
+    for name, (op, symbol) in _INPLACE.items():
+        setattr(Variable, name, _inplace_method(op, symbol))
+
+
+install()

@@ -32,6 +32,7 @@ from .linalg_composed import (
 )
 from .sorting import argsort, cumulative_prod, diff, searchsorted, sort, take_along_axis
 from . import fft
+from . import _variable  # noqa: F401  (installs Variable's operators and methods)
 
 import types as _types
 

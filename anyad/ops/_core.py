@@ -9,7 +9,7 @@ applied through one of the entry points here:
 
 Given raw arrays only, a function calls the kernel and returns a raw array (this
 is how VJP rules run when no graph is being built). Given a Variable, it returns
-a Variable, and records an :class:`~anyad.graph.Operation` when recording is on.
+a Variable, and records a :class:`~anyad.graph.Node` when recording is on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
 from .._saves import META, VALUE, Meta, meta_of
 from .._state import AUTO, OFF, TRACK, current as _state
-from ..graph import Node, OpType, Primitive, make_node, pack_saved
+from ..graph import Node, OpType, Primitive, pack_saved
+from ..variable import make_node
 from ..variable import Variable
 
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
@@ -342,6 +343,23 @@ def apply(prim: Primitive, args: tuple, params: dict | None = None) -> Any:
     if mode != AUTO and st.tracer is not None:  # anyad.compile records it
         st.tracer.untracked(prim, tuple(args), values, params or None, v)
     return v
+
+
+def to_input(gu: Any, meta: tuple) -> Any:
+    """A gradient summed back over the axes its input was broadcast along, and
+    cast to the input's dtype (``meta``: the input's shape and dtype). Installed
+    as ``Primitive.to_input``, which the core's backprop calls."""
+    shape, dtype = meta
+    if tuple(gu.shape) != shape:
+        gu = unbroadcast(gu, shape)
+    if gu.dtype != dtype:
+        from .manipulation import astype
+
+        gu = astype(gu, dtype)
+    return gu
+
+
+Primitive.to_input = staticmethod(to_input)
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:

@@ -1,0 +1,220 @@
+"""Backprop: one pure function from targets, seeds and sources to gradients.
+
+Every public face (GradientTracker, Graph, ``Variable.backward``, the
+functional transforms) is a thin layer over :func:`backprop`. It walks the
+graph once (:func:`anyad.graph.toposort`), then runs each node's rules in
+reverse order on what the node kept: raw arrays in a plain backward pass,
+Variables attached to the graph (:func:`rule_inputs`) when a derivative graph
+is built, so that derivatives of any order follow. Gradients are accumulated
+per node and dropped once the node is consumed; with ``retain_graph=False``
+each node releases what it kept as soon as its rules have run.
+
+Where an input was broadcast or promoted, its gradient is summed back and cast
+by ``Primitive.to_input``, which the ops layer installs (the core calls no
+array function of its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ._backend import namespace_of as _namespace
+from ._saves import Meta
+from ._state import ALL, current, pop as _pop_state, push as _push_state
+from .graph import Node, toposort, vertex
+from .variable import Variable, attach, wrap
+
+__all__ = ["backprop", "rule_inputs"]
+
+
+def rule_inputs(node: Node) -> tuple:
+    """``(ans, *inputs)`` of ``node`` as Variables attached to the graph (the
+    rules' arguments while a derivative graph is built)."""
+    saved = node.values()
+    out = [attach(saved[0], node)]
+    for p, x in zip(node.parents, saved[1:]):
+        if p is None or x is None or type(x) is Meta:
+            out.append(x)
+        elif type(p) is Node:
+            out.append(attach(x, p))
+        else:  # a leaf: itself, unless its value was replaced since
+            out.append(p if p.value is x else wrap(x))
+    return tuple(out)
+
+
+def backprop(
+    targets: Sequence[Any],
+    seeds: Sequence[Any],
+    sources: Sequence[Any] | None,
+    *,
+    create_graph: bool = False,
+    retain_graph: bool = True,
+) -> list:
+    """Reverse-mode accumulation: gradients of ``targets`` with respect to ``sources``.
+
+    Parameters
+    ----------
+    targets : sequence of Variable
+        The outputs to differentiate.
+    seeds : sequence
+        One cotangent per target (raw array, Variable, or ``None`` for ones).
+    sources : sequence of Variable, or None
+        The inputs to differentiate with respect to. ``None`` means every leaf
+        that requires grad (what :meth:`Variable.backward` accumulates).
+    create_graph : bool
+        Build the graph of the derivative itself (the rules then run on
+        Variables and record), so the result can be differentiated again.
+    retain_graph : bool
+        Keep the graph's saved values after use. When False, every operation
+        used is released as soon as it has been consumed.
+
+    Returns
+    -------
+    list
+        One gradient per source (``None`` where a source does not influence the
+        targets); raw arrays, or Variables when ``create_graph``. When
+        ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
+    """
+    tracer = current().tracer
+    if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
+        tracer.plain_backprop(targets)
+    wanted = None if sources is None else {vertex(s) for s in sources}
+    roots = [vertex(t) for t in targets]
+    order, needed = toposort(roots, wanted)
+
+    grads: dict = {}
+    for t, r, s in zip(targets, roots, seeds):
+        if r not in needed:
+            continue
+        if s is None:
+            tv = t.value
+            s = _namespace(tv).ones_like(tv)
+        if create_graph:
+            s = s if isinstance(s, Variable) else wrap(s)
+        elif isinstance(s, Variable):
+            s = s.value
+        grads[r] = s if r not in grads else grads[r] + s
+
+    found: dict = {}
+    mode_token = _push_state(mode=ALL) if create_graph else None
+    pop, get = grads.pop, grads.get
+    try:
+        for v in reversed(order):
+            g = pop(v, None)
+            if g is None:
+                continue
+            if type(v) is not Node:
+                found[v] = g
+                continue
+            if wanted is not None and v in wanted:
+                found[v] = g
+            prim = v.prim
+            e = v.edges
+            n = len(e) >> 1
+            kw = v.kw
+            if n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
+                # the common case without slices: one input, raw values
+                rule = prim.vjps[0]
+                p = e[0]
+                if rule is not None and p in needed:
+                    gu = rule(g, e[1], e[2], **kw) if kw else rule(g, e[1], e[2])
+                    if gu is not None:
+                        prev = get(p)
+                        grads[p] = gu if prev is None else prev + gu
+            elif n == 2 and not create_graph and v.unpack is None and prim.vjp is None:
+                # two inputs, raw values (elementwise arithmetic): no slices, no call
+                vjps = prim.vjps
+                meta = v.meta
+                for i in (0, 1):
+                    p = e[i]
+                    if p is None or p not in needed:
+                        continue
+                    rule = vjps[i]
+                    if rule is None:
+                        continue
+                    gu = rule(g, e[2], e[3], e[4], **kw) if kw else rule(g, e[2], e[3], e[4])
+                    if gu is None:
+                        continue
+                    if meta is not None and meta[i] is not None:  # broadcast or promoted
+                        gu = prim.to_input(gu, meta[i])
+                    prev = get(p)
+                    grads[p] = gu if prev is None else prev + gu
+            else:
+                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph)
+            if not retain_graph:
+                v.release()
+    finally:
+        if mode_token is not None:
+            _pop_state(mode_token)
+
+    if sources is None:
+        return [(leaf, g) for leaf, g in found.items() if leaf._node is None]
+    return [found.get(vertex(s)) for s in sources]
+
+
+def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: set, grads: dict,
+                    create_graph: bool) -> None:
+    """Run ``v``'s rules for the inputs that need a gradient, and accumulate."""
+    prim = v.prim
+    meta = v.meta
+    # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
+    if create_graph:
+        args = rule_inputs(v)
+    elif v.unpack is None:
+        args = e[n:]
+    else:
+        args = v.values()
+    joint = prim.vjp
+    if joint is not None:
+        flags = tuple(p is not None and p in needed for p in e[:n])
+        joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
+    vjps = prim.vjps
+    get = grads.get
+    for i in range(n):
+        p = e[i]
+        if p is None or p not in needed:
+            continue
+        if joint is not None:
+            gu = joint_grads[i]
+        else:
+            rule = vjps[i]
+            if rule is None:
+                continue
+            gu = rule(g, *args, **kw) if kw else rule(g, *args)
+        if gu is None:
+            continue
+        if meta is not None and meta[i] is not None:  # broadcast or promoted
+            gu = prim.to_input(gu, meta[i])
+        prev = get(p)
+        grads[p] = gu if prev is None else prev + gu
+
+
+def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    Parameters
+    ----------
+    seed : array, optional
+        The cotangent (default: ones, i.e. the gradient of ``sum(self)``).
+    retain_graph : bool
+        Keep the graph for another backward (default: free it as it is used).
+    create_graph : bool
+        Make ``.grad`` a differentiable Variable.
+
+    Examples
+    --------
+    >>> from anyad import Variable
+>>> x = Variable([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4.])
+    """
+    pairs = backprop([self], [seed], None, create_graph=create_graph,
+                     retain_graph=retain_graph or create_graph)
+    for leaf, g in pairs:
+        if g is None:
+            continue
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+Variable.backward = backward
