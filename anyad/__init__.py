@@ -28,7 +28,8 @@ from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
 from . import nn, optim, random  # the training kit
 from .serialization import load, save
-from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, no_grad, value_and_grad, vjp
+from .functional import grad, jvp, no_grad, value_and_grad, vjp
+from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit

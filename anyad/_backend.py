@@ -527,6 +527,3 @@ def layout_like(out: Any, like: Any) -> Any:
         like = inner
     return fix(out, like)
 
-
-# The scatter-add that indexing gradients need lives in anyad/backends/scatter.py.
-from .backends.scatter import TakeKey, index_add, set_at  # noqa: E402,F401

@@ -25,7 +25,8 @@ import functools
 import operator
 from typing import Any, Sequence
 
-from ._backend import TakeKey, namespace_of
+from ._backend import namespace_of
+from .backends.scatter import TakeKey
 from ._saves import Meta
 from .graph import Node, OpType, vertex
 from .variable import Variable

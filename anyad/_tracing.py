@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import _backend
+from .backends.scatter import TakeKey
 from ._program import Uncompilable, _is_array, identity
 from ._saves import KEEP_ALL
 from .graph import KEEP, Node, Primitive, vertex
@@ -182,7 +183,7 @@ def freeze(obj: Any, arrays: list | None) -> Any:
         return (slice, freeze(obj.start, arrays), freeze(obj.stop, arrays), freeze(obj.step, arrays))
     if t is complex:
         return ("c", obj.real.hex(), obj.imag.hex())
-    if t is _backend.TakeKey:
+    if t is TakeKey:
         return (t, freeze(obj.indices, arrays), obj.axis)
     if isinstance(obj, Variable) or _is_array(obj):
         if arrays is None:

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from ._saves import KEEP_ALL
 from .graph import OpType, Primitive
+from .ops._core import apply
 from .variable import Variable
 
 __all__ = ["custom_vjp"]
@@ -190,6 +191,3 @@ def _call_jvp(cf: custom_vjp, tangents: Any, ans: Any, *inputs: Any, **params: A
             "derivative graph is being built; write it with anyad functions to differentiate through it"
         )
     return t
-
-
-from .ops._core import apply  # noqa: E402

@@ -28,58 +28,11 @@ from ._backend import device_of as _device, namespace_of as _namespace
 from ._state import ALL, recording
 from .backprop import backprop, rule_inputs
 from .graph import GraphFreedError, Node, out_meta, toposort, vertex
+from .ops.elementwise import add
+from .ops.manipulation import astype, broadcast_to
 from .variable import Variable, wrap
 
-__all__ = ["ForwardSweep", "diagonal_jvp"]
-
-
-# ----------------------------------------------------------------------------
-# Rule helpers used by the family modules
-# ----------------------------------------------------------------------------
-
-
-def diagonal_jvp(prim: Any) -> Any:
-    """The JVP rule of an elementwise primitive, from its VJP rules.
-
-    An elementwise operation has a diagonal Jacobian per input, which is its
-    own transpose, so each VJP rule applied to a tangent (instead of a
-    cotangent) is that input's contribution to the output tangent. Broadcast
-    tangents are handled by the rules' own broadcasting (and the sweep
-    broadcasts a tangent to the output shape when a rule returns it smaller).
-    """
-    vjps = prim.vjps
-    if len(vjps) == 1:  # the common case, without the loop
-        (rule0,) = vjps
-
-        def jvp(tangents: Sequence[Any], ans: Any, x: Any, **params: Any) -> Any:
-            return rule0(tangents[0], ans, x, **params) if params else rule0(tangents[0], ans, x)
-
-    elif len(vjps) == 2:
-        rule0, rule1 = vjps
-
-        def jvp(tangents: Sequence[Any], ans: Any, a: Any, b: Any, **params: Any) -> Any:
-            t0, t1 = tangents
-            if t1 is None or rule1 is None:
-                return rule0(t0, ans, a, b, **params)
-            d1 = rule1(t1, ans, a, b, **params)
-            if t0 is None or rule0 is None:
-                return d1
-            return add(rule0(t0, ans, a, b, **params), d1)
-
-    else:
-
-        def jvp(tangents: Sequence[Any], ans: Any, *inputs: Any, **params: Any) -> Any:
-            out = None
-            for rule, t in zip(vjps, tangents):
-                if t is None or rule is None:
-                    continue
-                d = rule(t, ans, *inputs, **params) if params else rule(t, ans, *inputs)
-                out = d if out is None else add(out, d)
-            return out
-
-    jvp.__name__ = f"{prim.name}_jvp"
-    jvp.reads_like_vjps = True  # what it reads is what the VJP rules read (anyad._saves)
-    return jvp
+__all__ = ["ForwardSweep"]
 
 
 # ----------------------------------------------------------------------------
@@ -284,7 +237,3 @@ def _zeros(node: Node, ts: tuple) -> Any:
     if shape is None:  # elementwise: shaped like the inputs, so like their tangents
         return xp.zeros_like(raw)
     return xp.zeros(tuple(shape), dtype=dtype, device=_device(raw))
-
-
-from .ops.elementwise import add  # noqa: E402
-from .ops.manipulation import astype, broadcast_to  # noqa: E402

@@ -30,11 +30,11 @@ from ._pytree import tree_flatten, tree_map, tree_unflatten
 from .forward import ForwardSweep
 from ._state import ALL, OFF, TRACK, mode as _mode, pop, push, recording
 from .backprop import backprop
+from .ops.creation import zeros_like
+from .ops.elementwise import positive
 from .variable import Variable, wrap
 
-__all__ = [
-    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
-]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "no_grad"]  # the Jacobians: anyad.jacobians
 
 
 # ----------------------------------------------------------------------------
@@ -473,9 +473,3 @@ def no_grad(func: Callable | None = None) -> Any:
     if not callable(func):
         raise TypeError(f"anyad.no_grad: expected a function to decorate, got {type(func).__name__}")
     return _no_grad_function(func)
-
-
-from .ops.creation import zeros_like  # noqa: E402
-from .ops.elementwise import positive  # noqa: E402
-
-from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev  # noqa: E402  (part of this face)

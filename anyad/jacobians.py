@@ -2,7 +2,7 @@
 output element), ``jacfwd`` (forward mode, one tangent sweep per input element
 over a single recorded forward pass), ``hessian`` and ``hvp``.
 
-Part of the functional face (:mod:`anyad.functional`, which re-exports them):
+Part of the functional face (built on :mod:`anyad.functional`):
 same conventions, pytrees and composition rules.
 """
 
@@ -16,6 +16,8 @@ from ._pytree import tree_unflatten
 from .forward import ForwardSweep
 from .functional import _argnums, _partial, _Recorded, _unwrap, grad, jvp
 from .backprop import backprop
+from .ops.creation import zeros_like
+from .ops.manipulation import reshape, stack
 from .variable import Variable, wrap
 
 __all__ = ["jacrev", "jacfwd", "jacobian", "hessian", "hvp"]
@@ -195,7 +197,3 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
     array([6., 0.])
     """
     return jvp(grad(f), (x,), (v,))[1]
-
-
-from .ops.creation import zeros_like  # noqa: E402
-from .ops.manipulation import reshape, stack  # noqa: E402

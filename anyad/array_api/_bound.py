@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 from .. import _backend
+from ._dtypes import DTYPE_NAMES
 
 SUPPORTED_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 
@@ -115,7 +116,5 @@ def _is_default_device(xp: Any, dev: Any) -> bool:
         _DEFAULT_DEVICE[id(xp)] = default
     return default == "" or default == repr(dev)
 
-
-from ._dtypes import DTYPE_NAMES  # noqa: E402
 
 _DTYPE_SET = frozenset(DTYPE_NAMES)

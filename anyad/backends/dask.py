@@ -36,6 +36,7 @@ import types
 from typing import Any
 
 from .. import _backend
+from . import scatter
 from .scatter import without_newaxes
 
 __all__ = ["namespace", "index_add", "rechunk_like", "has_unknown_shape"]
@@ -344,7 +345,7 @@ def index_add(values: Any, key: Any, shape: tuple, repeats: bool) -> Any:
     Examples
     --------
     >>> import dask.array as da, numpy as np
-    >>> from anyad._backend import TakeKey
+    >>> from anyad.backends.scatter import TakeKey
     >>> v = da.from_array(np.array([1.0, 2.0, 3.0]), chunks=2)
     >>> i = da.from_array(np.array([0, 0, 2]), chunks=2)
     >>> index_add(v, TakeKey(i, 0), (4,), True).compute()
@@ -352,7 +353,7 @@ def index_add(values: Any, key: Any, shape: tuple, repeats: bool) -> Any:
     """
     import dask.array as da
 
-    key = key.as_tuple() if isinstance(key, _backend.TakeKey) else key
+    key = key.as_tuple() if isinstance(key, scatter.TakeKey) else key
     key = key if isinstance(key, tuple) else (key,)
     for k in key:
         if _is_array(k) and _backend.namespace_of(k).isdtype(k.dtype, "bool"):
@@ -435,5 +436,5 @@ def _scatter_block(vals: Any, pos: Any, *coords: Any, shape: tuple, extra: int) 
         return xp.reshape(out, (1,) * extra)
     local = xp.where(inside, local, 0)
     v = xp.where(inside, v, xp.zeros_like(v))
-    out = _backend.index_add(xp, v, local, (math.prod(box),), True)
+    out = scatter.index_add(xp, v, local, (math.prod(box),), True)
     return xp.reshape(out, box + (1,) * extra)

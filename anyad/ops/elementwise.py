@@ -8,11 +8,12 @@ when a derivative graph is built (``create_graph=True``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
 from ._helpers import one_minus, scaled
+from .creation import zeros_like
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -399,15 +400,61 @@ isnan = _predicate("isnan", lambda xp, x: xp.isnan(x), "Elementwise test for NaN
 isinf = _predicate("isinf", lambda xp, x: xp.isinf(x), "Elementwise test for infinity.", arity=1)
 isfinite = _predicate("isfinite", lambda xp, x: xp.isfinite(x), "Elementwise test for finiteness.", arity=1)
 
-from .creation import zeros_like  # noqa: E402
-from .manipulation import astype  # noqa: E402
+# ---------------------------------------------------------------------------
+# forward mode of the elementwise primitives
+# ---------------------------------------------------------------------------
+
+
+def diagonal_jvp(prim: Any) -> Any:
+    """The JVP rule of an elementwise primitive, from its VJP rules.
+
+    An elementwise operation has a diagonal Jacobian per input, which is its
+    own transpose, so each VJP rule applied to a tangent (instead of a
+    cotangent) is that input's contribution to the output tangent. Broadcast
+    tangents are handled by the rules' own broadcasting (and the sweep
+    broadcasts a tangent to the output shape when a rule returns it smaller).
+    """
+    vjps = prim.vjps
+    if len(vjps) == 1:  # the common case, without the loop
+        (rule0,) = vjps
+
+        def jvp(tangents: Sequence[Any], ans: Any, x: Any, **params: Any) -> Any:
+            return rule0(tangents[0], ans, x, **params) if params else rule0(tangents[0], ans, x)
+
+    elif len(vjps) == 2:
+        rule0, rule1 = vjps
+
+        def jvp(tangents: Sequence[Any], ans: Any, a: Any, b: Any, **params: Any) -> Any:
+            t0, t1 = tangents
+            if t1 is None or rule1 is None:
+                return rule0(t0, ans, a, b, **params)
+            d1 = rule1(t1, ans, a, b, **params)
+            if t0 is None or rule0 is None:
+                return d1
+            return add(rule0(t0, ans, a, b, **params), d1)
+
+    else:
+
+        def jvp(tangents: Sequence[Any], ans: Any, *inputs: Any, **params: Any) -> Any:
+            out = None
+            for rule, t in zip(vjps, tangents):
+                if t is None or rule is None:
+                    continue
+                d = rule(t, ans, *inputs, **params) if params else rule(t, ans, *inputs)
+                out = d if out is None else add(out, d)
+            return out
+
+    jvp.__name__ = f"{prim.name}_jvp"
+    jvp.reads_like_vjps = True  # what it reads is what the VJP rules read (anyad._saves)
+    return jvp
+
+
 
 # ---------------------------------------------------------------------------
 # forward mode: an elementwise primitive's Jacobian is diagonal (its own
 # transpose), so its JVP rule is its VJP rules applied to the tangents
 # ---------------------------------------------------------------------------
 
-from ..forward import diagonal_jvp  # noqa: E402
 
 for _p in (add.primitive, subtract.primitive, multiply.primitive, divide.primitive, pow.primitive,
            negative.primitive, positive.primitive, abs.primitive, square.primitive, sqrt.primitive,
@@ -419,3 +466,10 @@ for _p in (add.primitive, subtract.primitive, multiply.primitive, divide.primiti
            round.primitive, trunc.primitive):
     _p.jvp = diagonal_jvp(_p)
 del _p
+
+
+def astype(*args, **kwargs):
+    """:func:`anyad.astype` (the manipulation family's, which imports this one: found when first called)."""
+    from .manipulation import astype as function
+
+    return function(*args, **kwargs)

@@ -16,6 +16,9 @@ from typing import Any
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
 from .elementwise import function_doc
+from .creation import ones_like
+from .elementwise import divide, equal, exp, multiply, negative, sign, subtract, where
+from .manipulation import astype
 
 __all__ = [
     "hypot", "logaddexp", "copysign", "remainder", "floor_divide", "reciprocal", "real", "imag",
@@ -204,8 +207,3 @@ bitwise_invert = _nondiff(
 real.primitive.jvp = lambda ts, ans, z: real(ts[0])
 imag.primitive.jvp = lambda ts, ans, z: imag(ts[0])
 conj.primitive.jvp = lambda ts, ans, z: conj(ts[0])
-
-
-from .creation import ones_like  # noqa: E402
-from .elementwise import divide, equal, exp, multiply, negative, sign, subtract, where  # noqa: E402
-from .manipulation import astype  # noqa: E402

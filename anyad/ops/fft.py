@@ -23,6 +23,10 @@ from .. import _backend
 from ..graph import OpType, Primitive
 from ._core import apply
 from ._helpers import is_complex, like, namespace, raw, records, zeros_of
+from .elementwise import multiply
+from .elementwise_extra import as_complex, conj, real
+from .indexing import getitem
+from .manipulation import concat, roll
 
 __all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft",
            "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
@@ -387,9 +391,3 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None
     array([0.  , 0.25, 0.5 ])
     """
     return _freq("rfftfreq", n, d, dtype, device)
-
-
-from .elementwise import multiply  # noqa: E402
-from .elementwise_extra import as_complex, conj, real  # noqa: E402
-from .indexing import getitem  # noqa: E402
-from .manipulation import concat, roll  # noqa: E402

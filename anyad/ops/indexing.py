@@ -1,7 +1,7 @@
 """Indexing: ``x[key]`` (basic, integer-array and boolean) and ``take``.
 
 Their gradient scatters the cotangent back into zeros of the input's shape,
-accumulating repeated indices (:func:`anyad._backend.index_add` fills that gap
+accumulating repeated indices (:func:`anyad.backends.scatter.index_add` fills that gap
 of the standard per backend). The scatter is a primitive too, whose own rule is
 indexing again, so derivatives of any order flow through indexing.
 """
@@ -12,11 +12,14 @@ import operator
 from typing import Any
 
 from .. import _backend
+from ..backends import scatter
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply, unbroadcast
 from ._helpers import zeros_of
+from .elementwise import multiply
+from .manipulation import astype
 
 __all__ = ["getitem", "take", "setitem"]
 
@@ -88,14 +91,14 @@ def getitem(x: Any, key: Any) -> Any:
 
 
 def _index_add_back(g: Any, ans: Any, v: Any, *, key: Any, shape: tuple, repeats: bool) -> Any:
-    if isinstance(key, _backend.TakeKey):
+    if isinstance(key, scatter.TakeKey):
         return take(g, key.indices, axis=key.axis)
     return getitem(g, key)
 
 
 _INDEX_ADD = Primitive(
     "index_add", OpType.SCATTER_ADD,
-    lambda xp, v, key, shape, repeats: _backend.index_add(xp, v, key, shape, repeats),
+    lambda xp, v, key, shape, repeats: scatter.index_add(xp, v, key, shape, repeats),
     (_index_add_back,),
 )
 _INDEX_ADD.jvp = lambda ts, ans, v, **kw: apply(_INDEX_ADD, (ts[0],), kw)
@@ -116,7 +119,7 @@ def index_add(values: Any, key: Any, shape: tuple, repeats: bool = True) -> Any:
 
 
 def _take_back(g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
-    return _backend.layout_like(index_add(g, _backend.TakeKey(indices, axis), tuple(x.shape), True), x)
+    return _backend.layout_like(index_add(g, scatter.TakeKey(indices, axis), tuple(x.shape), True), x)
 
 
 _TAKE = Primitive("take", OpType.TAKE, lambda xp, x, indices, axis: xp.take(x, indices, axis=axis),
@@ -184,7 +187,7 @@ def _kept_writes(g: Any, shape: tuple, key: Any, slot: tuple) -> Any:
     for d in slot:
         n *= d
     ids = xp.reshape(xp.arange(n, dtype=xp.int64, device=dev), slot)
-    scratch = _backend.set_at(xp, xp.zeros(shape, dtype=xp.int64, device=dev), key, ids)
+    scratch = scatter.set_at(xp, xp.zeros(shape, dtype=xp.int64, device=dev), key, ids)
     return xp.astype(scratch[key] == ids, r.dtype)
 
 
@@ -196,7 +199,7 @@ def _setitem_jvp(ts: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) 
 
 
 _SETITEM = Primitive("setitem", OpType.SETITEM,
-                     lambda xp, x, v, key, repeats: _backend.set_at(xp, x, key, v),
+                     lambda xp, x, v, key, repeats: scatter.set_at(xp, x, key, v),
                      (_setitem_back_x, _setitem_back_v), saves=Saves(inputs=(META, META)))
 _SETITEM.jvp = _setitem_jvp
 
@@ -226,7 +229,3 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         value = _backend.namespace_of(raw).asarray(value, dtype=raw.dtype, device=_backend.device_of(raw))
     return apply(_SETITEM, (x, value), {"key": key, "repeats": repeats})
-
-
-from .elementwise import multiply  # noqa: E402
-from .manipulation import astype  # noqa: E402

@@ -7,6 +7,9 @@ from typing import Any
 
 from ..graph import OpType, Primitive
 from ._core import apply
+from .elementwise import add, multiply
+from .manipulation import expand_dims, permute_dims, reshape, squeeze
+from .reductions import sum
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 
@@ -135,8 +138,3 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     Variable(11.0)
     """
     return sum(multiply(x1, x2), axis=axis)
-
-
-from .elementwise import add, multiply  # noqa: E402
-from .manipulation import expand_dims, permute_dims, reshape, squeeze  # noqa: E402
-from .reductions import sum  # noqa: E402

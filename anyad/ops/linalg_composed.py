@@ -18,6 +18,14 @@ from .. import _backend
 from ..variable import Variable
 from ._helpers import is_complex, like, namespace, raw, records
 from .linalg_extra import _linalg, _square
+from .elementwise import abs, divide, equal, greater, multiply, not_equal, pow, sqrt, subtract, where
+from .creation import ones_like, zeros_like
+from .elementwise_extra import conj, real
+from .indexing import getitem, take
+from .linalg import matmul, matrix_transpose
+from .linalg_extra import inv, svd, svdvals
+from .manipulation import astype, broadcast_to, expand_dims, reshape, stack, stop_gradient
+from .reductions import max, min, sum
 
 __all__ = ["vector_norm", "matrix_norm", "pinv", "matrix_power", "diagonal", "trace", "outer", "cross",
            "matrix_rank"]
@@ -284,15 +292,3 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Any:
     """
     r = raw(x)
     return like(x, _linalg(namespace(r)).matrix_rank(r, rtol=raw(rtol)))
-
-
-from .elementwise import (  # noqa: E402
-    abs, divide, equal, greater, multiply, not_equal, pow, sqrt, subtract, where,
-)
-from .creation import ones_like, zeros_like  # noqa: E402
-from .elementwise_extra import conj, real  # noqa: E402
-from .indexing import getitem, take  # noqa: E402
-from .linalg import matmul, matrix_transpose  # noqa: E402
-from .linalg_extra import inv, svd, svdvals  # noqa: E402
-from .manipulation import astype, broadcast_to, expand_dims, reshape, stack, stop_gradient  # noqa: E402
-from .reductions import max, min, sum  # noqa: E402

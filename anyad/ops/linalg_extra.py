@@ -27,6 +27,11 @@ from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply
 from ._helpers import is_complex, like, namespace, raw, records
+from .creation import ones_like, zeros_like
+from .elementwise import add, divide, equal, multiply, negative, subtract, where
+from .indexing import getitem
+from .linalg import matmul, matrix_transpose
+from .manipulation import expand_dims, reshape, squeeze, stop_gradient, tril, triu
 
 __all__ = [
     "inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
@@ -470,10 +475,3 @@ def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
             f"got shape {shape}, mode={mode!r}")
     packed = apply(_QR, (x,))
     return QRResult(*_unpack(packed, _qr_shapes(raw(x))))
-
-
-from .creation import ones_like, zeros_like  # noqa: E402
-from .elementwise import add, divide, equal, multiply, negative, subtract, where  # noqa: E402
-from .indexing import getitem  # noqa: E402
-from .linalg import matmul, matrix_transpose  # noqa: E402
-from .manipulation import expand_dims, reshape, squeeze, stop_gradient, tril, triu  # noqa: E402

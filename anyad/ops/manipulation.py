@@ -13,6 +13,8 @@ from ..graph import OpType, Primitive
 from .._state import tracer as _tracer
 from ..variable import Variable, wrap
 from ._core import apply, unbroadcast
+from .creation import zeros_like
+from ._helpers import zeros_of
 
 __all__ = [
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "concat", "stack",
@@ -467,6 +469,15 @@ def to_device(x: Any, device: Any, /) -> Any:
     return apply(_TO_DEVICE, (x,), {"device": device})
 
 
-from .creation import zeros_like  # noqa: E402
-from ._helpers import zeros_of  # noqa: E402
-from .indexing import getitem, take  # noqa: E402
+def getitem(*args, **kwargs):
+    """:func:`anyad.getitem` (the indexing family's, which imports this one: found when first called)."""
+    from .indexing import getitem as function
+
+    return function(*args, **kwargs)
+
+
+def take(*args, **kwargs):
+    """:func:`anyad.take` (the indexing family's, which imports this one: found when first called)."""
+    from .indexing import take as function
+
+    return function(*args, **kwargs)

@@ -13,6 +13,10 @@ from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
 from ._helpers import scaled
+from .creation import ones_like, zeros_like
+from .elementwise import divide, equal, exp, multiply, sqrt, subtract, where
+from .indexing import getitem
+from .manipulation import astype, broadcast_to, flip, reshape
 
 __all__ = ["sum", "mean", "prod", "max", "min", "cumulative_sum", "var", "std", "logsumexp"]
 
@@ -348,9 +352,3 @@ def softmax(x: Any, /, *, axis: Any = -1) -> Any:
     Variable([0. 0. 1.])
     """
     return apply(_SOFTMAX, (x,), {"axis": normalize_axis(axis, _ndim(x), "softmax")})
-
-
-from .creation import ones_like, zeros_like  # noqa: E402
-from .elementwise import divide, equal, exp, multiply, sqrt, subtract, where  # noqa: E402
-from .indexing import getitem  # noqa: E402
-from .manipulation import astype, broadcast_to, flip, reshape  # noqa: E402

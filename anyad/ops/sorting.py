@@ -13,10 +13,16 @@ import operator
 from typing import Any
 
 from .. import _backend
+from ..backends import scatter
 from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply
 from ._helpers import like, namespace, raw, records
+from .creation import ones_like, zeros_like
+from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where
+from .indexing import getitem
+from .manipulation import astype, concat, flip
+from .reductions import cumulative_sum
 
 __all__ = ["take_along_axis", "cumulative_prod", "sort", "argsort", "searchsorted", "diff"]
 
@@ -53,7 +59,7 @@ def _take_along_adjoint(xp: Any, g: Any, indices: Any, shape: tuple, axis: int) 
     for d in shape:
         n *= d
     pos = xp.reshape(_flat_positions(xp, shape, indices, axis), (-1,))
-    flat = _backend.index_add(xp, xp.reshape(g, (-1,)), pos, (n,), True)
+    flat = scatter.index_add(xp, xp.reshape(g, (-1,)), pos, (n,), True)
     return xp.reshape(flat, shape)
 
 
@@ -274,10 +280,3 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
         a, b = getitem(x, head), getitem(x, tail)
         x = not_equal(a, b) if boolean else subtract(a, b)
     return x
-
-
-from .creation import ones_like, zeros_like  # noqa: E402
-from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where  # noqa: E402
-from .indexing import getitem  # noqa: E402
-from .manipulation import astype, concat, flip  # noqa: E402
-from .reductions import cumulative_sum  # noqa: E402
