@@ -37,16 +37,11 @@ class TracingError(TypeError):
 # ----------------------------------------------------------------------------
 
 
-class _NoRules:
-    """The VJP rules of an operation recorded only to be replayed: none, for every input."""
-
-    __slots__ = ()
-
-    def __getitem__(self, i: int) -> None:
-        return None
+def _no_gradients(g: Any, needed: tuple, *args: Any, **params: Any) -> tuple:
+    """The joint rule of an operation recorded only to be replayed: no gradient for any input."""
+    return (None,) * len(needed)
 
 
-_NO_RULES = _NoRules()
 _SHADOWS: dict = {}  # primitive -> its rule-less twin (a memo of immutable objects)
 
 
@@ -64,8 +59,8 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.name = "stop_gradient" if prim is None else prim.name
         s.op_type = None if prim is None else prim.op_type
         s.fwd = identity if prim is None else prim.fwd
-        s.vjps = _NO_RULES
-        s.vjp = None
+        s.vjps = ()
+        s.vjp = _no_gradients
         s.broadcasts = False
         s.jvp = _no_tangent
         s.declared = s._saves = KEEP_ALL

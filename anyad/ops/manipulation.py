@@ -152,30 +152,20 @@ def broadcast_to(x: Any, /, shape: tuple) -> Any:
     return apply(_BROADCAST, (x,), {"shape": tuple(int(d) for d in shape)})
 
 
-class _PerInput:
-    """VJP rules of a variadic primitive: ``rules[i]`` is the rule for input ``i``."""
-
-    __slots__ = ("rule",)
-
-    def __init__(self, rule: Any):
-        self.rule = rule
-
-    def __getitem__(self, i: int) -> Any:
-        rule = self.rule
-        return lambda g, ans, *xs, **kw: rule(i, g, ans, *xs, **kw)
-
-
-def _concat_back(i: int, g: Any, ans: Any, *xs: Any, axis: Any) -> Any:
-    if axis is None:
-        start = 0
-        for x in xs[:i]:
-            start += _size(x)
-        return _backend.layout_like(reshape(getitem(g, slice(start, start + _size(xs[i]))), tuple(xs[i].shape)), xs[i])
+def _concat_vjp(g: Any, needed: tuple, ans: Any, *xs: Any, axis: Any) -> list:
+    """The joint rule of concat: each input's slice of the cotangent."""
+    out = []
     start = 0
-    for x in xs[:i]:
-        start += x.shape[axis]
-    key = (slice(None),) * axis + (slice(start, start + xs[i].shape[axis]), Ellipsis)
-    return getitem(g, key)
+    for x, want in zip(xs, needed):
+        n = _size(x) if axis is None else x.shape[axis]
+        if not want:
+            out.append(None)
+        elif axis is None:
+            out.append(_backend.layout_like(reshape(getitem(g, slice(start, start + n)), tuple(x.shape)), x))
+        else:
+            out.append(getitem(g, (slice(None),) * axis + (slice(start, start + n), Ellipsis)))
+        start += n
+    return out
 
 
 def _size(x: Any) -> int:
@@ -185,8 +175,8 @@ def _size(x: Any) -> int:
     return n
 
 
-_CONCAT = Primitive("concat", OpType.CONCAT, lambda xp, *xs, axis: xp.concat(xs, axis=axis),
-                    _PerInput(_concat_back), saves=Saves(rest=META))
+_CONCAT = Primitive("concat", OpType.CONCAT, lambda xp, *xs, axis: xp.concat(xs, axis=axis), (),
+                    vjp=_concat_vjp, saves=Saves(rest=META))
 _CONCAT.jvp = _multilinear_jvp(_CONCAT)
 
 
@@ -205,11 +195,12 @@ def concat(arrays: Any, /, *, axis: int | None = 0) -> Any:
     return apply(_CONCAT, arrays, {"axis": axis})
 
 
-def _stack_back(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
-    return getitem(g, (slice(None),) * axis + (i, Ellipsis))
+def _stack_vjp(g: Any, needed: tuple, ans: Any, *xs: Any, axis: int) -> list:
+    """The joint rule of stack: each input's slice of the cotangent."""
+    return [getitem(g, (slice(None),) * axis + (i, Ellipsis)) if want else None for i, want in enumerate(needed)]
 
 
-_STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), _PerInput(_stack_back),
+_STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), (), vjp=_stack_vjp,
                    saves=Saves(rest=META))
 _STACK.jvp = _multilinear_jvp(_STACK)
 
