@@ -28,7 +28,7 @@ from typing import Any, Sequence
 from ._backend import namespace_of
 from .backends.scatter import TakeKey
 from ._saves import Meta
-from .graph import Node, OpType, vertex
+from .graph import Node, OpType, toposort, vertex
 from .variable import Variable
 
 __all__ = ["Program", "build_program", "Uncompilable"]
@@ -325,11 +325,16 @@ def build_program(
             _split(kw, holes)
         return holes
 
+    def stale_leaf(p: Any, x: Any) -> bool:
+        """A leaf whose value was replaced since the node read it (a write into
+        a constant): the node's input is the value it read, a constant."""
+        return type(p) is not Node and p is not None and p.value is not x and _is_array(x)
+
     def deps(node: Node) -> list:
         saved = node.values()
         out = []
         for p, x in zip(node.parents, saved[1:]):
-            if is_input_value(x):
+            if is_input_value(x) or stale_leaf(p, x):
                 continue
             if p is not None:
                 out.append(p)
@@ -339,12 +344,12 @@ def build_program(
                     out.append(q)
         for h in holes_of(node):
             out.append(vertex(h) if isinstance(h, Variable) else producers.get(id(h)))
-        return [u for u in out if u is not None and u not in ids]
+        return [u for u in out if u is not None]
 
     def edge(p: Any, x: Any) -> int:
-        if is_input_value(x):
+        if is_input_value(x) or p is None or stale_leaf(p, x):
             return raw_node(x)
-        return ids[p] if p is not None else raw_node(x)
+        return ids[p]
 
     def finish(node: Node) -> int:
         prim = node.prim
@@ -376,32 +381,22 @@ def build_program(
         return pid
 
     def visit(root: Any) -> int:
-        stack = [root]
-        entered: set = set()
-        while stack:
-            v = stack[-1]
+        stop = set(in_var) | set(ids)  # inputs, and what earlier outputs already compiled
+        if forbidden is not None:
+            stop |= set(forbidden)
+        order_, _ = toposort([root], stop=stop, parents=deps)
+        for v in order_:
             if v in ids:
-                stack.pop()
-                continue
-            if v in entered:
-                stack.pop()
-                ids[v] = finish(v)
                 continue
             k = in_var.get(v)
             if k is not None:
                 ids[v] = input_node(k)
-                stack.pop()
-                continue
-            if forbidden is not None and v in forbidden:
+            elif forbidden is not None and v in forbidden:
                 raise Uncompilable("the walk reached a Variable outside the program's inputs")
-            if type(v) is not Node:
+            elif type(v) is not Node:
                 ids[v] = leaf_node(v)
-                stack.pop()
-                continue
-            if v.edges is None:
-                raise Uncompilable(f"a {v.prim.name} operation whose saved values were freed")
-            entered.add(v)
-            stack.extend(reversed(deps(v)))
+            else:
+                ids[v] = finish(v)
         return ids[root]
 
     out_ids = []

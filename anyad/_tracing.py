@@ -20,7 +20,7 @@ from . import _backend
 from .backends.scatter import TakeKey
 from ._program import Uncompilable, _is_array, identity
 from ._saves import KEEP_ALL
-from .graph import KEEP, Node, Primitive, vertex
+from .graph import KEEP, Primitive, toposort, vertex
 from .variable import make_node
 from ._state import tracing  # noqa: F401  (re-exported: the context manager installing a tracer)
 from .variable import Variable
@@ -116,17 +116,8 @@ class Tracer(Recorder):
 
     def _depends(self, v: Variable) -> bool:
         inputs = {vertex(x) for x in self.inputs}
-        seen: set = set()
-        stack = [vertex(v)]
-        while stack:
-            u = stack.pop()
-            if u in inputs:
-                return True
-            if u in seen or type(u) is not Node or u.edges is None:
-                continue
-            seen.add(u)
-            stack.extend(p for p in u.parents if p is not None)
-        return False
+        _, reached = toposort([vertex(v)], inputs, stop=inputs)
+        return bool(reached & inputs)
 
     def concrete(self, v: Variable, what: str) -> None:
         if self._depends(v):

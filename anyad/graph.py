@@ -15,13 +15,10 @@ knows nothing of Variables beyond their ``_node`` and ``requires_grad``.
 
 from __future__ import annotations
 
-import contextvars
 import enum
-import weakref
 from typing import Any, Callable, Sequence
 
-from ._saves import KEEP_ALL, META, VALUE, Meta, Saves, derive_saves, meta_of
-from ._state import ALL, AUTO, OFF, TRACK, recording, saved_values_hooks  # noqa: F401  (re-exported)
+from ._saves import Meta, Saves, derive_saves
 
 __all__ = ["OpType", "Primitive", "Node", "PRIMITIVES", "Saves", "toposort", "vertex", "GraphFreedError"]
 
@@ -353,7 +350,8 @@ def _freed(node: Node) -> GraphFreedError:
         "to differentiate the same graph twice")
 
 
-def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None) -> tuple[list, set]:
+def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None,
+             parents: Callable[[Node], Sequence[Any]] | None = None) -> tuple[list, set]:
     """The one walk of the graph: the vertices (nodes and leaf Variables)
     reachable from ``roots``, inputs before their consumers, that lie on a path
     to a vertex of ``wanted``; and the same as a set.
@@ -362,8 +360,12 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None) -> tup
     ``None`` for the leaves that require grad (what ``Variable.backward``
     accumulates into). Iterative depth-first post-order (a 10**6-operation
     chain needs no recursion); each vertex is entered once and finished once.
-    The walk does not go past the vertices in ``stop``.
+    The walk does not go past the vertices in ``stop``. ``parents(node)``, when
+    given, replaces the node's own parents (the program builder follows more
+    edges, and fewer).
     """
+    if parents is not None:
+        return _toposort_by(roots, parents, stop)
     every = wanted is EVERY
     order: list = []
     needed: set = set()
@@ -405,3 +407,27 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None) -> tup
     return order, needed
 
 
+def _toposort_by(roots: Sequence[Any], parents: Callable[[Node], Sequence[Any]], stop: Any) -> tuple[list, set]:
+    """:func:`toposort` of every vertex reached, with the edges ``parents`` gives."""
+    order: list = []
+    state: dict = {}
+    stack = list(reversed(roots))
+    while stack:
+        v = stack.pop()
+        s = state.get(v)
+        if s == 2:
+            continue
+        if type(v) is not Node or (stop is not None and v in stop):
+            state[v] = 2
+            order.append(v)
+            continue
+        if s is None:
+            if v.edges is None:
+                raise _freed(v)
+            state[v] = 1
+            stack.append(v)
+            stack.extend(p for p in reversed(parents(v)) if p not in state)
+            continue
+        state[v] = 2
+        order.append(v)
+    return order, set(order)

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 from ._saves import META, VALUE, Meta, meta_of
-from ._state import AUTO, TRACK, current, tracer as _tracer
+from ._state import AUTO, current, tracer as _tracer
 from .graph import KEEP, PRIMITIVES, Node, OpType, Primitive, _broadcast_meta, pack_saved
 
 __all__ = ["Variable", "wrap", "make_node", "attach", "Operation"]

@@ -12,7 +12,7 @@ from array_api_compat import array_namespace
 
 import anyad as ad
 import anyad.array_api as xpa
-from anyad.graph import OFF, recording
+from anyad._state import OFF, recording
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import anyad as ad
-from anyad.graph import ALL, recording
+from anyad._state import ALL, recording
 
 # torch.func's transforms warn about torch.jit.script internally (torch's own deprecation)
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")

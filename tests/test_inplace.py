@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import anyad as ad
-from anyad.graph import ALL, OFF, recording
+from anyad._state import ALL, OFF, recording
 
 X0 = np.array([[0.3, -1.2, 0.5], [1.1, 0.4, -0.7], [-0.2, 0.9, 1.5], [0.6, -0.4, 0.8]])
 V0 = np.array([0.7, -0.3, 1.3])
@@ -230,6 +230,24 @@ def test_the_same_through_every_face():
     t = ad.Tensor(x0, dtype="float64")
     g = ad.Graph()
     np.testing.assert_allclose(g.gradient(f(t), [t])[0], expected, rtol=1e-12)
+
+
+def test_compiled_writes_into_a_constant_replay_from_the_value_written_into():
+    """Under jit, a constant that is written into (and so changes value) is read
+    by the program as it was when the write read it, not as it ended."""
+    def f(x):
+        xp = x.__array_namespace__()
+        out = xp.ones(3)
+        out[0] = x[0]
+        out *= 2.0
+        out[1:] = out[1:] + x[1:]
+        return out
+
+    step = ad.jit(f)
+    for shift in (0.0, 1.0, 5.0):
+        x0 = np.array([1.0, 2.0, 3.0]) + shift
+        np.testing.assert_array_equal(step(x0), [2 * x0[0], 2 + x0[1], 2 + x0[2]])
+    assert step.traces == 1
 
 
 def test_second_order_through_writes():

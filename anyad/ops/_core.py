@@ -19,7 +19,7 @@ from weakref import ref as _weakref
 
 from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
-from .._saves import META, VALUE, Meta, meta_of
+from .._saves import META, VALUE, meta_of
 from .._state import AUTO, OFF, TRACK, current as _state
 from ..graph import Node, OpType, Primitive, pack_saved
 from ..variable import make_node
@@ -38,7 +38,7 @@ def _record(prim: Primitive, params: tuple, values: tuple, out: Any, other: dict
     """Wrap ``out`` as the output of a new node (the recording path)."""
     v = _new_var(Variable)
     v.value = out
-    v._node = node = make_node(prim, params, values, out, other, mode)
+    v._node = make_node(prim, params, values, out, other, mode)
     v.grad = None
     v.requires_grad = True
     if mode == TRACK:

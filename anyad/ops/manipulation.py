@@ -13,7 +13,6 @@ from ..graph import OpType, Primitive
 from .._state import tracer as _tracer
 from ..variable import Variable, wrap
 from ._core import apply, unbroadcast
-from .creation import zeros_like
 from ._helpers import zeros_of
 
 __all__ = [
