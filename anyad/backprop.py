@@ -24,7 +24,7 @@ from ._state import ALL, current, pop as _pop_state, push as _push_state
 from .graph import Node, toposort, vertex
 from .variable import Variable, attach, wrap
 
-__all__ = ["backprop", "rule_inputs"]
+__all__ = ["backprop", "rule_inputs", "rule_gradients"]
 
 
 def rule_inputs(node: Node) -> tuple:
@@ -164,29 +164,32 @@ def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: 
         args = e[n:]
     else:
         args = v.values()
-    joint = prim.vjp
-    if joint is not None:
-        flags = tuple(p is not None and p in needed for p in e[:n])
-        joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
-    vjps = prim.vjps
+    parents = e[:n]
+    wanted = [p is not None and p in needed for p in parents]
     get = grads.get
-    for i in range(n):
-        p = e[i]
-        if p is None or p not in needed:
-            continue
-        if joint is not None:
-            gu = joint_grads[i]
-        else:
-            rule = vjps[i]
-            if rule is None:
-                continue
-            gu = rule(g, *args, **kw) if kw else rule(g, *args)
+    for i, gu in enumerate(rule_gradients(prim, g, wanted, args, kw)):
         if gu is None:
             continue
         if meta is not None and meta[i] is not None:  # broadcast or promoted
             gu = prim.to_input(gu, meta[i])
+        p = parents[i]
         prev = get(p)
         grads[p] = gu if prev is None else prev + gu
+
+
+def rule_gradients(prim: Any, g: Any, wanted: Sequence[bool], args: tuple, kw: dict | None) -> list:
+    """What a primitive's rules give for the inputs in ``wanted`` (``None``
+    elsewhere), from the cotangent ``g`` and ``args = (ans, *inputs)``: one call
+    of its joint rule, or one rule per input."""
+    joint = prim.vjp
+    if joint is not None:
+        return joint(g, tuple(wanted), *args, **kw) if kw else joint(g, tuple(wanted), *args)
+    vjps = prim.vjps
+    out = []
+    for i, w in enumerate(wanted):
+        rule = vjps[i] if w else None
+        out.append(None if rule is None else (rule(g, *args, **kw) if kw else rule(g, *args)))
+    return out
 
 
 def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:

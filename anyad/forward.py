@@ -26,10 +26,12 @@ from typing import Any, Sequence
 
 from ._backend import device_of as _device, namespace_of as _namespace
 from ._state import ALL, recording
-from .backprop import backprop, rule_inputs
+from .backprop import backprop, rule_gradients, rule_inputs
 from .graph import GraphFreedError, Node, out_meta, toposort, vertex
-from .ops.elementwise import add
+from .ops._core import unbroadcast
+from .ops.elementwise import add, multiply
 from .ops.manipulation import astype, broadcast_to
+from .ops.reductions import sum as reduce_sum
 from .variable import Variable, wrap
 
 __all__ = ["ForwardSweep"]
@@ -184,37 +186,19 @@ def _transposed_jvp(prim: Any, ts: tuple, args: tuple, kw: dict | None, node: No
     """The JVP of one operation whose primitive has no JVP rule, from its VJP
     rules: ``J t`` is the gradient of ``<J^T g, t>`` with respect to ``g``
     (VJP rules are linear in ``g``, and written with anyad functions)."""
-    from .ops._core import unbroadcast
-    from .ops.reductions import sum
-    from .ops.elementwise import multiply
-
-    vjps = prim.vjps
-    if vjps is None:
+    if prim.vjps is None:
         return None
-    joint = prim.vjp
     with recording(ALL):
         g = wrap(_zeros(node, ts))
         g.requires_grad = True
         total = None
-        if joint is not None:
-            flags = tuple(t is not None for t in ts)
-            joint_grads = joint(g, flags, *args, **kw) if kw else joint(g, flags, *args)
-        for i, t in enumerate(ts):
-            if t is None:
-                continue
-            if joint is not None:
-                gu = joint_grads[i]
-            else:
-                rule = vjps[i]
-                if rule is None:
-                    continue
-                gu = rule(g, *args, **kw) if kw else rule(g, *args)
+        for gu, t in zip(rule_gradients(prim, g, [t is not None for t in ts], args, kw), ts):
             if gu is None:
                 continue
             tshape = tuple(t.shape)
             if prim.broadcasts and tuple(gu.shape) != tshape:
                 gu = unbroadcast(gu, tshape)
-            term = sum(multiply(gu, t))
+            term = reduce_sum(multiply(gu, t))
             total = term if total is None else add(total, term)
         if total is None:
             return None
