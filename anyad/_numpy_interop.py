@@ -11,9 +11,10 @@
   ``cupy.sin(v)`` & co. through the same ufunc table (CuPy calls it instead
   of ``__array_ufunc__``; written to CuPy's protocol, untested without a GPU).
 
-Anything else raises a :class:`TypeError` naming the ufunc or function: a
-Variable never silently becomes a plain array (it has no ``__array__``), so a
-graph is never dropped. NumPy arrays mixed with Variables of another backend
+Anything else raises a :class:`TypeError` naming the ufunc or function, and
+``__array__`` (``np.asarray(v)``, which third-party code calls) refuses a
+Variable that is part of a graph: a graph is never silently dropped. A
+constant Variable converts to its value. NumPy arrays mixed with Variables of another backend
 are copied to that backend and device first.
 
 Only NumPy and CuPy call these hooks: Variable's own operators never pass
@@ -169,6 +170,7 @@ UFUNCS: dict = {
     np.radians: _deg2rad, np.rad2deg: _rad2deg, np.degrees: _rad2deg,
     np.sinh: _ops.sinh, np.cosh: _ops.cosh, np.tanh: _ops.tanh, np.arcsinh: _ops.asinh,
     np.arccosh: _ops.acosh, np.arctanh: _ops.atanh,
+    np.remainder: _ops.remainder, np.floor_divide: _ops.floor_divide,
     np.maximum: _ops.maximum, np.minimum: _ops.minimum, np.sign: _ops.sign, np.floor: _ops.floor,
     np.ceil: _ops.ceil, np.rint: _ops.round, np.trunc: _ops.trunc,
     np.matmul: _ops.matmul, np.vecdot: _vecdot,
@@ -335,9 +337,25 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     return impl(*_operands(args), **kwargs)
 
 
+def array(v: Variable, dtype: Any = None, copy: Any = None) -> Any:
+    """``np.asarray(v)``: the value of a constant Variable; refused for one that
+    is part of a graph, whose gradient the conversion would silently drop."""
+    if v.requires_grad or v._node is not None:
+        raise TypeError(
+            f"anyad: cannot convert a Variable that requires grad ({_backend.describe(v.value)}) to a NumPy "
+            "array: the result would carry no gradient, and a derivative through it would be silently "
+            "wrong. Compute with anyad functions (or the differentiable namespace, "
+            "xp = array_namespace(x), which SciPy and scikit-learn use under SCIPY_ARRAY_API=1 / "
+            "array_api_dispatch=True), or convert x.detach() (or x.value) if a constant is what you want")
+    out = np.asarray(v.value, dtype=dtype)
+    return out.copy() if copy and out is v.value else out
+
+
 def install() -> None:
-    """Set NumPy's and CuPy's protocols on Variable (``np.sin(v)``, ``np.sum(v)``):
-    only those libraries call them; Variable's own operators never do."""
+    """Set NumPy's and CuPy's protocols on Variable (``np.sin(v)``, ``np.sum(v)``,
+    ``np.asarray(v)``): only those libraries call them; Variable's own operators
+    never do."""
+    Variable.__array__ = array
     Variable.__array_ufunc__ = lambda self, ufunc, method, *inputs, **kwargs: array_ufunc(
         ufunc, method, inputs, kwargs)
     Variable.__array_function__ = lambda self, func, types, args, kwargs: array_function(func, types, args, kwargs)

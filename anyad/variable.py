@@ -91,6 +91,7 @@ class Variable:
             dtype = resolve_dtype(xp, dtype)
             if value.dtype != dtype:
                 value = xp.astype(value, dtype)
+        refuse_object_arrays(value, "Variable")
         self.value = value
         self._node = None
         self.grad = None
@@ -302,6 +303,15 @@ def wrap(value: Any, op: Any = None) -> Variable:
     if op is not None:
         op.add_output(v)
     return v
+
+
+def refuse_object_arrays(value: Any, what: str) -> None:
+    """An array of Python objects (of Variables, say) is no numeric array: refuse it."""
+    if getattr(getattr(value, "dtype", None), "kind", None) == "O":
+        raise TypeError(
+            f"anyad.{what}: an array of Python objects (dtype=object) is not a numeric array; an array of "
+            "Variables must be built with anyad.stack (or the namespace's asarray of a list of Variables), "
+            "which keeps their gradients")
 
 
 def _check_differentiable_dtype(value: Any, what: str) -> None:

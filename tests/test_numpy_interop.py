@@ -53,6 +53,7 @@ UFUNC_CASES = [
     (np.sinh, (real(),), True), (np.cosh, (real(),), True), (np.tanh, (real(),), True),
     (np.arcsinh, (real(),), True), (np.arccosh, (real(1.2, 3.0),), True),
     (np.arctanh, (real(-0.8, 0.8),), True),
+    (np.remainder, (away_from_int, real(1.5, 2.5)), True), (np.floor_divide, (away_from_int, real(1.5, 2.5)), False),
     (np.maximum, (distinct, shifted), True), (np.minimum, (distinct, shifted), True),
     (np.sign, (nonzero,), True), (np.floor, (away_from_int,), True), (np.ceil, (away_from_int,), True),
     (np.rint, (away_from_int,), True), (np.trunc, (away_from_int,), True),
@@ -158,8 +159,53 @@ def test_unsupported_is_a_type_error_naming_it(call, name):
         call(v)
 
 
+def test_host_conversion_of_a_variable_in_a_graph_is_refused():
+    """np.asarray (which SciPy's fallbacks call) would drop the gradient: it
+    raises, naming what to do; a constant converts to its value."""
+    x = ad.Variable([1.0, 2.0], requires_grad=True)
+    for convert in (np.asarray, lambda v: np.asarray(v, dtype=np.float64), np.array,
+                    lambda v: np.array([v[0], v[1]])):
+        with pytest.raises(TypeError, match=r"requires grad .*detach\(\)"):
+            convert(x * x)
+        with pytest.raises(TypeError, match="requires grad"):
+            convert(x)
+    np.testing.assert_array_equal(np.asarray(ad.Variable([1.0, 2.0])), [1.0, 2.0])
+    np.testing.assert_array_equal(np.asarray((x * x).detach()), [1.0, 4.0])
+    with ad.GradientTracker():
+        tracked = ad.Variable([1.0]) * 2.0
+    with pytest.raises(TypeError, match="requires grad"):
+        np.asarray(tracked)
+    # the loss of the issue: a host round trip inside a loss no longer gives [1, 4]
+    with pytest.raises(TypeError, match="requires grad"):
+        ad.grad(lambda v: ad.sum(ad.asarray(np.asarray(v * v, dtype=np.float64)) * v))(np.array([1.0, 2.0]))
+
+
+def test_object_arrays_of_variables_are_refused():
+    x = ad.Variable([1.0, 2.0], requires_grad=True)
+    objects = np.empty(2, dtype=object)
+    objects[0], objects[1] = x[0], x[1]
+    with pytest.raises(TypeError, match="dtype=object"):
+        ad.Variable(objects)
+    with pytest.raises(TypeError, match="dtype=object"):
+        ad.asarray(objects)
+    with pytest.raises(TypeError, match="dtype=object"):
+        x.__array_namespace__().asarray(objects)
+    stacked = x.__array_namespace__().asarray([x[1], x[0]])  # a list of Variables: stacked, differentiably
+    ad.sum(stacked * np.array([1.0, 3.0])).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 1.0])
+
+
+def test_ndarray_remainder_and_floor_divide_with_a_variable():
+    x = ad.Variable([2.0, 3.0], requires_grad=True)
+    r = np.array([5.0, 7.0]) % x
+    q = np.array([5.0, 7.0]) // x
+    np.testing.assert_array_equal(r.value, [1.0, 1.0])
+    np.testing.assert_array_equal(q.value, [2.0, 2.0])
+    ad.sum(r).backward()
+    np.testing.assert_array_equal(x.grad, [-2.0, -2.0])  # d/dy (a - floor(a/y) y) = -floor(a/y)
+
+
 def test_no_silent_conversion():
-    assert not hasattr(ad.Variable, "__array__")
     v = ad.Variable(np.ones(2), requires_grad=True)
     a = np.zeros(2)
     with pytest.raises(TypeError, match=r"numpy\.add\(\.\.\., out=\.\.\.\) cannot write into an array"):

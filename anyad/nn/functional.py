@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import _backend
 from ..ops import (
-    add, divide, erf, exp, greater, greater_equal, log1p, logsumexp, matmul, matrix_transpose, mean,
+    add, divide, erf, exp, greater_equal, less_equal, log1p, logsumexp, matmul, matrix_transpose, mean,
     multiply, negative, reshape, sqrt, subtract, take, tanh, var, where, zeros_like,
 )
 from ..ops.reductions import softmax as _softmax
@@ -40,14 +40,15 @@ def _raw(x: Any) -> Any:
 
 def relu(x: Any) -> Any:
     """``max(x, 0)``; the gradient is 1 where ``x > 0`` and 0 elsewhere (also at 0).
+    NaN stays NaN (as in ``maximum`` and torch), with the gradient passed through.
 
     Examples
     --------
     >>> import anyad as ad
-    >>> ad.nn.functional.relu(ad.Variable([-1.0, 0.0, 2.0]))
-    Variable([0. 0. 2.])
+    >>> ad.nn.functional.relu(ad.Variable([-1.0, 0.0, 2.0, float("nan")]))
+    Variable([ 0.  0.  2. nan])
     """
-    return where(greater(x, 0), x, zeros_like(x))
+    return where(less_equal(x, 0), zeros_like(x), x)
 
 
 def gelu(x: Any, approximate: str = "none") -> Any:

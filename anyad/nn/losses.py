@@ -1,8 +1,12 @@
 """Losses, composed from primitives and numerically stable.
 
-Each takes predictions (Variables or arrays) and targets (arrays; never
-differentiated) and reduces with ``reduction="mean"`` (default), ``"sum"`` or
-``"none"``.
+Each takes predictions and targets (Variables or arrays; floating targets
+are differentiable too, integer class labels are not) and reduces with
+``reduction="mean"`` (default), ``"sum"`` or ``"none"``. Shapes must agree
+as torch's losses expect them (no silent broadcasting of a (4, 1) prediction
+against a (4,) target), and class labels must lie in range: checked where the
+labels are in host memory (NumPy, torch on the CPU), where it costs no
+synchronisation; labels on a device are not read.
 
 Cross-entropy with integer labels needs a gather of one log-probability per
 row. The Array API's ``take_along_axis`` is not an anyad primitive yet, so the
@@ -60,6 +64,28 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = None) -> Any:
     return hot if dtype is None else xp.astype(hot, _backend.resolve_dtype(xp, dtype))
 
 
+def _same_shape(a: Any, b: Any, name: str) -> None:
+    sa, sb = tuple(_raw(a).shape), tuple(getattr(_raw(b), "shape", ()))
+    if sa != sb:
+        raise ValueError(
+            f"anyad.nn.functional.{name}: the input has shape {sa} and the target {sb}; they must be equal "
+            "(broadcasting them would compare every prediction with every target). Reshape one of them, "
+            "e.g. input.reshape(target.shape)")
+
+
+def _check_labels(labels: Any, n_classes: int, name: str) -> None:
+    """Class labels in ``[0, n_classes)``: checked where they are in host memory."""
+    mod = type(labels).__module__
+    on_host = mod == "numpy" or (mod.startswith("torch") and getattr(labels.device, "type", "") == "cpu")
+    if not on_host or 0 in tuple(labels.shape):
+        return
+    xp = _backend.namespace_of(labels)
+    low, high = int(xp.min(labels)), int(xp.max(labels))
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise IndexError(f"anyad.nn.functional.{name}: class label {bad} is out of range for {n_classes} classes")
+
+
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     """Mean squared error ``(input - target)^2``, reduced.
 
@@ -69,6 +95,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     >>> ad.nn.functional.mse_loss(ad.Variable([1.0, 2.0]), ad.Variable([0.0, 4.0]))
     Variable(2.5)
     """
+    _same_shape(input, target, "mse_loss")
     d = subtract(input, target)
     return _reduce(multiply(d, d), reduction, "mse_loss")
 
@@ -84,6 +111,7 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Any:
     Variable(1.0)
     """
     raw = _raw(log_probs)
+    _check_labels(_raw(target), raw.shape[-1], "nll_loss")
     hot = one_hot(target, raw.shape[-1], dtype=raw.dtype)
     return _reduce(negative(sum(multiply(log_probs, hot), axis=-1)), reduction, "nll_loss")
 
@@ -108,7 +136,13 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", label_smoot
     n_classes = raw.shape[-1]
     traw = _raw(target)
     xp = _backend.namespace_of(traw)
-    if xp.isdtype(traw.dtype, "integral"):
+    labels = xp.isdtype(traw.dtype, "integral")
+    if labels:
+        if tuple(traw.shape) != tuple(raw.shape[:-1]):
+            raise ValueError(
+                f"anyad.nn.functional.cross_entropy: class labels must have the logits' shape without its "
+                f"last axis, {tuple(raw.shape[:-1])}, got {tuple(traw.shape)}")
+        _check_labels(traw, n_classes, "cross_entropy")
         probs = one_hot(traw, n_classes, dtype=raw.dtype)
     else:
         if tuple(traw.shape) != tuple(raw.shape):
@@ -116,15 +150,14 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", label_smoot
                 f"anyad.nn.functional.cross_entropy: probability targets must have the logits' shape "
                 f"{tuple(raw.shape)}, got {tuple(traw.shape)}"
             )
-        probs = traw
+        probs = target  # differentiable when it is a Variable that requires grad
     if label_smoothing:
-        probs = probs * (1.0 - label_smoothing) + label_smoothing / n_classes
+        probs = add(multiply(probs, 1.0 - label_smoothing), label_smoothing / n_classes)
     lse = logsumexp(logits, axis=-1)
-    if xp.isdtype(traw.dtype, "integral") or label_smoothing:
-        picked = sum(multiply(logits, probs), axis=-1)
-        loss = subtract(lse, picked)  # the target probabilities sum to 1
-    else:
-        loss = subtract(multiply(lse, xp.sum(probs, axis=-1)), sum(multiply(logits, probs), axis=-1))
+    if labels:
+        loss = subtract(lse, sum(multiply(logits, probs), axis=-1))  # the one-hot rows sum to 1
+    else:  # rows that need not sum to 1: lse * sum(p) - <p, logits>
+        loss = subtract(multiply(lse, sum(probs, axis=-1)), sum(multiply(logits, probs), axis=-1))
     return _reduce(loss, reduction, "cross_entropy")
 
 
@@ -140,7 +173,8 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
     >>> ad.nn.functional.binary_cross_entropy_with_logits(ad.Variable([0.0, 1000.0]), ad.Variable([1.0, 1.0]))
     Variable(0.34657359027997264)
     """
-    x, t = logits, _raw(target)
+    _same_shape(logits, target, "binary_cross_entropy_with_logits")
+    x, t = logits, target  # the target is differentiable when it is a Variable
     nonneg = greater_equal(x, 0)
     # softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), one-sided gradients at 0
     minus_abs = where(nonneg, negative(x), x)

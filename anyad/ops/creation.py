@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import current_backend, namespace_of, resolve_dtype
-from ..variable import Variable, wrap
+from ..variable import Variable, refuse_object_arrays, wrap
 
 __all__ = [
     "asarray", "zeros", "ones", "empty", "full", "arange", "linspace", "eye",
@@ -62,7 +62,9 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
         kw = _kw(xp, dtype, device)
     if copy is not None:
         kw["copy"] = copy
-    return xp.asarray(obj, **kw)
+    out = xp.asarray(obj, **kw)
+    refuse_object_arrays(out, "asarray")
+    return out
 
 
 def zeros(shape: Any, *, dtype: Any = None, device: Any = None) -> Any:

@@ -17,7 +17,7 @@ from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
 from .elementwise import function_doc
 from .creation import ones_like
-from .elementwise import divide, equal, exp, multiply, negative, sign, subtract, where
+from .elementwise import abs, add, divide, equal, exp, greater_equal, multiply, negative, sign, subtract, where
 from .manipulation import astype
 
 __all__ = [
@@ -46,10 +46,21 @@ hypot = binary_function(
          "    >>> ad.hypot(ad.Variable([3.0]), 4.0)\n    Variable([5.])"),
 )
 
+def _logaddexp_share(a: Any, b: Any) -> Any:
+    """d logaddexp(a, b) / da = sigmoid(a - b), computed without overflow and
+    exactly at ties (0.5, also for huge or infinite equal arguments), rather
+    than as exp(a - ans), which rounds to 1 at both arguments of 1e16."""
+    tie = equal(a, b)
+    d = subtract(where(tie, 0.0, a), where(tie, 0.0, b))  # no inf - inf at infinite ties
+    e = exp(negative(abs(d)))  # in (0, 1]: no overflow
+    s = divide(where(greater_equal(d, 0), 1.0, e), add(e, 1.0))
+    return where(tie, 0.5, s)
+
+
 logaddexp = binary_function(
     "logaddexp", OpType.LOGADDEXP, lambda xp, a, b: xp.logaddexp(a, b),
-    lambda g, ans, a, b: multiply(g, exp(subtract(a, ans))),
-    lambda g, ans, a, b: multiply(g, exp(subtract(b, ans))),
+    lambda g, ans, a, b: multiply(g, _logaddexp_share(a, b)),
+    lambda g, ans, a, b: multiply(g, _logaddexp_share(b, a)),
     _doc("``log(exp(x1) + exp(x2))`` elementwise, without overflow.",
          "    >>> ad.logaddexp(ad.Variable([0.0]), 0.0)\n    Variable([0.69314718])"),
 )

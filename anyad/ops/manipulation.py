@@ -160,11 +160,16 @@ def _concat_vjp(g: Any, needed: tuple, ans: Any, *xs: Any, axis: Any) -> list:
         if not want:
             out.append(None)
         elif axis is None:
-            out.append(_backend.layout_like(reshape(getitem(g, slice(start, start + n)), tuple(x.shape)), x))
+            out.append(_as_input(_backend.layout_like(reshape(getitem(g, slice(start, start + n)), tuple(x.shape)), x), x))
         else:
-            out.append(getitem(g, (slice(None),) * axis + (slice(start, start + n), Ellipsis)))
+            out.append(_as_input(getitem(g, (slice(None),) * axis + (slice(start, start + n), Ellipsis)), x))
         start += n
     return out
+
+
+def _as_input(gu: Any, x: Any) -> Any:
+    """``gu`` in the dtype of the input ``x`` (concat and stack promote mixed inputs)."""
+    return gu if gu.dtype == x.dtype else astype(gu, x.dtype)
 
 
 def _size(x: Any) -> int:
@@ -196,7 +201,8 @@ def concat(arrays: Any, /, *, axis: int | None = 0) -> Any:
 
 def _stack_vjp(g: Any, needed: tuple, ans: Any, *xs: Any, axis: int) -> list:
     """The joint rule of stack: each input's slice of the cotangent."""
-    return [getitem(g, (slice(None),) * axis + (i, Ellipsis)) if want else None for i, want in enumerate(needed)]
+    return [_as_input(getitem(g, (slice(None),) * axis + (i, Ellipsis)), x) if want else None
+            for i, (want, x) in enumerate(zip(needed, xs))]
 
 
 _STACK = Primitive("stack", OpType.STACK, lambda xp, *xs, axis: xp.stack(xs, axis=axis), (), vjp=_stack_vjp,

@@ -8,7 +8,7 @@ import builtins
 import math
 from typing import Any
 
-from .._backend import layout_like
+from .._backend import device_of, layout_like
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
@@ -275,6 +275,11 @@ def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
 
 
 def _logsumexp_fwd(xp: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    if _count(tuple(x.shape), axis) == 0:  # a sum of no terms: log 0 = -inf
+        kept = _kept_shape(tuple(x.shape), axis)
+        out = xp.full(kept, -math.inf, dtype=x.dtype, device=device_of(x))
+        return out if keepdims else xp.reshape(out, tuple(d for i, d in enumerate(x.shape)
+                                                          if axis is not None and i not in axis))
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf, nan) slice: no inf - inf
     out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
@@ -327,6 +332,8 @@ def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def _softmax_fwd(xp: Any, x: Any, axis: Any) -> Any:
+    if _count(tuple(x.shape), axis) == 0:  # nothing to normalise
+        return xp.asarray(x, copy=True)
     m = xp.max(x, axis=axis, keepdims=True)
     e = xp.exp(x - xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
     return e / xp.sum(e, axis=axis, keepdims=True)

@@ -1,0 +1,146 @@
+"""Answers that used to be silently wrong (issue "Gradients you can trust"):
+each test failed before its fix. References: closed forms, central
+differences, and torch where it is installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anyad as ad
+from anyad.nn import functional as F
+
+
+def _sigmoid(d):
+    return np.exp(-np.logaddexp(0.0, -d))
+
+
+@pytest.mark.parametrize("a, b, da, db", [
+    (1e16, 1e16, 0.5, 0.5),  # were 1 and 1: exp(a - ans) with ans rounded to a
+    (1e15, 1e15, 0.5, 0.5),  # were 0.47
+    (np.inf, -np.inf, 1.0, 0.0),  # were nan and 0
+    (-np.inf, np.inf, 0.0, 1.0),
+    (np.inf, np.inf, 0.5, 0.5),
+    (-800.0, 0.0, _sigmoid(-800.0), _sigmoid(800.0)),
+    (1.0, 2.0, _sigmoid(-1.0), _sigmoid(1.0)),
+])
+def test_logaddexp_partials_at_ties_infinities_and_huge_values(a, b, da, db):
+    ga, gb = ad.grad(lambda x, y: ad.logaddexp(x, y), argnums=(0, 1))(np.array(a), np.array(b))
+    np.testing.assert_allclose([ga, gb], [da, db], rtol=1e-15, atol=0)
+
+
+def test_logaddexp_second_order():
+    assert ad.gradgradcheck(lambda x, y: ad.logaddexp(x, y), [np.array([0.3, -2.0]), np.array([1.1, -2.5])])
+
+
+def test_reductions_over_an_empty_axis():
+    x = ad.Variable(np.zeros((3, 0)), requires_grad=True)
+    lse = ad.logsumexp(x, axis=1)
+    np.testing.assert_array_equal(lse.value, [-np.inf] * 3)  # log of an empty sum
+    np.testing.assert_array_equal(ad.logsumexp(x, axis=1, keepdims=True).value.shape, (3, 1))
+    assert F.softmax(x, axis=1).shape == (3, 0)
+    assert F.log_softmax(x, axis=1).shape == (3, 0)
+    ad.sum(ad.logsumexp(x * 2.0, axis=1)).backward()
+    assert x.grad.shape == (3, 0)
+
+
+def test_relu_keeps_nan():
+    x = ad.Variable([np.nan, -1.0, 2.0], requires_grad=True)
+    y = F.relu(x)
+    assert np.isnan(y.value[0]) and y.value[1] == 0.0 and y.value[2] == 2.0
+    np.testing.assert_array_equal(np.isnan(ad.maximum(x, 0.0).value), np.isnan(y.value))
+
+
+@pytest.mark.parametrize("join", [lambda xs: ad.concat(xs), lambda xs: ad.stack(xs), lambda xs: ad.concat(xs, axis=None)])
+def test_joining_float32_with_float64_keeps_each_inputs_gradient_dtype(join):
+    a = ad.Variable(np.ones(2, np.float32), requires_grad=True)
+    b = ad.Variable(np.ones(2, np.float64), requires_grad=True)
+    ad.sum(join([a, b]) * 3.0).backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(a.grad, [3.0, 3.0])
+
+
+def test_losses_refuse_shapes_that_would_broadcast():
+    pred, target = ad.Variable(np.zeros((4, 1))), ad.Variable(np.zeros(4))
+    with pytest.raises(ValueError, match=r"mse_loss: the input has shape \(4, 1\) and the target \(4,\)"):
+        F.mse_loss(pred, target)  # was 0.0 here, and 2.5 for perfect predictions of 0..3
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy_with_logits(pred, target)
+    with pytest.raises(ValueError, match="class labels must have the logits' shape"):
+        F.cross_entropy(ad.Variable(np.zeros((4, 3))), np.zeros((4, 1), dtype=np.int64))
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+@pytest.mark.parametrize("labels", [[0, 3], [-1, 0]])
+def test_class_labels_out_of_range_are_an_error_on_the_host(loss, labels):
+    with pytest.raises(IndexError, match="out of range for 3 classes"):
+        loss(ad.Variable(np.zeros((2, 3))), np.array(labels))
+
+
+def test_torch_class_labels_on_the_cpu_are_checked_too():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(IndexError, match="out of range"):
+        F.cross_entropy(ad.Variable(torch.zeros((2, 3), dtype=torch.float64)), torch.tensor([0, 5]))
+
+
+def _bce_reference(x, t):
+    return np.mean(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))))
+
+
+def _central(f, args, k, eps=1e-6):
+    g = np.zeros_like(args[k])
+    for i in np.ndindex(g.shape):
+        p = [a.copy() for a in args]
+        m = [a.copy() for a in args]
+        p[k][i] += eps
+        m[k][i] -= eps
+        g[i] = (f(*p) - f(*m)) / (2 * eps)
+    return g
+
+
+def test_loss_targets_get_their_gradient():
+    rng = np.random.default_rng(0)
+    x0, t0 = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    gx, gt = ad.grad(lambda x, t: F.binary_cross_entropy_with_logits(x, t), argnums=(0, 1))(x0, t0)
+    np.testing.assert_allclose(gt, _central(_bce_reference, [x0, t0], 1), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gx, _central(_bce_reference, [x0, t0], 0), rtol=1e-6, atol=1e-9)
+
+    def ce_reference(z, p):
+        lse = np.log(np.sum(np.exp(z), axis=-1))
+        return np.mean(lse * p.sum(-1) - np.sum(z * p, axis=-1))
+
+    p0 = rng.dirichlet(np.ones(4), size=3)
+    gz, gp = ad.grad(lambda z, p: F.cross_entropy(z, p), argnums=(0, 1))(x0, p0)
+    np.testing.assert_allclose(gp, _central(ce_reference, [x0, p0], 1), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gz, _central(ce_reference, [x0, p0], 0), rtol=1e-6, atol=1e-9)
+
+
+def test_loss_second_derivative_keeps_the_cross_term():
+    """d/dt of dL/dx (the mixed second derivative of BCE is -1/n per element)."""
+    rng = np.random.default_rng(1)
+    x0, t0 = rng.normal(size=5), rng.uniform(size=5)
+
+    def dl_dx_dot_v(x, t):
+        (g,) = ad.backprop([F.binary_cross_entropy_with_logits(x, t)], [None], [x], create_graph=True)
+        return ad.sum(g)
+
+    mixed = ad.grad(dl_dx_dot_v, argnums=1)(x0, t0)
+    np.testing.assert_allclose(mixed, -np.ones(5) / 5, rtol=1e-12)
+    assert ad.gradgradcheck(lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"), [x0, t0])
+
+
+def test_loss_target_gradients_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x0, t0 = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    xt, tt = torch.tensor(x0, requires_grad=True), torch.tensor(t0, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(xt, tt).backward()
+    gx, gt = ad.grad(lambda x, t: F.binary_cross_entropy_with_logits(x, t), argnums=(0, 1))(x0, t0)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gt, tt.grad.numpy(), rtol=1e-12)
+    p0 = rng.dirichlet(np.ones(4), size=3)
+    zt, pt = torch.tensor(x0, requires_grad=True), torch.tensor(p0, requires_grad=True)
+    torch.nn.functional.cross_entropy(zt, pt).backward()
+    gz, gp = ad.grad(lambda z, p: F.cross_entropy(z, p), argnums=(0, 1))(x0, p0)
+    np.testing.assert_allclose(gz, zt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gp, pt.grad.numpy(), rtol=1e-12)
