@@ -7,10 +7,11 @@ Variables) and thin adapters (``expand_dims`` with several axes,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import ops
 from .._backend import namespace_of, resolve_dtype
+from ..backends import scatter
 from ..ops._helpers import like, raw, records
 from ..ops.linalg_composed import broadcast_shapes
 from ..variable import Variable, wrap
@@ -18,6 +19,10 @@ from ..variable import Variable, wrap
 __all__ = ["argmax", "argmin", "count_nonzero", "nonzero", "isin", "unique_all", "unique_counts",
            "unique_inverse", "unique_values", "all", "any", "expand_dims", "broadcast_arrays",
            "broadcast_shapes", "vecdot", "clip", "sum", "prod", "cumulative_sum", "cumulative_prod", "repeat"]
+
+
+_UNIQUE = {("values", "indices", "inverse_indices", "counts"): "unique_all", ("values", "counts"): "unique_counts",
+           ("values", "inverse_indices"): "unique_inverse", ("values",): "unique_values"}
 
 
 def _xp(x: Any) -> Any:
@@ -90,8 +95,35 @@ def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
     return like(x1 if isinstance(x1, Variable) else x2, xp.isin(r1, r2, invert=invert))
 
 
+def _unique(x: Any, fields: tuple) -> Any:
+    """``unique_*`` whose ``values`` are differentiable when ``x`` records.
+
+    The values are the means of the groups of equal elements of ``x``
+    (a scatter-add by the inverse indices, divided by the counts), so the
+    gradient of a value goes to every element equal to it, shared equally: for
+    distinct elements, the inverse permutation. The indices and counts are
+    integers, constants."""
+    r = raw(x)
+    xp = _xp(r)
+    if not records(x) or not xp.isdtype(r.dtype, "real floating"):
+        return like(x, getattr(xp, _UNIQUE[fields])(r))
+    res = xp.unique_all(r) if "indices" in fields else xp.unique_inverse(r)
+    inverse = xp.reshape(res.inverse_indices, (-1,))
+    n = res.values.shape[0]
+    flat = ops.reshape(x, (-1,))
+    sizes = scatter.index_add(xp, xp.ones_like(raw(flat)), inverse, (n,), True)  # counts, as floats
+    values = ops.divide(ops.index_add(flat, inverse, (n,), True), sizes)
+    parts = {"values": values, "inverse_indices": wrap(res.inverse_indices),
+             "counts": wrap(res.counts) if "indices" in fields else wrap(xp.astype(sizes, xp.int64)),
+             "indices": wrap(res.indices) if "indices" in fields else None}
+    if len(fields) == 1:
+        return values
+    return _UNIQUE_RESULTS[fields](*(parts[f] for f in fields))
+
+
 def unique_all(x: Any, /) -> Any:
-    """Unique values, first indices, inverse indices and counts.
+    """Unique values, first indices, inverse indices and counts (the values
+    differentiable: see :func:`unique_values`).
 
     Examples
     --------
@@ -99,12 +131,11 @@ def unique_all(x: Any, /) -> Any:
     >>> xp.unique_all(xp.asarray([2, 1, 2])).counts
     Variable([1 2])
     """
-    r = raw(x)
-    return like(x, _xp(r).unique_all(r))
+    return _unique(x, ("values", "indices", "inverse_indices", "counts"))
 
 
 def unique_counts(x: Any, /) -> Any:
-    """Unique values and their counts.
+    """Unique values and their counts (the values differentiable: see :func:`unique_values`).
 
     Examples
     --------
@@ -112,12 +143,12 @@ def unique_counts(x: Any, /) -> Any:
     >>> xp.unique_counts(xp.asarray([2, 1, 2])).values
     Variable([1 2])
     """
-    r = raw(x)
-    return like(x, _xp(r).unique_counts(r))
+    return _unique(x, ("values", "counts"))
 
 
 def unique_inverse(x: Any, /) -> Any:
-    """Unique values and the indices that rebuild ``x`` from them.
+    """Unique values and the indices that rebuild ``x`` from them (the values
+    differentiable: see :func:`unique_values`).
 
     Examples
     --------
@@ -125,21 +156,28 @@ def unique_inverse(x: Any, /) -> Any:
     >>> xp.unique_inverse(xp.asarray([2, 1, 2])).inverse_indices
     Variable([1 0 1])
     """
-    r = raw(x)
-    return like(x, _xp(r).unique_inverse(r))
+    return _unique(x, ("values", "inverse_indices"))
 
 
 def unique_values(x: Any, /) -> Any:
-    """Unique values of ``x``.
+    """Unique values of ``x``, differentiable: each value is the mean of the
+    elements equal to it, so its gradient is shared equally among them (for
+    distinct elements, the gradient is the inverse permutation). Code built on
+    it (``union1d``, ``setdiff1d``) differentiates too.
 
     Examples
     --------
+    >>> import anyad as ad
     >>> import anyad.array_api as xp
-    >>> xp.unique_values(xp.asarray([2, 1, 2]))
-    Variable([1 2])
+    >>> x = ad.Variable([3.0, 1.0, 3.0], requires_grad=True)
+    >>> u = xp.unique_values(x)
+    >>> u
+    Variable([1. 3.])
+    >>> ad.sum(u * xp.asarray([10.0, 100.0])).backward()
+    >>> x.grad                       # the 3.0s share the gradient of their value
+    array([50., 10., 50.])
     """
-    r = raw(x)
-    return like(x, _xp(r).unique_values(r))
+    return _unique(x, ("values",))
 
 
 def all(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -332,3 +370,24 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Any:
         return ops.repeat(x, repeats, axis=axis)
     r = raw(x)
     return like(x, namespace_of(r).repeat(r, raw(repeats), axis=axis))
+
+
+class UniqueAllResult(NamedTuple):
+    values: Any
+    indices: Any
+    inverse_indices: Any
+    counts: Any
+
+
+class UniqueCountsResult(NamedTuple):
+    values: Any
+    counts: Any
+
+
+class UniqueInverseResult(NamedTuple):
+    values: Any
+    inverse_indices: Any
+
+
+_UNIQUE_RESULTS = {("values", "indices", "inverse_indices", "counts"): UniqueAllResult,
+                   ("values", "counts"): UniqueCountsResult, ("values", "inverse_indices"): UniqueInverseResult}

@@ -106,9 +106,11 @@ def _pow_vjp_base(g: Any, ans: Any, a: Any, b: Any) -> Any:
         if b == 0:
             return multiply(g, 0.0)
         return multiply(g, multiply(pow(a, b - 1), b))
-    # where b == 0 the derivative is 0 even at a == 0 (avoid 0 * inf)
-    safe = where(equal(b, 0), 1.0, subtract(b, 1))
-    return multiply(g, multiply(b, pow(a, safe)))
+    # b a^(b-1); at a == b == 0 the derivative is 0 (not 0 * inf): the base is
+    # replaced there by 1, and nowhere else, so that d/db (b a^(b-1)) = a^(b-1) + ...
+    # stays right at b == 0 (1/a; the exponent must not be frozen there)
+    both_zero = logical_and(equal(a, 0), equal(b, 0))
+    return multiply(g, multiply(b, pow(where(both_zero, 1.0, a), subtract(b, 1))))
 
 
 def _pow_vjp_exponent(g: Any, ans: Any, a: Any, b: Any) -> Any:
