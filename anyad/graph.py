@@ -115,6 +115,7 @@ class OpType(enum.Enum):
     LOGSUMEXP = 82
     SOFTMAX = 83
     SETITEM = 84
+    PINV = 85
     # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
     HYPOT = 100
     LOGADDEXP = 101

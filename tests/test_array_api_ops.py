@@ -124,7 +124,7 @@ CASES = [
     Case("svdvals", _matrix(ad.svdvals, lambda r: r.normal(size=(3, 2))), ("linalg.svdvals", "linalg.svd")),
     Case("qr", _matrix(lambda x: tuple(ad.qr(x)), lambda r: r.normal(size=(4, 3))),
          ("linalg.qr", "linalg.solve")),
-    Case("pinv", _matrix(ad.pinv, lambda r: r.normal(size=(3, 2))), ("linalg.svd",)),
+    Case("pinv", _matrix(ad.pinv, lambda r: r.normal(size=(3, 2))), ("linalg.pinv",)),
     Case("matrix_power", _matrix(lambda x: ad.matrix_power(x, 3), lambda r: r.normal(size=(2, 2))),
          ("linalg.matrix_power",)),
     Case("matrix_power_negative", _matrix(lambda x: ad.matrix_power(x, -2), lambda r: _spd(r, 2)),

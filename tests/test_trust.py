@@ -80,6 +80,34 @@ def test_pow_mixed_derivative_at_a_zero_exponent():
     assert ad.gradgradcheck(lambda a, b: a ** b, [np.array([1.5, 0.7]), np.array([0.0, 0.0])])
 
 
+def _low_rank(x, y):
+    return ad.pinv(x @ y)
+
+
+@pytest.mark.parametrize("name, fn, args", [
+    ("identity", ad.pinv, [np.eye(3)]),
+    ("orthogonal", ad.pinv, [np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]]),
+    ("rank 2 of 3, singular values 2 and 2", _low_rank,
+     [np.sqrt(2.0) * np.eye(3, 2), np.sqrt(2.0) * np.eye(2, 3)]),
+    ("tall, batched", ad.pinv, [np.random.default_rng(4).normal(size=(2, 4, 3))]),
+])
+def test_pinv_at_repeated_singular_values(name, fn, args):
+    """Were NaN at the identity and orthogonal matrices, wrong at repeated non-zero
+    singular values (the rule went through the SVD's 1 / (s_j^2 - s_i^2)); the
+    rank-2 case is differentiated along rank-2 matrices (x @ y), where pinv is smooth."""
+    assert ad.gradcheck(fn, args)
+    assert ad.gradgradcheck(fn, args)
+
+
+def test_pinv_of_empty_matrices():
+    for shape in ((0, 0), (0, 3, 3), (2, 0, 3)):
+        x = ad.Variable(np.zeros(shape), requires_grad=True)
+        y = ad.pinv(x)
+        assert y.shape == shape[:-2] + (shape[-1], shape[-2])
+        ad.sum(y).backward()
+        assert x.grad.shape == shape
+
+
 def test_relu_keeps_nan():
     x = ad.Variable([np.nan, -1.0, 2.0], requires_grad=True)
     y = F.relu(x)

@@ -18,12 +18,12 @@ from .. import _backend
 from ..variable import Variable
 from ._helpers import is_complex, like, namespace, raw, records
 from .linalg_extra import _linalg, _square
-from .elementwise import abs, divide, equal, greater, multiply, not_equal, pow, sqrt, subtract, where
+from .elementwise import abs, equal, multiply, not_equal, pow, sqrt, subtract, where
 from .creation import ones_like, zeros_like
 from .elementwise_extra import conj, real
 from .indexing import getitem, take
-from .linalg import matmul, matrix_transpose
-from .linalg_extra import inv, svd, svdvals
+from .linalg import matmul
+from .linalg_extra import inv, pinv_primitive, svdvals
 from .manipulation import astype, broadcast_to, expand_dims, reshape, stack, stop_gradient
 from .reductions import max, min, sum
 
@@ -101,8 +101,10 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
 
 
 def pinv(x: Any, /, *, rtol: Any = None) -> Any:
-    """Moore-Penrose pseudo-inverse, from the SVD; singular values at or below
-    ``rtol * max(S)`` are dropped.
+    """Moore-Penrose pseudo-inverse (the library's own kernel); singular values at
+    or below ``rtol * max(S)`` are dropped. Differentiable where the rank does
+    not change, including at repeated singular values (the identity, orthogonal
+    matrices): its rule is the pseudo-inverse's own, not the SVD's.
 
     Examples
     --------
@@ -111,20 +113,7 @@ def pinv(x: Any, /, *, rtol: Any = None) -> Any:
     Variable([[0.5 0. ]
               [0.  0. ]])
     """
-    if not records(x):
-        r = raw(x)
-        return like(x, _linalg(namespace(r)).pinv(r, rtol=raw(rtol)))
-    r = raw(x)
-    m, n = r.shape[-2], r.shape[-1]
-    u, s, vh = svd(x, full_matrices=False)
-    if rtol is None:
-        rtol = (m if m > n else n) * float(namespace(r).finfo(r.dtype).eps)
-    elif isinstance(rtol, Variable) or hasattr(rtol, "shape"):
-        rtol = expand_dims(stop_gradient(rtol), axis=-1)
-    cutoff = multiply(max(stop_gradient(s), axis=-1, keepdims=True), rtol)
-    keep = greater(s, cutoff)
-    s_inv = where(keep, divide(1.0, where(keep, s, ones_like(s))), zeros_like(s))
-    return matmul(matrix_transpose(vh), multiply(expand_dims(s_inv, axis=-1), matrix_transpose(u)))
+    return pinv_primitive(x, raw(rtol))
 
 
 def matrix_power(x: Any, n: int, /) -> Any:

@@ -100,6 +100,43 @@ def _mT(x: Any) -> Any:
     return matrix_transpose(x)
 
 
+# --- pinv ---------------------------------------------------------------------------------
+# The derivative of the pseudo-inverse where the rank does not change (Golub & Pereyra,
+# 1973): dA+ = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+. It is
+# smooth at repeated singular values (the identity, orthogonal matrices), where a rule
+# through the SVD divides by s_j^2 - s_i^2. Written without identity matrices:
+# (I - A A+) X = X - A (A+ X).
+
+def _pinv_vjp(g: Any, ans: Any, x: Any, *, rtol: Any) -> Any:
+    p, pt = ans, _mT(ans)
+    first = negative(matmul(pt, matmul(g, pt)))
+    m = matmul(_mT(g), matmul(p, pt))  # G^T A+ A+^T, then (I - A A+) of it
+    second = subtract(m, matmul(x, matmul(p, m)))
+    k = matmul(pt, matmul(p, _mT(g)))  # A+^T A+ G^T, then of it (I - A+ A)
+    third = subtract(k, matmul(matmul(k, p), x))
+    return add(first, add(second, third))
+
+
+def _pinv_jvp(ts: Any, ans: Any, x: Any, *, rtol: Any) -> Any:
+    t, p = ts[0], ans
+    tt = _mT(t)
+    first = negative(matmul(p, matmul(t, p)))
+    q = matmul(p, matmul(_mT(p), tt))  # A+ A+^T T^T, then of it (I - A A+) on the right
+    second = subtract(q, matmul(matmul(q, x), p))
+    k = matmul(tt, matmul(_mT(p), p))  # T^T A+^T A+, then (I - A+ A) of it on the left
+    third = subtract(k, matmul(p, matmul(x, k)))
+    return add(first, add(second, third))
+
+
+_PINV = Primitive("pinv", OpType.PINV, lambda xp, x, rtol: _linalg(xp).pinv(x, rtol=rtol), (_pinv_vjp,))
+_PINV.jvp = _pinv_jvp
+
+
+def pinv_primitive(x: Any, rtol: Any) -> Any:
+    """The pseudo-inverse as one primitive (:func:`anyad.pinv` calls it)."""
+    return apply(_PINV, (x,), {"rtol": rtol})
+
+
 # --- inv, solve, det, slogdet ---------------------------------------------------------------
 
 def _inv_vjp(g: Any, ans: Any, x: Any) -> Any:
