@@ -108,6 +108,16 @@ def test_pinv_of_empty_matrices():
         assert x.grad.shape == shape
 
 
+@pytest.mark.parametrize("fn", [lambda a: ad.svd(a).S, lambda a: ad.svd(a).U, lambda a: ad.qr(a).R, ad.svdvals,
+                                lambda a: ad.pinv(a)])
+def test_decompositions_of_an_empty_batch_record_and_differentiate(fn):
+    x = ad.Variable(np.zeros((0, 3, 3)), requires_grad=True)
+    ad.sum(fn(x)).backward()  # raised "cannot reshape array of size 0" while recording
+    assert x.grad.shape == (0, 3, 3)
+    g = ad.grad(lambda a: ad.sum(ad.grad(lambda b: ad.sum(fn(b) * fn(b)))(a)))(np.zeros((0, 3, 3)))
+    assert g.shape == (0, 3, 3)
+
+
 def test_relu_keeps_nan():
     x = ad.Variable([np.nan, -1.0, 2.0], requires_grad=True)
     y = F.relu(x)

@@ -366,7 +366,13 @@ def eigvalsh(x: Any, /) -> Any:
 
 def _flat_concat(xp: Any, parts: tuple) -> Any:
     batch = tuple(parts[0].shape[:-2])
-    return xp.concat([xp.reshape(p, batch + (-1,)) for p in parts], axis=-1)
+    flat = []
+    for p in parts:  # explicit sizes: -1 is ambiguous in an empty batch
+        size = 1
+        for d in tuple(p.shape)[len(batch):]:
+            size *= d
+        flat.append(xp.reshape(p, batch + (size,)))
+    return xp.concat(flat, axis=-1)
 
 
 def _unpack(packed: Any, shapes: tuple) -> list:
