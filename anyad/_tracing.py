@@ -61,6 +61,7 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.fwd = identity if prim is None else prim.fwd
         s.vjps = ()
         s.vjp = _no_gradients
+        s.holomorphic = False
         s.broadcasts = False
         s.jvp = _no_tangent
         s.declared = s._saves = KEEP_ALL

@@ -98,6 +98,7 @@ def backprop(
     found: dict = {}
     mode_token = _push_state(mode=ALL) if create_graph else None
     pop, get = grads.pop, grads.get
+    last_dtype, last_complex = None, False
     try:
         for v in reversed(order):
             g = pop(v, None)
@@ -112,7 +113,14 @@ def backprop(
             e = v.edges
             n = len(e) >> 1
             kw = v.kw
-            if n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
+            # a complex cotangent through rules written as for real values: PyTorch's convention
+            dt = g.dtype
+            if dt is not last_dtype:  # one dtype lookup per run of same-dtype nodes
+                last_dtype, last_complex = dt, _is_complex(g)
+            flip = last_complex and prim.holomorphic
+            if flip:
+                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph, True)
+            elif n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
                 # the common case without slices: one input, raw values
                 rule = prim.vjps[0]
                 p = e[0]
@@ -140,7 +148,7 @@ def backprop(
                     prev = get(p)
                     grads[p] = gu if prev is None else prev + gu
             else:
-                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph)
+                _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph, False)
             if not retain_graph:
                 v.release()
     finally:
@@ -153,9 +161,14 @@ def backprop(
 
 
 def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: set, grads: dict,
-                    create_graph: bool) -> None:
-    """Run ``v``'s rules for the inputs that need a gradient, and accumulate."""
+                    create_graph: bool, flip: bool) -> None:
+    """Run ``v``'s rules for the inputs that need a gradient, and accumulate.
+    With ``flip`` (a complex cotangent, rules written as for real values) the
+    rules get ``conj(g)`` and their results are conjugated back: each input
+    receives ``g * conj(f'(z))``, the gradient of PyTorch's convention."""
     prim = v.prim
+    if flip:
+        g = prim.conjugate(g)
     meta = v.meta
     # a rule gets (ans, *inputs): Variables on the graph when building one, else raw values
     if create_graph:
@@ -170,6 +183,8 @@ def _push_to_inputs(v: Node, e: tuple, n: int, g: Any, kw: dict | None, needed: 
     for i, gu in enumerate(rule_gradients(prim, g, wanted, args, kw)):
         if gu is None:
             continue
+        if flip:
+            gu = prim.conjugate(gu)
         if meta is not None and meta[i] is not None:  # broadcast or promoted
             gu = prim.to_input(gu, meta[i])
         p = parents[i]
@@ -221,3 +236,16 @@ def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, cr
 
 
 Variable.backward = backward
+
+
+_COMPLEX: dict = {}  # (dtype type, dtype) -> whether it is complex (a memo of fixed facts)
+
+
+def _is_complex(x: Any) -> bool:
+    dt = x.dtype
+    key = (type(dt), dt)  # never compares one library's dtypes with another's (array_api_strict warns)
+    c = _COMPLEX.get(key)
+    if c is None:
+        raw = x.value if isinstance(x, Variable) else x
+        c = _COMPLEX[key] = bool(_namespace(raw).isdtype(dt, "complex floating"))
+    return c

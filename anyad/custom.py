@@ -83,7 +83,7 @@ class custom_vjp:
         # not registered by OpType: one per function; gradients summed back to broadcast
         # inputs' shapes by the engine; everything kept (the user's rule may read anything)
         self.primitive = Primitive(name, OpType.CUSTOM, self._forward, None, broadcasts=True,
-                                   saves=KEEP_ALL, register=False)
+                                   saves=KEEP_ALL, register=False, holomorphic=False)
 
     # -- declaring rules ------------------------------------------------------
     def defvjp(self, rule: Callable) -> Callable:

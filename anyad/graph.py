@@ -156,6 +156,13 @@ class Primitive:
         input's value or only its shape and dtype, or nothing. A rule is given
         ``None`` for what is not kept. By default it is read off the rules'
         code (:func:`anyad._saves.derive_saves`); see :attr:`saves`.
+    holomorphic : bool
+        The rules are written as for real values, ``g * f'(x)`` (the default;
+        true of every rule of a holomorphic function, and of every linear rule
+        with real coefficients). Where the cotangent is complex, the engine
+        applies them in PyTorch's convention, ``conj(rule(conj(g)))``, so that
+        ``g * conj(f'(z))`` reaches the input. False for rules written in that
+        convention already (``conj``, ``real``, ``imag``, the FFTs, user rules).
     vjp : callable, optional
         A joint rule instead of per-input ones (``vjps=()``):
         ``vjp(g, needed, ans, *inputs, **params)`` returns one gradient per
@@ -165,15 +172,17 @@ class Primitive:
     """
 
     __slots__ = ("name", "op_type", "fwd", "vjps", "vjp", "broadcasts", "jvp", "declared", "_saves",
-                 "_by_mask")
+                 "_by_mask", "holomorphic")
 
     def __init__(self, name: str, op_type: OpType | None, fwd: Callable, vjps: Any, broadcasts: bool = False,
-                 saves: Saves | None = None, vjp: Callable | None = None, register: bool = True):
+                 saves: Saves | None = None, vjp: Callable | None = None, register: bool = True,
+                 holomorphic: bool = True):
         self.name = name
         self.op_type = op_type
         self.fwd = fwd
         self.vjps = vjps
         self.vjp = vjp
+        self.holomorphic = holomorphic
         self.broadcasts = broadcasts
         self.jvp = None  # forward-mode rule, filled in where one is defined
         self.declared = saves

@@ -218,3 +218,60 @@ def test_loss_target_gradients_match_torch():
     gz, gp = ad.grad(lambda z, p: F.cross_entropy(z, p), argnums=(0, 1))(x0, p0)
     np.testing.assert_allclose(gz, zt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gp, pt.grad.numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# complex intermediate values (real leaves): PyTorch's convention
+# ---------------------------------------------------------------------------
+
+def _complex_programs(m):
+    """Real in, real out, complex in between; ``m`` is anyad or torch (the few
+    functions that differ in name are looked up in both)."""
+    exp, log, sqrt, sin, cos, tanh = m.exp, m.log, m.sqrt, m.sin, m.cos, m.tanh
+    real, imag, conj, absolute = m.real, m.imag, m.conj, m.abs
+    return {
+        "imag(b * 1j)": lambda x: imag(x * 1j),
+        "abs(x * (3+4j))": lambda x: absolute(x * (3 + 4j)),
+        "imag(exp(1j x))": lambda x: imag(exp(1j * x)),
+        "real(z * z / (z + 2))": lambda x: real((x + 0.5j) * (x + 0.5j) / (x + 0.5j + 2.0)),
+        "abs(log(z)) + imag(sqrt(z))": lambda x: absolute(log(x + 1.5j)) + imag(sqrt(x - 0.3j)),
+        "real(sin(z) * conj(cos(z)))": lambda x: real(sin(x * (1 + 1j)) * conj(cos(x - 2j))),
+        "abs(tanh(z)) ** 2": lambda x: absolute(tanh(0.3 * x + 0.2j)) ** 2,
+        "real(z ** (0.5 + 1j))": lambda x: real((x + 2.0 + 1j) ** (0.5 + 1j)),
+        "imag(z * w) with w complex data": lambda x: imag(x * (x * 1j + 1.0)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_complex_programs(ad)))
+def test_complex_intermediates_match_torch(name):
+    torch = pytest.importorskip("torch")
+    x0 = np.array([0.7, -1.3, 2.1])
+    f = _complex_programs(ad)[name]
+    got = ad.grad(lambda x: ad.sum(f(x)))(x0)
+    xt = torch.tensor(x0, requires_grad=True)
+    _complex_programs(torch)[name](xt).sum().backward()
+    np.testing.assert_allclose(got, xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_complex_intermediates_through_matmul_and_fft_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a0, b0 = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    c = rng.normal(size=(4, 2)) + 1j * rng.normal(size=(4, 2))
+
+    def f(m, a, b):
+        z = (a * (1 + 2j)) @ (b + m.asarray(c) if m is not torch else b + torch.tensor(c))
+        return m.abs(m.fft.fft(z, axis=0) if m is not torch else torch.fft.fft(z, dim=0)).sum()
+
+    ga, gb = ad.grad(lambda a, b: f(ad, a, b), argnums=(0, 1))(a0, b0)
+    at, bt = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    f(torch, at, bt).backward()
+    np.testing.assert_allclose(ga, at.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-12)
+
+
+def test_complex_intermediates_match_central_differences():
+    x0 = np.array([0.7, -1.3, 2.1])
+    for name, f in _complex_programs(ad).items():
+        assert ad.gradcheck(f, [x0]), name
+        assert ad.gradgradcheck(f, [x0]), name

@@ -28,6 +28,7 @@ from ..variable import Variable
 __all__ = ["unary_function", "binary_function", "apply", "unbroadcast", "Primitive"]
 
 _SCALARS = frozenset((bool, int, float, complex))
+_REAL_SCALARS = frozenset((bool, int, float))
 _NS = _backend._NS_BY_TYPE
 _new_node = Node.__new__
 _new_var = Variable.__new__
@@ -262,8 +263,15 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                 p2, k2 = None, b
             # where an operand broadcast or was promoted, its gradient is summed back and cast;
             # beside a Python number neither can happen
-            if type(b) in _SCALARS or type(a) in _SCALARS:
+            tb, ta = type(b), type(a)
+            if tb in _REAL_SCALARS or ta in _REAL_SCALARS:  # cannot broadcast or promote the other
                 node.meta = None
+            elif tb is complex or ta is complex:  # a complex number may promote a real array
+                arr = b if ta is complex else a
+                m = None if arr.dtype == out.dtype else (tuple(arr.shape), arr.dtype)
+                node.meta = None if m is None else ((None, m) if ta is complex else (m, None))
+                if m is not None:
+                    node.shape, node.dtype = out.shape, out.dtype
             elif a.shape == b.shape and a.dtype is b.dtype:  # the output's shape and dtype too
                 node.meta = None
             else:
@@ -355,7 +363,13 @@ def to_input(gu: Any, meta: tuple) -> Any:
     if gu.dtype != dtype:
         from .manipulation import astype
 
-        gu = astype(gu, dtype)
+        xp = namespace_of(gu.value if isinstance(gu, Variable) else gu)
+        if xp.isdtype(gu.dtype, "complex floating") and not xp.isdtype(dtype, "complex floating"):
+            from .elementwise_extra import real  # a real input: the real part of its gradient
+
+            gu = real(gu)
+        if gu.dtype != dtype:
+            gu = astype(gu, dtype)
     return gu
 
 

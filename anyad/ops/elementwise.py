@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
-from ._helpers import one_minus, scaled
+from ._helpers import is_complex, one_minus, scaled
 from .creation import zeros_like
 
 _LN2 = math.log(2.0)
@@ -140,7 +140,7 @@ positive = _unary(
 )
 
 abs = _unary(
-    "abs", OpType.ABS, lambda xp, x: xp.abs(x), lambda g, ans, x: multiply(g, sign(x)),
+    "abs", OpType.ABS, lambda xp, x: xp.abs(x), lambda g, ans, x: multiply(g, sgn(x)),
     "Elementwise absolute value; its derivative at 0 is taken as 0.",
     "    >>> ad.abs(ad.Variable([1.0, -2.0]))\n    Variable([1. 2.])",
 )
@@ -405,6 +405,16 @@ isfinite = _predicate("isfinite", lambda xp, x: xp.isfinite(x), "Elementwise tes
 # ---------------------------------------------------------------------------
 # forward mode of the elementwise primitives
 # ---------------------------------------------------------------------------
+
+
+def sgn(x: Any) -> Any:
+    """``sign(x)`` for a real ``x`` (the derivative of ``abs``, 0 at 0); for a
+    complex ``z``, ``z / |z|`` (0 at 0), differentiable, as the second derivative
+    of ``|z|`` needs (``sign`` itself has no derivative)."""
+    if is_complex(x):
+        magnitude = abs(x)
+        return divide(x, where(equal(magnitude, 0.0), 1.0, magnitude))
+    return sign(x)
 
 
 def diagonal_jvp(prim: Any) -> Any:

@@ -3,9 +3,11 @@ copysign, remainder, real, imag, conj (primitives), reciprocal (composed), and
 floor_divide, signbit, nextafter and the bitwise functions (not differentiable).
 
 Complex values: the cotangent of a complex array ``z = x + iy`` is
-``dL/dx + i dL/dy`` (the convention of PyTorch's ``.grad``), so ``real``,
+``dL/dx + i dL/dy`` (the convention of PyTorch's ``.grad``). ``real``,
 ``imag``, ``conj`` and ``abs`` carry gradients between real and complex
-arrays (what differentiating through an FFT needs).
+arrays with rules written in that convention; every other rule is written as
+for real values, and the engine conjugates around it where the cotangent is
+complex (``Primitive.holomorphic``), which sets ``Primitive.conjugate`` here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 from ..graph import OpType, Primitive
 from ._core import apply, binary_function, unary_function
 from .elementwise import function_doc
+from ._helpers import is_complex
 from .creation import ones_like
+from .elementwise import abs as _abs, sgn
 from .elementwise import abs, add, divide, equal, exp, greater_equal, multiply, negative, sign, subtract, where
 from .manipulation import astype
 
@@ -218,3 +222,23 @@ bitwise_invert = _nondiff(
 real.primitive.jvp = lambda ts, ans, z: real(ts[0])
 imag.primitive.jvp = lambda ts, ans, z: imag(ts[0])
 conj.primitive.jvp = lambda ts, ans, z: conj(ts[0])
+
+
+# Rules already in PyTorch's convention for complex values (the engine applies them
+# as they are); every other rule is written as for real values (see Primitive.holomorphic).
+for _prim in (real.primitive, imag.primitive, conj.primitive, _I_TIMES, _AS_COMPLEX):
+    _prim.holomorphic = False
+del _prim
+Primitive.conjugate = staticmethod(conj)  # what the engine conjugates complex cotangents with
+
+
+def _abs_jvp(ts: Any, ans: Any, x: Any) -> Any:
+    # |z| is not holomorphic: its tangent is Re(conj(sgn z) t), which is t sign(x) for a real x
+    t = ts[0]
+    if is_complex(x):
+        return real(multiply(conj(sgn(x)), t))
+    return multiply(t, sign(x))
+
+
+_abs.primitive.jvp = _abs_jvp
+_abs.primitive.rules_changed()

@@ -391,3 +391,8 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None
     array([0.  , 0.25, 0.5 ])
     """
     return _freq("rfftfreq", n, d, dtype, device)
+
+
+for _prim in (_C2C, _RFFT, _IRFFT):  # rules written as adjoints already (Primitive.holomorphic)
+    _prim.holomorphic = False
+del _prim
