@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from ..graph import OpType, Primitive
+from ..variable import Variable
 from ._core import apply, binary_function, unary_function
 from .elementwise import function_doc
 from ._helpers import is_complex
@@ -128,7 +129,7 @@ def as_complex(x: Any) -> Any:
     """
     from .._backend import namespace_of
 
-    r = x.value if hasattr(x, "_prim") else x
+    r = x.value if isinstance(x, Variable) else x
     xp = namespace_of(r)
     if xp.isdtype(r.dtype, "complex floating"):
         return x
