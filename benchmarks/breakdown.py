@@ -80,10 +80,8 @@ def per_op(name: str, n: int) -> list:
             ("anyad forward (kernels + recording)", _best(lambda: f(x), n)[0]),
             ("anyad backprop", _best(lambda y: ad.backprop([y], [None], [x], retain_graph=False), n,
                                      prep=lambda: f(x))[0])]
-    walk = getattr(graph, "_needed_in_order", None)
-    if walk is not None:  # the engine's topological walk, while it has this name
-        rows.append(("  of which the topological walk",
-                     _best(lambda y: walk([y], {x}, ad.Variable), n, prep=lambda: f(x))[0]))
+    rows.append(("  of which the topological walk",
+                 _best(lambda y: graph.toposort([graph.vertex(y)], {x}), n, prep=lambda: f(x))[0]))
     if hasattr(ad, "jit"):
         jit = anyad_jit.jit_value_and_grad(name, d, lambda a: a)
         jit()
