@@ -379,40 +379,40 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None,
     every = wanted is EVERY
     order: list = []
     needed: set = set()
-    state: dict = {}  # 1: entered, 2: finished
+    state: dict = {}  # vertex -> its parents while entered, 2 once finished
     stack = list(reversed(roots))
-    pop, push = stack.pop, stack.append
+    pop, push, add, append, get = stack.pop, stack.append, needed.add, order.append, state.get
     while stack:
         v = pop()
-        s = state.get(v)
+        s = get(v)
         if s == 2:
             continue
         if type(v) is not Node or (stop is not None and v in stop):
             state[v] = 2
             if every or (v.requires_grad and v._node is None if wanted is None else v in wanted):
-                needed.add(v)
-                order.append(v)
+                add(v)
+                append(v)
             continue
         if s is None:  # enter: come back after the inputs
             e = v.edges
             if e is None:
                 raise _freed(v)
-            state[v] = 1
+            parents = e[:len(e) >> 1]
+            state[v] = parents
             push(v)
-            for p in e[:len(e) >> 1]:
+            for p in parents:
                 if p is not None and p not in state:
                     push(p)
             continue
-        state[v] = 2  # finish: every input is finished
+        state[v] = 2  # finish: every input is finished (s holds the parents)
         if every or (wanted is not None and v in wanted):
-            needed.add(v)
-            order.append(v)
+            add(v)
+            append(v)
             continue
-        e = v.edges
-        for p in e[:len(e) >> 1]:
+        for p in s:
             if p is not None and p in needed:
-                needed.add(v)
-                order.append(v)
+                add(v)
+                append(v)
                 break
     return order, needed
 
