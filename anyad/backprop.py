@@ -150,7 +150,7 @@ def backprop(
             else:
                 _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph, False)
             if not retain_graph:
-                v.release()
+                v.edges = None  # Node.release(), inline: what the node kept goes now
     finally:
         if mode_token is not None:
             _pop_state(mode_token)

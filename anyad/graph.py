@@ -379,40 +379,40 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None,
     every = wanted is EVERY
     order: list = []
     needed: set = set()
-    state: dict = {}  # vertex -> its parents while entered, 2 once finished
+    state: dict = {}  # 1: entered, 2: finished
     stack = list(reversed(roots))
-    pop, push, add, append, get = stack.pop, stack.append, needed.add, order.append, state.get
+    pop, push = stack.pop, stack.append
     while stack:
         v = pop()
-        s = get(v)
+        s = state.get(v)
         if s == 2:
             continue
         if type(v) is not Node or (stop is not None and v in stop):
             state[v] = 2
             if every or (v.requires_grad and v._node is None if wanted is None else v in wanted):
-                add(v)
-                append(v)
+                needed.add(v)
+                order.append(v)
             continue
         if s is None:  # enter: come back after the inputs
             e = v.edges
             if e is None:
                 raise _freed(v)
-            parents = e[:len(e) >> 1]
-            state[v] = parents
+            state[v] = 1
             push(v)
-            for p in parents:
+            for p in e[:len(e) >> 1]:
                 if p is not None and p not in state:
                     push(p)
             continue
-        state[v] = 2  # finish: every input is finished (s holds the parents)
+        state[v] = 2  # finish: every input is finished
         if every or (wanted is not None and v in wanted):
-            add(v)
-            append(v)
+            needed.add(v)
+            order.append(v)
             continue
-        for p in s:
+        e = v.edges
+        for p in e[:len(e) >> 1]:
             if p is not None and p in needed:
-                add(v)
-                append(v)
+                needed.add(v)
+                order.append(v)
                 break
     return order, needed
 
