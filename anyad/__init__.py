@@ -17,7 +17,7 @@ array([1.38177329, 0.07700375])
 # the faces and the training kit (array_api and _numpy_interop install Variable's
 # Array API and NumPy protocols).
 from ._backend import Backend, BackendMismatchError, current_backend, use
-from ._state import saved_values_hooks
+from ._state import debug_checks, saved_values_hooks
 from .graph import GraphFreedError, OpType, Primitive
 from .variable import Operation, Variable
 from .backprop import backprop
@@ -44,5 +44,5 @@ __all__ = [
     "linalg", "nn", "optim", "random", "save", "load",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
-    "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host",
+    "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",
 ]

@@ -1,8 +1,9 @@
 """Recording state: one context variable, thread- and async-safe.
 
 The state is an immutable :class:`State`: the recording ``mode``, the tracer
-of :mod:`anyad.compile` while a program is built (else ``None``), and the
-``(pack, unpack)`` hooks of :func:`anyad.saved_values_hooks` (else ``None``).
+of :mod:`anyad.compile` while a program is built (else ``None``), the
+``(pack, unpack)`` hooks of :func:`anyad.saved_values_hooks` (else ``None``),
+and whether :func:`anyad.debug_checks` asked for checks that read device data.
 The recording hot path reads it with one context-variable lookup. Context
 managers replace it for their block and restore it after; nothing lives in a
 module-level flag, so threads and asyncio tasks each see their own.
@@ -14,7 +15,7 @@ import contextvars
 from typing import Any, Callable
 
 __all__ = ["AUTO", "ALL", "TRACK", "OFF", "State", "current", "mode", "tracer", "recording", "tracing",
-           "saved_values_hooks", "push", "pop"]
+           "saved_values_hooks", "debug_checks", "push", "pop"]
 
 AUTO = 0  #: record an operation when one of its inputs requires grad
 ALL = 1  #: record every operation on Variables (higher-order backprop)
@@ -23,17 +24,18 @@ OFF = 3  #: record nothing (no_grad)
 
 
 class State:
-    """The recording mode, the program tracer and the saved-value hooks in force."""
+    """The recording mode, the program tracer, the saved-value hooks and the debug checks in force."""
 
-    __slots__ = ("mode", "tracer", "hooks")
+    __slots__ = ("mode", "tracer", "hooks", "debug")
 
-    def __init__(self, mode: int = AUTO, tracer: Any = None, hooks: tuple | None = None):
+    def __init__(self, mode: int = AUTO, tracer: Any = None, hooks: tuple | None = None, debug: bool = False):
         self.mode = mode
         self.tracer = tracer
         self.hooks = hooks
+        self.debug = debug
 
     def __repr__(self) -> str:
-        return f"State(mode={self.mode}, tracer={self.tracer!r}, hooks={self.hooks!r})"
+        return f"State(mode={self.mode}, tracer={self.tracer!r}, hooks={self.hooks!r}, debug={self.debug})"
 
 
 _STATE: contextvars.ContextVar[State] = contextvars.ContextVar("anyad_state", default=State())
@@ -52,11 +54,11 @@ def tracer() -> Any:
     return _STATE.get().tracer
 
 
-def push(mode: int | None = None, tracer: Any = ..., hooks: Any = ...) -> contextvars.Token:
+def push(mode: int | None = None, tracer: Any = ..., hooks: Any = ..., debug: Any = ...) -> contextvars.Token:
     """Replace parts of the state; returns the token :func:`pop` restores."""
     st = _STATE.get()
     return _STATE.set(State(st.mode if mode is None else mode, st.tracer if tracer is ... else tracer,
-                            st.hooks if hooks is ... else hooks))
+                            st.hooks if hooks is ... else hooks, st.debug if debug is ... else debug))
 
 
 def pop(token: contextvars.Token) -> None:
@@ -146,3 +148,28 @@ class saved_values_hooks(_Block):
 
     def _push(self) -> contextvars.Token:
         return push(hooks=self.hooks)
+
+
+class debug_checks(_Block):
+    """Context manager: checks that must read data on a device, and so
+    synchronise with it, run inside the block (outside it they run only where
+    the data is in host memory). Today: class labels in range in
+    ``cross_entropy`` and ``nll_loss``.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import array_api_strict as xp
+    >>> logits = ad.Variable(xp.zeros((2, 3), device=xp.Device("device1")))
+    >>> labels = xp.asarray([0, 7], device=xp.Device("device1"))
+    >>> with ad.debug_checks():
+    ...     ad.nn.functional.cross_entropy(logits, labels)
+    Traceback (most recent call last):
+    ...
+    IndexError: anyad.nn.functional.cross_entropy: class label 7 is out of range for 3 classes
+    """
+
+    __slots__ = ()
+
+    def _push(self) -> contextvars.Token:
+        return push(debug=True)

@@ -151,6 +151,27 @@ def test_class_labels_out_of_range_are_an_error_on_the_host(loss, labels):
         loss(ad.Variable(np.zeros((2, 3))), np.array(labels))
 
 
+def test_device_labels_are_read_only_inside_debug_checks(no_host_sync):
+    import array_api_strict as xps
+
+    dev = xps.Device("device1")
+    logits = ad.Variable(xps.zeros((2, 3), dtype=xps.float64, device=dev))
+    labels = xps.asarray([0, 7], device=dev)
+    F.cross_entropy(logits, labels)  # not read: no host synchronisation, no check
+
+
+def test_debug_checks_read_device_labels():
+    xps = pytest.importorskip("array_api_strict")
+    dev = xps.Device("device1")
+    logits = ad.Variable(xps.zeros((2, 3), dtype=xps.float64, device=dev))
+    with ad.debug_checks():
+        with pytest.raises(IndexError, match="class label 7 is out of range"):
+            F.cross_entropy(logits, xps.asarray([0, 7], device=dev))
+        with pytest.raises(IndexError, match="class label -1"):
+            F.nll_loss(logits, xps.asarray([-1, 0], device=dev))
+        F.cross_entropy(logits, xps.asarray([0, 2], device=dev))  # in range
+
+
 def test_torch_class_labels_on_the_cpu_are_checked_too():
     torch = pytest.importorskip("torch")
     with pytest.raises(IndexError, match="out of range"):

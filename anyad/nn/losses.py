@@ -6,7 +6,8 @@ are differentiable too, integer class labels are not) and reduces with
 as torch's losses expect them (no silent broadcasting of a (4, 1) prediction
 against a (4,) target), and class labels must lie in range: checked where the
 labels are in host memory (NumPy, torch on the CPU), where it costs no
-synchronisation; labels on a device are not read.
+synchronisation; labels on a device are read only inside
+:func:`anyad.debug_checks`.
 
 Cross-entropy with integer labels needs a gather of one log-probability per
 row. The Array API's ``take_along_axis`` is not an anyad primitive yet, so the
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _backend
+from .._state import current
 from ..ops import add, log1p, exp, logsumexp, mean, multiply, negative, subtract, sum, where, greater_equal
 from ..variable import Variable
 
@@ -74,13 +76,14 @@ def _same_shape(a: Any, b: Any, name: str) -> None:
 
 
 def _check_labels(labels: Any, n_classes: int, name: str) -> None:
-    """Class labels in ``[0, n_classes)``: checked where they are in host memory."""
+    """Class labels in ``[0, n_classes)``: checked where they are in host memory,
+    and on a device inside :func:`anyad.debug_checks` (it reads them back)."""
     mod = type(labels).__module__
     on_host = mod == "numpy" or (mod.startswith("torch") and getattr(labels.device, "type", "") == "cpu")
-    if not on_host or 0 in tuple(labels.shape):
+    if (not on_host and not current().debug) or 0 in tuple(labels.shape):
         return
     xp = _backend.namespace_of(labels)
-    low, high = int(xp.min(labels)), int(xp.max(labels))
+    low, high = _backend.to_numpy(xp.min(labels)).item(), _backend.to_numpy(xp.max(labels)).item()
     if low < 0 or high >= n_classes:
         bad = low if low < 0 else high
         raise IndexError(f"anyad.nn.functional.{name}: class label {bad} is out of range for {n_classes} classes")
