@@ -260,6 +260,9 @@ def _complex_programs(m):
         "abs(tanh(z)) ** 2": lambda x: absolute(tanh(0.3 * x + 0.2j)) ** 2,
         "real(z ** (0.5 + 1j))": lambda x: real((x + 2.0 + 1j) ** (0.5 + 1j)),
         "imag(z * w) with w complex data": lambda x: imag(x * (x * 1j + 1.0)),
+        "imag(sign(z)) + real(sign(w))": lambda x: imag(m.sgn(x * (1 + 2j) + 0.5j) if m.__name__ == "torch"
+                                                        else m.sign(x * (1 + 2j) + 0.5j))
+        + real(m.sgn(x * (2 - 1j) - 1j) if m.__name__ == "torch" else m.sign(x * (2 - 1j) - 1j)),
     }
 
 
@@ -289,6 +292,12 @@ def test_complex_intermediates_through_matmul_and_fft_match_torch():
     f(torch, at, bt).backward()
     np.testing.assert_allclose(ga, at.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-12)
+
+
+def test_complex_matrices_through_pinv_are_an_error_not_a_wrong_gradient():
+    with pytest.raises(NotImplementedError, match="pinv: gradients through complex matrices"):
+        ad.grad(lambda a: ad.sum(ad.abs(ad.pinv(a * (1 + 1j)))))(np.eye(2))
+    np.testing.assert_allclose(ad.pinv(ad.Variable(np.eye(2) * (1 + 1j))).value, np.eye(2) * (0.5 - 0.5j))
 
 
 def test_complex_intermediates_match_central_differences():

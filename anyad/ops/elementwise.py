@@ -368,8 +368,22 @@ def _zero_grad(g: Any, ans: Any, x: Any) -> Any:
     return zeros_like(g)
 
 
-sign = _unary("sign", OpType.SIGN, lambda xp, x: xp.sign(x), _zero_grad,
-              "Elementwise sign (-1, 0 or 1); its gradient is 0.",
+def _sign_vjp(g: Any, ans: Any, x: Any) -> Any:
+    # real: piecewise constant, 0. complex: sign(z) = z / |z|, whose gradient (PyTorch's
+    # convention, as torch.sgn) is (g - Re(g conj(w)) w) / |z|, and 0 at 0
+    if not is_complex(x):
+        return zeros_like(g)
+    from .elementwise_extra import conj, real
+
+    magnitude = abs(x)
+    zero = equal(magnitude, 0.0)
+    return where(zero, 0.0, divide(subtract(g, multiply(real(multiply(g, conj(ans))), ans)),
+                                   where(zero, 1.0, magnitude)))
+
+
+sign = _unary("sign", OpType.SIGN, lambda xp, x: xp.sign(x), _sign_vjp,
+              "Elementwise sign (-1, 0 or 1); its gradient is 0. For a complex ``z``, ``z / |z|``\n"
+              "    (differentiable, as ``torch.sgn``).",
               "    >>> ad.sign(ad.Variable([-2.0, 0.0, 3.0]))\n    Variable([-1.  0.  1.])")
 floor = _unary("floor", OpType.FLOOR, lambda xp, x: xp.floor(x), _zero_grad,
                "Elementwise floor; its gradient is 0.",
@@ -478,6 +492,7 @@ for _p in (add.primitive, subtract.primitive, multiply.primitive, divide.primiti
            round.primitive, trunc.primitive):
     _p.jvp = diagonal_jvp(_p)
 del _p
+sign.primitive.holomorphic = False  # its complex rule is written in PyTorch's convention
 
 
 def astype(*args, **kwargs):
