@@ -186,6 +186,32 @@ def is_real_floating(value: Any) -> bool:
 _REAL_FLOATING: dict = {}
 
 
+def is_floating(value: Any) -> bool:
+    """Is ``value`` an array of a real or complex floating dtype (what can be
+    differentiated)? Cached per dtype object, as :func:`is_real_floating`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anyad._backend import is_floating
+    >>> is_floating(np.ones(2, dtype=np.complex64)), is_floating(np.arange(2))
+    (True, False)
+    """
+    dtype = value.dtype
+    key = (type(dtype), dtype)
+    try:
+        return _FLOATING[key]
+    except KeyError:
+        answer = bool(namespace_of(value).isdtype(dtype, ("real floating", "complex floating")))
+        _FLOATING[key] = answer
+        return answer
+    except TypeError:
+        return bool(namespace_of(value).isdtype(dtype, ("real floating", "complex floating")))
+
+
+_FLOATING: dict = {}
+
+
 def backend_name(xp: Any) -> str:
     """A short human name for a namespace, for error messages."""
     name = _NAME_BY_NS.get(id(xp))

@@ -56,21 +56,21 @@ def _nested(leaves: Sequence[Any]) -> bool:
 
 
 def _check_float(x: Any, what: str, k: int) -> Any:
-    """The raw array of input ``k``, which must be real floating (Python
-    numbers become arrays of the current backend)."""
+    """The raw array of input ``k``, which must be real or complex floating
+    (Python numbers become arrays of the current backend)."""
     raw = x.value if isinstance(x, Variable) else x
-    if type(raw) in (int, float, bool) or isinstance(raw, (list, tuple)):
-        if type(raw) is float or isinstance(raw, (list, tuple)):
+    if type(raw) in (int, float, bool, complex) or isinstance(raw, (list, tuple)):
+        if type(raw) in (float, complex) or isinstance(raw, (list, tuple)):
             raw = _backend.current_backend().asarray(raw)
     try:
         xp = _backend.namespace_of(raw)
     except TypeError:
         xp = None
-    if xp is None or not hasattr(raw, "dtype") or not _backend.is_real_floating(raw):
+    if xp is None or not hasattr(raw, "dtype") or not _backend.is_floating(raw):
         desc = _backend.describe(raw) if xp is not None else type(raw).__name__
         raise TypeError(
-            f"anyad.{what}: input {k} is {desc}; only real floating-point arrays can be differentiated "
-            "(convert it with astype(x, 'float64'), or leave it out of argnums)"
+            f"anyad.{what}: input {k} is {desc}; only floating-point (real or complex) arrays can be "
+            "differentiated (convert it with astype(x, 'float64'), or leave it out of argnums)"
         )
     return raw
 

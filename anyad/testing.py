@@ -44,7 +44,10 @@ def _random_like(xp: Any, x: Any, seed: int) -> Any:
     i = xp.astype(xp.arange(n, device=_backend.device_of(x)), xp.float64)
     v = xp.sin(i * 12.9898 + 78.233 * (seed + 1)) * 43758.5453
     v = (v - xp.floor(v)) * 2.0 - 1.0
-    return xp.astype(xp.reshape(v, tuple(x.shape)), x.dtype)
+    v = xp.reshape(v, tuple(x.shape))
+    if _is_complex(x):  # an imaginary part of its own
+        return xp.astype(v, x.dtype) + xp.astype(_random_like(xp, xp.real(x), seed + 7919), x.dtype) * 1j
+    return xp.astype(v, x.dtype)
 
 
 def _scalarize(f: Callable, cotangents: list | None, xs: Sequence[Any]) -> tuple[Any, list]:
@@ -55,7 +58,7 @@ def _scalarize(f: Callable, cotangents: list | None, xs: Sequence[Any]) -> tuple
         for k, o in enumerate(outs):
             ro = _raw(o)
             cotangents.append(_random_like(_backend.namespace_of(ro), ro, 1000 + k))
-    from .ops import multiply, sum
+    from .ops import multiply, real, sum
 
     total = None
     for o, w in zip(outs, cotangents):
@@ -63,7 +66,8 @@ def _scalarize(f: Callable, cotangents: list | None, xs: Sequence[Any]) -> tuple
             continue
         ro = _raw(o)
         wk = w if _dtype_name(ro) == _dtype_name(w) else _backend.namespace_of(w).astype(w, ro.dtype)
-        term = sum(multiply(o, wk))
+        # a complex output enters as Re(sum(conj(w) o)): the scalar stays real
+        term = sum(real(multiply(o, _conj(wk)))) if _is_complex(ro) else sum(multiply(o, wk))
         total = term if total is None else total + term
     return total, cotangents
 
@@ -145,16 +149,22 @@ def gradcheck(
         dev = _backend.device_of(x)
         idx = xp.arange(n, device=dev)
         zero = xp.zeros(n, dtype=x.dtype, device=dev)
+        # a complex input: differences along the real and the imaginary part, and
+        # the gradient of PyTorch's convention, dL/dx + i dL/dy
+        directions = (1.0, 1j) if _is_complex(x) else (1.0,)
         numeric = []
         for j in range(n):
-            step = xp.where(idx == j, eps, zero)
-            args_p = list(x64)
-            args_m = list(x64)
-            args_p[i] = xp.reshape(flat + step, tuple(x.shape))
-            args_m[i] = xp.reshape(flat - step, tuple(x.shape))
-            fp, _ = _scalarize(f, w64, args_p)
-            fm, _ = _scalarize(f, w64, args_m)
-            numeric.append(float(_raw(fp) - _raw(fm)) / (2 * eps))
+            value = 0.0
+            for d in directions:
+                step = xp.where(idx == j, xp.asarray(eps * d, dtype=x.dtype, device=dev), zero)
+                args_p = list(x64)
+                args_m = list(x64)
+                args_p[i] = xp.reshape(flat + step, tuple(x.shape))
+                args_m[i] = xp.reshape(flat - step, tuple(x.shape))
+                fp, _ = _scalarize(f, w64, args_p)
+                fm, _ = _scalarize(f, w64, args_m)
+                value = value + d * float(_raw(fp) - _raw(fm)) / (2 * eps)
+            numeric.append(value)
         _compare(analytic[slot], numeric, raws[i], i, atol, rtol, "gradcheck")
     if check_forward:
         _check_forward(f, raws, x64, list(argnums), eps, atol, rtol)
@@ -232,14 +242,22 @@ def _is_float(x: Any) -> bool:
     if not hasattr(x, "dtype"):
         return False
     xp = _backend.namespace_of(x)
-    return xp.isdtype(x.dtype, "real floating")
+    return xp.isdtype(x.dtype, ("real floating", "complex floating"))
+
+
+def _is_complex(x: Any) -> bool:
+    return hasattr(x, "dtype") and _backend.namespace_of(x).isdtype(x.dtype, "complex floating")
+
+
+def _conj(w: Any) -> Any:
+    return _backend.namespace_of(w).conj(w) if _is_complex(w) else w
 
 
 def _to64(x: Any) -> Any:
     if not _is_float(x):
         return x
     xp = _backend.namespace_of(x)
-    return xp.astype(x, xp.float64)
+    return xp.astype(x, xp.complex128 if _is_complex(x) else xp.float64)
 
 
 def _compare(analytic: Any, numeric: Any, x: Any, i: int, atol: Any, rtol: Any, what: str,

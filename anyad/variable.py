@@ -315,9 +315,9 @@ def refuse_object_arrays(value: Any, what: str) -> None:
 
 
 def _check_differentiable_dtype(value: Any, what: str) -> None:
-    if not _backend.is_real_floating(value):
+    if not _backend.is_floating(value):
         raise TypeError(
-            f"anyad.{what}: only real floating-point Variables can be differentiated, got "
+            f"anyad.{what}: only floating-point (real or complex) Variables can be differentiated, got "
             f"{_backend.describe(value)}; create it with a floating dtype, e.g. "
             "Variable(x, dtype='float64')"
         )

@@ -224,7 +224,7 @@ def test_gradient_checks_its_arguments():
         g.gradient(np.ones(1), [a])
     with pytest.raises(TypeError, match="dxs must be Tensors or Variables"):
         g.gradient(a * a, [np.ones(1)])
-    with pytest.raises(TypeError, match="only real floating-point"):
+    with pytest.raises(TypeError, match=r"only floating-point \(real or complex\)"):
         g.gradient(a * a, [ad.Tensor([1], dtype="int64")])
     with pytest.raises(TypeError, match="expected Tensors or Variables"):
         g.add_variables(np.ones(1))

@@ -22,12 +22,15 @@ def worst_disagreement(analytic: Any, numeric: Sequence[float], shape: tuple, at
     >>> worst_disagreement(np.array([1.0, 2.0]), [1.0, 2.5], (2,), 1e-6, 1e-4)
     ((1,), 2.0, 2.5, 1, 2)
     """
-    num = np.asarray(numeric, dtype=np.float64).reshape(shape)
-    ana = np.zeros_like(num) if analytic is None else np.asarray(analytic, dtype=np.float64).reshape(shape)
+    num = np.asarray(numeric)
+    dtype = np.complex128 if np.iscomplexobj(num) or np.iscomplexobj(analytic) else np.float64
+    num = num.astype(dtype).reshape(shape)
+    ana = np.zeros_like(num) if analytic is None else np.asarray(analytic, dtype=dtype).reshape(shape)
     excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
     bad = ~(excess <= 0)  # NaN counts as a failure
     if not bad.any():
         return None
     flat = int(np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)))
     k = tuple(int(j) for j in np.unravel_index(flat, num.shape)) if num.ndim else ()
-    return k, float(ana[k]), float(num[k]), int(bad.sum()), int(num.size)
+    value = complex if dtype is np.complex128 else float
+    return k, value(ana[k]), value(num[k]), int(bad.sum()), int(num.size)
