@@ -94,6 +94,12 @@ def _build_rev(rec: _Recorded) -> list:
 
 
 def _build_fwd(rec: _Recorded) -> list:
+    for k, x in enumerate(rec.xs):
+        if not _backend.is_real_floating(x.value):  # a complex input: real directions only would be half of it
+            raise NotImplementedError(
+                f"anyad.jacfwd: input {k} is complex ({_backend.describe(x.value)}); the forward-mode "
+                "Jacobian of complex inputs is not supported yet: use jacrev (rows in PyTorch's "
+                "convention) or jvp along the directions you need")
     nx = len(rec.xs)
     sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested)
     cols: list = [[[] for _ in range(nx)] for _ in rec.out_leaves]

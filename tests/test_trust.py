@@ -362,6 +362,15 @@ def test_complex_leaves_against_central_differences(name):
     assert ad.gradgradcheck(fa, [Z0])
 
 
+def test_jacobians_of_complex_inputs():
+    z0 = np.array([0.5 + 1j, -1.2 + 0.3j])
+    np.testing.assert_allclose(ad.jacrev(lambda z: ad.abs(z) ** 2)(z0), np.diag(2 * z0))  # rows: gradients
+    with pytest.raises(NotImplementedError, match="jacfwd: input 0 is complex"):
+        ad.jacfwd(lambda z: ad.abs(z) ** 2)(z0)
+    with pytest.raises(NotImplementedError, match="jacfwd"):
+        ad.hessian(lambda z: ad.sum(ad.abs(z) ** 2))(z0)
+
+
 def test_complex_leaf_descent_convention():
     """For L = |z|^2 the gradient is 2z, so z - lr * grad descends."""
     z = ad.Variable(np.array([3.0 + 4.0j]), requires_grad=True)
