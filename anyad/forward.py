@@ -29,7 +29,9 @@ from ._state import ALL, recording
 from .backprop import backprop, rule_gradients, rule_inputs
 from .graph import GraphFreedError, Node, out_meta, toposort, vertex
 from .ops._core import unbroadcast
+from .ops._helpers import is_complex
 from .ops.elementwise import add, multiply
+from .ops.elementwise_extra import conj
 from .ops.manipulation import astype, broadcast_to
 from .ops.reductions import sum as reduce_sum
 from .variable import Variable, wrap
@@ -209,6 +211,8 @@ def _transposed_jvp(prim: Any, ts: tuple, args: tuple, kw: dict | None, node: No
                 "jvp rule (for a custom function: defjvp)"
             )
         (jt,) = backprop([total], [None], [g], create_graph=create, retain_graph=create)
+        if is_complex(g):  # total is holomorphic in g: its gradient (PyTorch's convention) is conj(J t)
+            jt = conj(jt)
     return jt
 
 

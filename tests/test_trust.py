@@ -73,6 +73,20 @@ def test_set_operations_built_on_unique_differentiate():
     np.testing.assert_array_equal(b.grad, [4.0])
 
 
+@pytest.mark.parametrize("x0, axis", [
+    (np.array([0.0, 0.0, 2.0, 3.0]), None),
+    (np.array([[0.0, 2.0, 0.0], [1.5, 0.0, 0.0]]), 1),
+    (np.array([[0.0, 2.0, 0.5], [1.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), 0),
+])
+def test_prod_second_derivatives_with_several_zeros(x0, axis):
+    """The Hessian of prod([0, 0, 2, 3]) was all zeros; H[0, 1] is 6."""
+    f = (lambda x: ad.prod(x)) if axis is None else (lambda x: ad.sum(ad.prod(x, axis=axis)))
+    if axis is None:
+        np.testing.assert_array_equal(ad.hessian(f)(x0), [[0, 6, 0, 0], [6, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert ad.gradcheck(lambda x: ad.prod(x, axis=axis), [x0])
+    assert ad.gradgradcheck(lambda x: ad.prod(x, axis=axis), [x0])
+
+
 def test_pow_mixed_derivative_at_a_zero_exponent():
     mixed = ad.grad(lambda a, b: ad.grad(lambda a: a ** b)(a), argnums=1)
     for a in (2.0, 0.5, 3.0):

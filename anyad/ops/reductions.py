@@ -112,19 +112,34 @@ def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     return apply(_MEAN, (x,), {"axis": normalize_axis(axis, _ndim(x), "mean"), "keepdims": keepdims})
 
 
-def _prod_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
-    # d prod / d x_i = product of the others. ans / x_i is that product where
-    # x_i != 0; at a zero it is the product of the others when x_i is the only
-    # zero of its slice, and 0 when there are more.
+def _others(x: Any, axis: Any) -> Any:
+    """For each element, the product of the other elements of its slice: the
+    product of those before it times the product of those after it (exclusive
+    cumulative products, forward and reversed). No division, so it is exact at
+    zeros, and differentiable there: the second derivatives of ``prod`` (the
+    products of all but two) are right with any number of zeros."""
+    from .manipulation import permute_dims
+    from .sorting import cumulative_prod
+
     shape = tuple(x.shape)
-    g = _expand(g, shape, axis, keepdims)
-    zero = equal(x, 0)
-    dt = g.dtype
-    nonzero_x = where(zero, ones_like(x), x)
-    others = prod(nonzero_x, axis=axis, keepdims=True)
-    one_zero = astype(equal(sum(astype(zero, dt), axis=axis, keepdims=True), 1), dt)
-    ans_k = ans if keepdims else reshape(ans, _kept_shape(shape, axis))
-    return multiply(g, where(zero, multiply(others, one_zero), divide(ans_k, nonzero_x)))
+    nd = len(shape)
+    reduced = tuple(range(nd)) if axis is None else tuple(axis)
+    order = tuple(i for i in range(nd) if i not in reduced) + reduced
+    xt = x if order == tuple(range(nd)) else permute_dims(x, order)
+    n = _count(shape, reduced)
+    flat = reshape(xt, tuple(shape[i] for i in order[:nd - len(reduced)]) + (n,))
+    head = (Ellipsis, slice(0, n))
+    before = getitem(cumulative_prod(flat, axis=-1, include_initial=True), head)
+    after = flip(getitem(cumulative_prod(flip(flat, axis=-1), axis=-1, include_initial=True), head), axis=-1)
+    others = reshape(multiply(before, after), tuple(shape[i] for i in order))
+    if order == tuple(range(nd)):
+        return others
+    return permute_dims(others, tuple(order.index(i) for i in range(nd)))
+
+
+def _prod_vjp(g: Any, ans: Any, x: Any, *, axis: Any, keepdims: bool) -> Any:
+    # d prod / d x_i = the product of the other elements of its slice
+    return layout_like(multiply(_expand(g, tuple(x.shape), axis, keepdims), _others(x, axis)), x)  # dask: x's chunks
 
 
 _PROD = Primitive("prod", OpType.PROD, lambda xp, x, axis, keepdims: xp.prod(x, axis=axis, keepdims=keepdims),
