@@ -160,56 +160,52 @@ def namespace_of(value: Any) -> Any:
         return _resolve_namespace(value)
 
 
-def is_real_floating(value: Any) -> bool:
-    """Is ``value`` an array of a real floating dtype? Cached per dtype object:
+def isdtype_cached(value: Any, kind: Any) -> bool:
+    """``namespace.isdtype(value.dtype, kind)``, cached per dtype object and kind:
     NumPy's ``isdtype`` costs microseconds, more than a kernel on a small array.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from anyad._backend import is_real_floating
-    >>> is_real_floating(np.ones(2, dtype=np.float32)), is_real_floating(np.arange(2))
-    (True, False)
+    >>> isdtype_cached(np.ones(2, dtype=np.complex64), "complex floating")
+    True
     """
     dtype = value.dtype
-    key = (type(dtype), dtype)  # the type first: dtypes of two libraries are never compared
+    key = (kind, type(dtype), dtype)  # the type first: dtypes of two libraries are never compared
     try:
-        return _REAL_FLOATING[key]
+        return _ISDTYPE[key]
     except KeyError:
-        answer = bool(namespace_of(value).isdtype(dtype, "real floating"))
-        _REAL_FLOATING[key] = answer
+        answer = _ISDTYPE[key] = bool(namespace_of(value).isdtype(dtype, kind))
         return answer
     except TypeError:  # an unhashable dtype object: ask every time
-        return bool(namespace_of(value).isdtype(dtype, "real floating"))
+        return bool(namespace_of(value).isdtype(dtype, kind))
 
 
-_REAL_FLOATING: dict = {}
+_ISDTYPE: dict = {}  # (kind, dtype type, dtype) -> answer (a memo of fixed facts)
 
 
-def is_floating(value: Any) -> bool:
-    """Is ``value`` an array of a real or complex floating dtype (what can be
-    differentiated)? Cached per dtype object, as :func:`is_real_floating`.
+def is_real_floating(value: Any) -> bool:
+    """Is ``value`` an array of a real floating dtype?
 
     Examples
     --------
     >>> import numpy as np
-    >>> from anyad._backend import is_floating
+    >>> is_real_floating(np.ones(2, dtype=np.float32)), is_real_floating(np.arange(2))
+    (True, False)
+    """
+    return isdtype_cached(value, "real floating")
+
+
+def is_floating(value: Any) -> bool:
+    """Is ``value`` an array of a real or complex floating dtype (what can be differentiated)?
+
+    Examples
+    --------
+    >>> import numpy as np
     >>> is_floating(np.ones(2, dtype=np.complex64)), is_floating(np.arange(2))
     (True, False)
     """
-    dtype = value.dtype
-    key = (type(dtype), dtype)
-    try:
-        return _FLOATING[key]
-    except KeyError:
-        answer = bool(namespace_of(value).isdtype(dtype, ("real floating", "complex floating")))
-        _FLOATING[key] = answer
-        return answer
-    except TypeError:
-        return bool(namespace_of(value).isdtype(dtype, ("real floating", "complex floating")))
-
-
-_FLOATING: dict = {}
+    return isdtype_cached(value, ("real floating", "complex floating"))
 
 
 def backend_name(xp: Any) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._backend import namespace_of as _namespace
+from ._backend import isdtype_cached, namespace_of as _namespace
 from ._saves import Meta
 from ._state import ALL, current, pop as _pop_state, push as _push_state
 from .graph import Node, toposort, vertex
@@ -238,14 +238,5 @@ def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, cr
 Variable.backward = backward
 
 
-_COMPLEX: dict = {}  # (dtype type, dtype) -> whether it is complex (a memo of fixed facts)
-
-
 def _is_complex(x: Any) -> bool:
-    dt = x.dtype
-    key = (type(dt), dt)  # never compares one library's dtypes with another's (array_api_strict warns)
-    c = _COMPLEX.get(key)
-    if c is None:
-        raw = x.value if isinstance(x, Variable) else x
-        c = _COMPLEX[key] = bool(_namespace(raw).isdtype(dt, "complex floating"))
-    return c
+    return isdtype_cached(x.value if isinstance(x, Variable) else x, "complex floating")
