@@ -87,6 +87,33 @@ def test_prod_second_derivatives_with_several_zeros(x0, axis):
     assert ad.gradgradcheck(lambda x: ad.prod(x, axis=axis), [x0])
 
 
+def _cumprod_hessian(x, w):
+    """The exact Hessian of sum_j w_j prod_{k<=j} x_k: H[a, b] (a != b) is
+    sum_{j >= max(a, b)} w_j prod_{k <= j, k not in (a, b)} x_k."""
+    n = len(x)
+    h = np.zeros((n, n))
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                h[a, b] = sum(w[j] * np.prod([x[k] for k in range(j + 1) if k not in (a, b)])
+                              for j in range(max(a, b), n))
+    return h
+
+
+@pytest.mark.parametrize("x0", [[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 0.0, 2.0, 3.0], [0.0, 1.5, 0.0, 0.0, 2.0],
+                                [1.5, -2.0, 0.5, 3.0, 0.7]])
+def test_cumulative_prod_second_derivatives_at_zeros(be, x0):
+    """The Hessian was asymmetric with two zeros in a slice (H[1, 3] = 36, H[3, 1] = 0):
+    the rule zeroed the partials of every zero after the first."""
+    x0 = np.array(x0)
+    w = np.arange(1.0, len(x0) + 1.0)
+    f = lambda x: ad.sum(ad.cumulative_prod(x) * be.array(w))  # noqa: E731
+    np.testing.assert_allclose(be.to_numpy(ad.hessian(f)(be.array(x0))), _cumprod_hessian(x0, w), atol=1e-12)
+    for initial in (False, True):
+        g = lambda x: ad.cumulative_prod(x, axis=1, include_initial=initial)  # noqa: E731
+        assert ad.gradgradcheck(g, [be.array(np.stack([x0, x0[::-1]]))])
+
+
 def test_pow_mixed_derivative_at_a_zero_exponent():
     mixed = ad.grad(lambda a, b: ad.grad(lambda a: a ** b)(a), argnums=1)
     for a in (2.0, 0.5, 3.0):

@@ -18,11 +18,10 @@ from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply
 from ._helpers import like, namespace, raw, records
-from .creation import ones_like, zeros_like
-from .elementwise import divide, equal, logical_and, multiply, not_equal, subtract, where
+from .creation import zeros_like
+from .elementwise import add, multiply, not_equal, subtract
 from .indexing import getitem
-from .manipulation import astype, concat, flip
-from .reductions import cumulative_sum
+from .manipulation import astype, concat
 
 __all__ = ["take_along_axis", "cumulative_prod", "sort", "argsort", "searchsorted", "diff"]
 
@@ -119,26 +118,44 @@ def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
     return apply(_TAKE_ALONG, (x, raw(indices)), {"axis": axis % ndim})
 
 
-def _reverse_cumsum(v: Any, axis: int) -> Any:
-    return flip(cumulative_sum(flip(v, axis=axis), axis=axis), axis=axis)
+def _shift_back(v: Any, s: int, axis: int) -> Any:
+    """``v[i + s]`` along ``axis``, zero past the end."""
+    n = v.shape[axis]
+    if s >= n:
+        return zeros_like(v)
+    head = (slice(None),) * axis
+    return concat([getitem(v, head + (slice(s, None), Ellipsis)),
+                   zeros_like(getitem(v, head + (slice(n - s, None), Ellipsis)))], axis=axis)
+
+
+def _reverse_linear_scan(a: Any, b: Any, axis: int) -> Any:
+    """``r`` with ``r[i] = b[i] + a[i] * r[i + 1]`` (``r`` is 0 past the end),
+    by recursive doubling: ceil(log2 n) rounds of multiplies and adds, no
+    division, so it is exact (to every order) where ``a`` holds zeros."""
+    s = 1
+    n = b.shape[axis]
+    while s < n:
+        b = add(b, multiply(a, _shift_back(b, s, axis)))
+        s *= 2
+        if s < n:
+            a = multiply(a, _shift_back(a, s // 2, axis))
+    return b
 
 
 def _cumprod_vjp(g: Any, ans: Any, x: Any, *, axis: int, include_initial: bool) -> Any:
+    # d/dx_i of sum_j g_j prod_{k<=j} x_k is before_i * r_i, with before_i =
+    # prod_{k<i} x_k (an exclusive cumulative product) and r_i = sum_{j>=i} g_j
+    # prod_{i<k<=j} x_k = g_i + x_{i+1} r_{i+1}: no division, so the rule (and its
+    # own derivatives) are exact with any number of zeros in a slice.
+    head = (slice(None),) * axis
     if include_initial:  # out[i] multiplies x[:i]: drop the leading empty product
-        key = (slice(None),) * axis + (slice(1, None), Ellipsis)
-        g = getitem(g, key)
-        ans = getitem(ans, key)
-    dt = g.dtype
-    zero = equal(x, 0)
-    # where x_i != 0: sum_{j >= i} g_j ans_j / x_i
-    safe = where(zero, ones_like(x), x)
-    grad = divide(_reverse_cumsum(multiply(g, ans), axis), safe)
-    # the first zero of a slice: sum_{j >= i} g_j cumprod(y)_j, with y = x where that zero is 1;
-    # elements after the first zero get 0 (their products all hold that zero)
-    first = logical_and(zero, equal(cumulative_sum(astype(zero, dt), axis=axis), 1))
-    y = where(first, ones_like(x), x)
-    at_first = _reverse_cumsum(multiply(g, cumulative_prod(y, axis=axis)), axis)
-    return where(first, at_first, where(zero, zeros_like(grad), grad))
+        g = getitem(g, head + (slice(1, None), Ellipsis))
+    n = x.shape[axis]
+    if n == 0:
+        return zeros_like(g)
+    before = getitem(cumulative_prod(x, axis=axis, include_initial=True), head + (slice(0, n), Ellipsis))
+    r = _reverse_linear_scan(_shift_back(x, 1, axis), g, axis)
+    return multiply(before, r)
 
 
 _CUMPROD = Primitive(
