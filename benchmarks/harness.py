@@ -216,7 +216,8 @@ def run(args: argparse.Namespace, log: Any = print) -> dict:
            "config": {"quick": args.quick, "repeat": args.repeat, "warmup": args.warmup,
                       "budget_s": args.budget, "clock": args.clock,
                       "seed": args.seed, "memory": args.memory, "backends": sorted(backends),
-                      "impl_filter": args.impl, "command": " ".join(["python -m benchmarks", *sys.argv[1:]])},
+                      "impl_filter": args.impl,
+                      "command": report.portable_command(["python", "-m", "benchmarks", *sys.argv[1:]])},
            "workloads": runs, "elapsed_s": None}
     report.derive(out, args.clock)
     out["elapsed_s"] = time.perf_counter() - t0

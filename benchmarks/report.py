@@ -1,17 +1,19 @@
-"""Results: ratios to the floor, rates, the issue's targets, and their renderings
+"""Results: ratios to the floor, rates, the performance targets, and their renderings
 (terminal table, Markdown, JSON)."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 from typing import Any
 
-__all__ = ["TARGETS", "derive", "terminal", "markdown", "write_json"]
+__all__ = ["TARGETS", "derive", "terminal", "markdown", "write_json", "portable_command"]
 
 FLOOR = "floor (hand-written)"
 
-#: (workload, numerator, denominator, at most, what the issue asks); a tuple of
+#: (workload, numerator, denominator, at most, what is asked); a tuple of
 #: numerators: the first one present in the run
 TARGETS = [
     ("mlp", "anyad eager [numpy]", f"{FLOOR} [numpy]", 1.05, "mlp: anyad eager <= 1.05x the floor"),
@@ -28,8 +30,26 @@ TARGETS = [
     ("hvp", "anyad jit [numpy]", "jax jit [jax]", 1.0, "hvp: compiled replay no slower than jax.jit"),
     ("deep", "anyad eager [numpy]", "torch eager [torch]", 0.5, "deep: anyad eager <= 0.5x torch eager"),
     ("xor", ("anyad Tensor/Graph [numpy]", "anyad eager [numpy]"), "python-autodiff [numpy]", 0.5,
-     "xor (issue 3): the same program with anyad <= 0.5x python-autodiff"),
+     "xor: the same program with anyad <= 0.5x python-autodiff"),
 ]
+
+
+def portable_command(command: str | list) -> str:
+    """The command line of a run as a report shows it: file arguments by their
+    names only, so no page shows the folders of the machine it ran on.
+
+    >>> portable_command("python -m benchmarks --json /home/me/run/b.json --plot=/tmp/b.png -w xor")
+    'python -m benchmarks --json b.json --plot=b.png -w xor'
+    """
+    # (a stored string: Windows separators read as '/', so shlex keeps them)
+    words = shlex.split(command.replace("\\", "/")) if isinstance(command, str) else list(command)
+    out = []
+    for word in words:
+        flag, eq, value = word.partition("=") if word.startswith("--") and "=" in word else ("", "", word)
+        if "/" in value or "\\" in value:  # a path, on any system: keep its last part
+            value = re.split(r"[/\\]", value.rstrip("/\\"))[-1] or value
+        out.append(f"{flag}{eq}{value}" if eq else value)
+    return " ".join(shlex.quote(w) if w and " " in w else w for w in out)
 
 
 def _floor_for(results: list, res: dict) -> dict | None:
@@ -166,7 +186,7 @@ def markdown(out: dict) -> str:
                      f"{b.get('num_threads')} threads, {b.get('file')})"
                      for b in m["blas"] if b.get("user_api") == "blas")
     load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
-    lines = [f"Measured {m['date']} with `{out['config']['command']}` "
+    lines = [f"Measured {m['date']} with `{portable_command(out['config']['command'])}` "
              f"(anyad {m['anyad']['version']}, commit {m['anyad']['commit']}).", "",
              f"* CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['cpus_usable']} usable), "
              f"{m['memory_gib']} GiB; load average at the end {load}",
