@@ -127,6 +127,10 @@ class OpType(enum.Enum):
     SVDVALS = 107
     I_TIMES = 108
     AS_COMPLEX = 109
+    # convolution (anyad.ops.conv)
+    CONV = 120
+    PATCHES = 121
+    FOLD = 122
 
 
 class Primitive:

@@ -23,11 +23,22 @@ from ..ops import (
 from ..ops.reductions import softmax as _softmax
 from ..variable import Variable
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, one_hot
+from .conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, pad, unfold,
+)
+from .normalization import batch_norm, group_norm
+from .pooling import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+)
 
 __all__ = [
     "relu", "gelu", "sigmoid", "softplus", "tanh", "softmax", "log_softmax", "linear", "dropout",
     "layer_norm", "embedding", "one_hot", "mse_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy_with_logits",
+    # convolution, pooling, normalisation (anyad.nn.conv, .pooling, .normalization)
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pad",
+    "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "batch_norm", "group_norm",
 ]
 
 _SQRT_HALF = math.sqrt(0.5)

@@ -1,0 +1,118 @@
+"""Convolution kernels: the standard has none; this is the one place they live.
+
+Arrays are laid out as in torch: ``(batch, channels, *spatial)``. Three
+kernels serve every convolution, transposed convolution and pooling in
+:mod:`anyad.ops.conv`:
+
+* :func:`patches` (im2col): the ``K = prod(kernel)`` strided windows of an
+  array, ``(N, C, *S) -> (N, C, K, *O)``, from ``K`` strided slices;
+* :func:`fold` (col2im), its adjoint: the windows added back into zeros of
+  ``(N, C, *S)`` (in place where the library allows, ``.at[].add`` on JAX);
+* :func:`conv`: ``patches`` and one batched matrix product per group, or the
+  library's own kernel where it has one (torch ``conv1d/2d/3d``).
+
+Examples
+--------
+>>> import numpy as np
+>>> from anyad import _backend
+>>> xp = _backend.namespace_of(np.zeros(1))
+>>> x = np.arange(5.0).reshape(1, 1, 5)
+>>> patches(xp, x, (2,), (2,), (1,))[0, 0]
+array([[0., 2.],
+       [1., 3.]])
+>>> fold(xp, np.ones((1, 1, 2, 2)), (1, 1, 5), (2,), (2,), (1,))[0, 0]
+array([1., 1., 1., 1., 0.])
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .. import _backend
+
+__all__ = ["out_size", "patches", "fold", "pad", "conv"]
+
+
+def out_size(size: int, k: int, s: int, d: int) -> int:
+    """Windows of ``k`` taps ``d`` apart, every ``s``, that fit in ``size``."""
+    return (size - d * (k - 1) - 1) // s + 1
+
+
+def _windows(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> tuple[tuple, list]:
+    """The output size and, per kernel tap, the slices that pick its window."""
+    outs = tuple(out_size(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
+    keys = []
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        keys.append((slice(None), slice(None)) + tuple(
+            slice(j * d, j * d + s * (o - 1) + 1, s) for j, d, s, o in zip(taps, dilation, stride, outs)))
+    return outs, keys
+
+
+def patches(xp: Any, x: Any, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
+    """The windows of ``x`` (``(N, C, *S)``) as ``(N, C, K, *O)``, taps in C order."""
+    outs, keys = _windows(tuple(x.shape[2:]), kernel, stride, dilation)
+    if any(o <= 0 for o in outs):
+        return xp.zeros(tuple(x.shape[:2]) + (len(keys),) + tuple(max(o, 0) for o in outs), dtype=x.dtype,
+                        device=_backend.device_of(x))
+    return xp.stack([x[k] for k in keys], axis=2)
+
+
+def fold(xp: Any, cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
+    """Zeros of ``shape`` with each window of ``cols`` (``(N, C, K, *O)``) added in place."""
+    _, keys = _windows(tuple(shape[2:]), kernel, stride, dilation)
+    z = xp.zeros(shape, dtype=cols.dtype, device=_backend.device_of(cols))
+    if any(n == 0 for n in cols.shape):
+        return z
+    jax = _backend.backend_name(xp) == "jax"
+    for i, key in enumerate(keys):
+        piece = cols[:, :, i, ...]
+        if jax:
+            z = z.at[key].add(piece)
+        else:
+            z[key] = z[key] + piece
+    return z
+
+
+def pad(xp: Any, x: Any, pads: tuple, value: float = 0.0) -> Any:
+    """``x`` with ``pads`` (one ``(low, high)`` per trailing axis) of ``value`` around it."""
+    lead = len(x.shape) - len(pads)
+    shape = tuple(x.shape[:lead]) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[lead:], pads))
+    key = (slice(None),) * lead + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[lead:], pads))
+    z = xp.full(shape, value, dtype=x.dtype, device=_backend.device_of(x))
+    if _backend.backend_name(xp) == "jax":
+        return z.at[key].set(x)
+    z[key] = x
+    return z
+
+
+def _torch_conv(x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int) -> Any:
+    import torch.nn.functional as tf
+
+    nd = len(stride)
+    if any(lo != hi for lo, hi in pads):
+        x = tf.pad(x, tuple(v for lo_hi in reversed(pads) for v in lo_hi))
+        pads = tuple((0, 0) for _ in pads)
+    fn = (tf.conv1d, tf.conv2d, tf.conv3d)[nd - 1]
+    return fn(x, w, None, stride, tuple(lo for lo, _ in pads), dilation, groups)
+
+
+def conv(xp: Any, x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int) -> Any:
+    """Cross-correlation of ``x`` (``(N, C, *S)``) with ``w`` (``(O, C/groups, *k)``),
+    zero-padded by ``pads``: ``(N, O, *out)``. The caller has checked the shapes."""
+    if (_backend.backend_name(xp) == "torch" and len(stride) <= 3 and x.shape[0] > 0
+            and x.dtype == w.dtype):
+        return _torch_conv(x, w, stride, pads, dilation, groups)
+    if any(lo or hi for lo, hi in pads):
+        x = pad(xp, x, pads)
+    n, c = x.shape[0], x.shape[1]
+    o, kernel = w.shape[0], tuple(w.shape[2:])
+    cols = patches(xp, x, kernel, stride, dilation)
+    outs = tuple(cols.shape[3:])
+    length = 1
+    for v in outs:
+        length *= v
+    k = cols.shape[2]
+    cols = xp.reshape(cols, (n, groups, (c // groups) * k, length))
+    wr = xp.reshape(w, (groups, o // groups, (c // groups) * k))
+    return xp.reshape(xp.matmul(wr, cols), (n, o) + outs)
