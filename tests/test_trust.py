@@ -375,6 +375,13 @@ COMPLEX_FUNCTIONS = {  # name -> (anyad function, torch function) of one complex
                         lambda z: z.reshape(3, 2)[1:] * z[0, 0]),
     "matmul": (lambda z: z @ ad.asarray(W0), lambda z: z @ __import__("torch").tensor(W0)),
     "concat": (lambda z: ad.concat([z, z * 2.0j], axis=0), lambda z: __import__("torch").cat([z, z * 2.0j], 0)),
+    # the holomorphic linear-algebra functions, on the square z @ W0 + 2
+    "inv": (lambda z: ad.inv(z @ ad.asarray(W0) + 2.0),
+            lambda z: __import__("torch").linalg.inv(z @ __import__("torch").tensor(W0) + 2.0)),
+    "solve": (lambda z: ad.solve(z @ ad.asarray(W0) + 2.0, z),
+              lambda z: __import__("torch").linalg.solve(z @ __import__("torch").tensor(W0) + 2.0, z)),
+    "det": (lambda z: ad.det(z @ ad.asarray(W0) + 2.0),
+            lambda z: __import__("torch").linalg.det(z @ __import__("torch").tensor(W0) + 2.0)),
 }
 
 
@@ -421,7 +428,8 @@ def test_complex_leaf_descent_convention():
 
 def test_complex_leaves_through_linalg_decompositions_are_an_error():
     z = ad.Variable(np.eye(2) * (1 + 1j), requires_grad=True)
-    for f in (ad.inv, ad.pinv, lambda a: ad.svd(a).S):
+    for f in (ad.pinv, ad.cholesky, lambda a: ad.slogdet(a).logabsdet, lambda a: ad.svd(a).S,
+              lambda a: ad.qr(a).R, lambda a: ad.eigh(a).eigenvalues):
         with pytest.raises(NotImplementedError, match="complex matrices"):
             f(z)
 

@@ -13,8 +13,9 @@ When nothing is recorded the backend function runs as it is.
 ``eigh``, ``eigvalsh`` and ``cholesky`` read a symmetric input; when
 differentiated they are applied to ``(x + x^T) / 2`` (as JAX does), so the
 gradient is the symmetric one and is exact for any input. Gradients are for
-real floating-point matrices; complex matrices are computed but not
-differentiated (an error says so).
+real floating-point matrices, and for complex ones through the holomorphic
+``inv``, ``solve`` and ``det`` (PyTorch's convention); the other functions
+compute on complex matrices but refuse to differentiate them (an error says so).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def _linalg(xp: Any) -> Any:
         raise TypeError(f"anyad: the {_backend.backend_name(xp)} namespace has no linalg extension") from None
 
 
-def _differentiates(name: str, x: Any) -> bool:
-    """Record ``name`` on ``x``? Complex matrices are computed, never differentiated."""
+def _differentiates(name: str, x: Any, holomorphic: bool = False) -> bool:
+    """Record ``name`` on ``x``? Complex matrices are differentiated only by
+    the holomorphic functions (``inv``, ``solve``, ``det``), whose real rules
+    the engine applies in PyTorch's convention; the others refuse them."""
     if not records(x):
         return False
-    if is_complex(x):
+    if is_complex(x) and not holomorphic:
         if x.requires_grad:
             raise NotImplementedError(
                 f"anyad.linalg.{name}: gradients through complex matrices are not supported "
@@ -162,7 +165,7 @@ def inv(x: Any, /) -> Any:
               [0.   0.25]])
     """
     _square("inv", x)
-    if not _differentiates("inv", x):
+    if not _differentiates("inv", x, holomorphic=True):
         r = raw(x)
         return like(x, _linalg(namespace(r)).inv(r))
     return apply(_INV, (x,))
@@ -193,7 +196,8 @@ def solve(x1: Any, x2: Any, /) -> Any:
     Variable([1.  0.5])
     """
     _square("solve", x1)
-    if not (_differentiates("solve", x1) or _differentiates("solve", x2)):
+    if not (_differentiates("solve", x1, holomorphic=True)
+            or _differentiates("solve", x2, holomorphic=True)):
         r1, r2 = raw(x1), raw(x2)
         return like(x1 if isinstance(x1, Variable) else x2, _linalg(namespace(r1)).solve(r1, r2))
     if len(raw(x2).shape) == 1:
@@ -223,7 +227,7 @@ def det(x: Any, /) -> Any:
            [-1.,  2.]])
     """
     _square("det", x)
-    if not _differentiates("det", x):
+    if not _differentiates("det", x, holomorphic=True):
         r = raw(x)
         return like(x, _linalg(namespace(r)).det(r))
     return apply(_DET, (x,))
