@@ -207,32 +207,86 @@ def rule_gradients(prim: Any, g: Any, wanted: Sequence[bool], args: tuple, kw: d
     return out
 
 
-def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
+def backward(self: Variable, seed: Any = None, *, retain_graph: bool = False, create_graph: bool = False,
+             gradient: Any = None) -> None:
     """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
     Parameters
     ----------
     seed : array, optional
-        The cotangent (default: ones, i.e. the gradient of ``sum(self)``).
+        The cotangent, shaped like ``self``. It may be left out only when
+        ``self`` has one element (a scalar loss), as in torch: for any other
+        shape a seed is required (``y.backward(seed)``, or reduce first:
+        ``ad.sum(y).backward()``).
     retain_graph : bool
         Keep the graph for another backward (default: free it as it is used).
     create_graph : bool
         Make ``.grad`` a differentiable Variable.
+    gradient : array, optional
+        torch's name for ``seed``.
+
+    Warns
+    -----
+    UserWarning
+        When no leaf that requires grad is reached (nothing is accumulated),
+        where torch raises.
 
     Examples
     --------
     >>> from anyad import Variable
->>> x = Variable([1.0, 2.0], requires_grad=True)
+    >>> x = Variable([1.0, 2.0], requires_grad=True)
     >>> (x * x).sum().backward()
     >>> x.grad
     array([2., 4.])
+    >>> (x * x).backward()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    RuntimeError: anyad: backward() of a Variable of shape (2,) needs a seed ...
     """
+    if gradient is not None:
+        if seed is not None:
+            raise TypeError("anyad: backward() got both seed and gradient (torch's name for it); pass one")
+        seed = gradient
+    if seed is None:
+        _check_implicit_seed(self)
     pairs = backprop([self], [seed], None, create_graph=create_graph,
                      retain_graph=retain_graph or create_graph)
+    reached = False
     for leaf, g in pairs:
         if g is None:
             continue
+        reached = True
         leaf.grad = g if leaf.grad is None else leaf.grad + g
+    if not reached:
+        _warn_nothing_reached(self)
+
+
+def _check_implicit_seed(y: Variable) -> None:
+    """The seed of ones may be implied only for one element (torch's rule)."""
+    shape = tuple(y.value.shape)
+    n = 1
+    for d in shape:
+        if d is None or d != d:  # an unknown (lazy) size: nothing to check
+            return
+        n *= int(d)
+    if n != 1:
+        raise RuntimeError(
+            f"anyad: backward() of a Variable of shape {shape} needs a seed (torch's gradient=): the "
+            "gradient of a non-scalar is defined only against a cotangent of its shape. Reduce it to a "
+            "scalar first (ad.sum(y).backward(), ad.mean(y).backward()), or pass the seed: "
+            "y.backward(seed) with seed shaped like y (ones_like(y.value) gives the gradient of sum(y))")
+
+
+def _warn_nothing_reached(y: Variable) -> None:
+    import warnings
+
+    if y._node is None and not y.requires_grad:
+        why = ("this Variable is a constant: it does not require grad and no recorded operation made it "
+               "(create its inputs with requires_grad=True, and compute outside anyad.no_grad())")
+    else:
+        why = ("no leaf it depends on requires grad (create the inputs with requires_grad=True; "
+               "detach(), stop_gradient and .value cut the graph)")
+    warnings.warn(f"anyad: backward() accumulated no gradient: {why}", UserWarning, stacklevel=3)
 
 
 Variable.backward = backward

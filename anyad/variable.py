@@ -49,10 +49,12 @@ class Variable:
     ----------
     value : array
         The wrapped array.
-    result_of : Operation or None
-        The operation that produced this Variable (``None`` for a leaf).
+    requires_grad : bool
+        Whether operations on this Variable are recorded (set it with
+        :meth:`requires_grad_`).
     grad : array or None
-        The gradient accumulated by :meth:`backward`.
+        The gradient accumulated by :meth:`backward` (an array of the same
+        library, shape and dtype; ``None`` until a backward pass reaches it).
 
     Examples
     --------
@@ -86,7 +88,7 @@ class Variable:
         except TypeError:
             xp = None
         if xp is None:  # Python data: the current backend makes the array
-            value = current_backend().asarray(value, dtype=dtype)
+            value = _from_python(value, dtype)
         elif dtype is not None:
             dtype = resolve_dtype(xp, dtype)
             if value.dtype != dtype:
@@ -182,18 +184,23 @@ class Variable:
     # -- array attributes -------------------------------------------------
     @property
     def shape(self) -> tuple:
+        """The length of each axis, a tuple of ints (``()`` for a scalar)."""
         return tuple(self.value.shape)
 
     @property
     def dtype(self) -> Any:
+        """The element type: the wrapped library's dtype object (``float64``,
+        ``torch.float32``, ...)."""
         return self.value.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self.value.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         n = 1
         for d in self.value.shape:
             n *= d
@@ -201,6 +208,8 @@ class Variable:
 
     @property
     def device(self) -> Any:
+        """The device of the wrapped array, in its library's terms (``"cpu"``,
+        a ``torch.device``, a CuPy ``Device``)."""
         return _backend.device_of(self.value)
 
     @property
@@ -238,6 +247,13 @@ class Variable:
         return self.value.item() if hasattr(self.value, "item") else float(self.value)
 
     def tolist(self) -> Any:
+        """The value as nested Python lists of numbers (copied to the host).
+
+        Examples
+        --------
+        >>> Variable([[1.0, 2.0]]).tolist()
+        [[1.0, 2.0]]
+        """
         return self.to_ndarray().tolist()
 
     def __len__(self) -> int:
@@ -305,9 +321,55 @@ def wrap(value: Any, op: Any = None) -> Variable:
     return v
 
 
+_NOT_DATA = (str, bytes, bytearray, dict, set, frozenset, type(None))
+
+
+def _from_python(data: Any, dtype: Any) -> Any:
+    """An array of the current backend from Python data: numbers or nested
+    lists of them; anything else (text, None, a dict) is refused with one
+    message on every backend."""
+    if isinstance(data, _NOT_DATA):
+        raise _not_numeric(data)
+    try:
+        value = current_backend().asarray(data, dtype=dtype)
+    except Exception as e:
+        bad = _first_non_numeric(data)
+        if bad is None:
+            raise
+        raise _not_numeric(bad) from e
+    if getattr(value.dtype, "kind", None) in ("U", "S", "V", "M", "m"):  # NumPy's text, void, dates
+        raise _not_numeric(_first_non_numeric(data) or data)
+    return value
+
+
+def _first_non_numeric(data: Any) -> Any:
+    """The first element of nested lists that is neither a number nor an array (None if none)."""
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(reversed(x))
+        elif not isinstance(x, (bool, int, float, complex)) and not hasattr(x, "dtype"):
+            return x
+        elif getattr(getattr(x, "dtype", None), "kind", None) in ("U", "S", "V", "M", "m", "O"):
+            return x
+    return None
+
+
+def _not_numeric(bad: Any) -> TypeError:
+    return TypeError(
+        f"anyad.Variable: the data must be numbers (bool, int, float, complex), nested lists of numbers, or "
+        f"a numeric array; got {type(bad).__name__} {bad!r:.60}")
+
+
 def refuse_object_arrays(value: Any, what: str) -> None:
-    """An array of Python objects (of Variables, say) is no numeric array: refuse it."""
-    if getattr(getattr(value, "dtype", None), "kind", None) == "O":
+    """An array of Python objects (of Variables, say), of text or of dates is no
+    numeric array: refuse it."""
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("U", "S", "V", "M", "m"):
+        raise TypeError(f"anyad.{what}: {_backend.describe(value)} is not a numeric array (text, dates and "
+                        "records cannot be differentiated); convert it to numbers first")
+    if kind == "O":
         raise TypeError(
             f"anyad.{what}: an array of Python objects (dtype=object) is not a numeric array; an array of "
             "Variables must be built with anyad.stack (or the namespace's asarray of a list of Variables), "
