@@ -95,7 +95,13 @@ class _Recorded:
                 xs.append(v)
         self.xs = xs
         with recording(TRACK if mode == TRACK else ALL):
-            out = f(*tree_unflatten(self.in_def, xs))
+            try:
+                out = f(*tree_unflatten(self.in_def, xs))
+            except TypeError as e:
+                hint = _python_lists_hint(primals)
+                if hint is None:
+                    raise
+                raise TypeError(f"anyad.{what}: f raised TypeError: {e}; {hint}") from e
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError(f"anyad.{what}: with has_aux=True, f must return a pair (output, aux), "
@@ -122,6 +128,31 @@ class _Recorded:
         if not self.nested and isinstance(g, Variable):
             return g.value
         return g
+
+
+def _python_lists_hint(primals: tuple) -> str | None:
+    """What to say when ``f`` failed and a differentiated argument is a Python
+    list (or tuple) of numbers: a pytree of scalars, not an array."""
+    for k, p in enumerate(primals):
+        if isinstance(p, (list, tuple)) and p and all(type(e) in (float, int, complex) for e in p):
+            data = repr(p) if len(p) <= 4 else f"[{p[0]!r}, {p[1]!r}, ...]"
+            return (f"differentiated argument {k} is a Python {type(p).__name__} of numbers, which anyad (as "
+                    f"JAX) takes as a pytree: f was handed a {type(p).__name__} of {len(p)} scalar Variables, "
+                    f"not an array. To differentiate an array, pass one: anyad.asarray({data}) or an "
+                    "array of your library (np.asarray, torch.tensor, ...)")
+    return None
+
+
+def _left_graph(what: str, ov: Any) -> str | None:
+    """The message for ``f`` returning a Python number: the value was taken out
+    of the graph on the way (``float(x)``, ``math.sin(x)``, ``x.item()``)."""
+    if type(ov) not in (float, int, bool, complex):
+        return None
+    return (f"anyad.{what}: f returned a Python {type(ov).__name__} ({ov!r}), a plain number outside the graph: "
+            "on the way, something turned a Variable into a Python number (float(x), x.item(), or a "
+            "math-module function such as math.sin(x), which calls float(x)), so no derivative can flow "
+            "back. Compute with anyad's functions, which keep the graph: anyad.sin(x) instead of "
+            "math.sin(x), anyad.exp, anyad.sqrt ... (or the namespace, xp = array_namespace(x))")
 
 
 def _identity(x: Variable, mode: int) -> Variable:
@@ -281,6 +312,9 @@ def _value_and_grad(f: Callable, argnums: Any, has_aux: bool, what: str) -> Call
         out = rec.out_leaves[0]
         ov = _unwrap(out)
         shape = tuple(getattr(ov, "shape", ()))
+        left = _left_graph(what, ov)
+        if left is not None:
+            raise TypeError(left)
         if shape != () or not hasattr(ov, "dtype"):
             raise TypeError(f"anyad.{what}: f must return a scalar (a 0-d array), got "
                             f"{_describe(ov)}; use vjp or jacobian for non-scalar outputs")
@@ -327,7 +361,12 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> ad.grad(lambda p: ad.sum(p["w"] * p["b"]))({"w": np.array([1.0, 2.0]), "b": np.array([3.0])})
     {'b': array([3.]), 'w': array([3., 3.])}
     """
-    vg = _value_and_grad(f, argnums, has_aux, "grad")
+    return _grad(f, argnums, has_aux, "grad")
+
+
+def _grad(f: Callable, argnums: Any, has_aux: bool, what: str) -> Callable:
+    """:func:`grad`, whose errors name ``anyad.<what>`` (hessian's inner gradient)."""
+    vg = _value_and_grad(f, argnums, has_aux, what)
 
     @functools.wraps(f)
     def grad_f(*args: Any, **kwargs: Any) -> Any:

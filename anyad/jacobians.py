@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from . import _backend
 from ._pytree import tree_unflatten
 from .forward import ForwardSweep
-from .functional import _argnums, _partial, _Recorded, _unwrap, grad, jvp
+from .functional import _argnums, _grad, _left_graph, _partial, _Recorded, _unwrap, grad, jvp
 from .backprop import backprop
 from .ops.creation import zeros_like
 from .ops.manipulation import reshape, stack
@@ -47,7 +47,8 @@ def _jac_wrapper(f: Callable, argnums: Any, has_aux: bool, what: str, build: Cal
         for o in rec.out_leaves:
             ov = _unwrap(o)
             if not hasattr(ov, "dtype"):
-                raise TypeError(f"anyad.{what}: f must return arrays, got {type(ov).__name__}")
+                raise TypeError(_left_graph(what, ov) or f"anyad.{what}: f must return arrays, got "
+                                f"{type(ov).__name__}")
         blocks = build(rec)  # blocks[j][k]: d out_j / d x_k, shape out_j.shape + x_k.shape
         per_out = []
         for row in blocks:
@@ -93,11 +94,11 @@ def _build_rev(rec: _Recorded) -> list:
     return blocks
 
 
-def _build_fwd(rec: _Recorded) -> list:
+def _build_fwd(rec: _Recorded, what: str = "jacfwd") -> list:
     for k, x in enumerate(rec.xs):
         if not _backend.is_real_floating(x.value):  # a complex input: real directions only would be half of it
             raise NotImplementedError(
-                f"anyad.jacfwd: input {k} is complex ({_backend.describe(x.value)}); the forward-mode "
+                f"anyad.{what}: input {k} is complex ({_backend.describe(x.value)}); the forward-mode "
                 "Jacobian of complex inputs is not supported yet: use jacrev (rows in PyTorch's "
                 "convention) or jvp along the directions you need")
     nx = len(rec.xs)
@@ -187,7 +188,8 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     array([[6., 2.],
            [2., 0.]])
     """
-    return jacfwd(grad(f, argnums), argnums)
+    return _jac_wrapper(_grad(f, argnums, False, "hessian"), argnums, False, "hessian",
+                        functools.partial(_build_fwd, what="hessian"))
 
 
 def hvp(f: Callable, x: Any, v: Any) -> Any:
