@@ -126,8 +126,8 @@ def convolution(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilat
         raise ValueError(f"{who}: groups must be an int, got {groups!r}")
     _check_weight(shape, wshape, nd, int(groups), 1, who)
     if _dtype(x) != _dtype(weight):
-        raise ValueError(f"{who}: the input is {_dtype(x)} and the weight {_dtype(weight)}; cast one (no "
-                         "silent upcast)")
+        raise TypeError(f"{who}: the input is {_dtype(x)} and the weight {_dtype(weight)}; convert one to "
+                        "the other (no silent promotion)")
     kernel = wshape[2:]
     stride = ntuple(stride, nd, "stride", who)
     dilation = ntuple(dilation, nd, "dilation", who)
@@ -196,7 +196,8 @@ def transposed(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output
     groups = int(groups)
     _check_weight(shape, wshape, nd, groups, 0, who)
     if _dtype(x) != _dtype(weight):
-        raise ValueError(f"{who}: the input is {_dtype(x)} and the weight {_dtype(weight)}; cast one")
+        raise TypeError(f"{who}: the input is {_dtype(x)} and the weight {_dtype(weight)}; convert one to "
+                        "the other (no silent promotion)")
     if isinstance(padding, str):
         raise ValueError(f"{who}: padding must be an int or {nd} ints, got {padding!r}")
     kernel = wshape[2:]

@@ -28,7 +28,7 @@ from ..backends import transfer
 from ..ops import add, divide, mean, multiply, reshape, sqrt, subtract, var
 from ..variable import Variable
 
-__all__ = ["batch_norm", "group_norm", "batch_stats_update"]
+__all__ = ["batch_norm", "group_norm", "batch_stats_update", "normalize_batch", "normalize_running"]
 
 
 def _raw(x: Any) -> Any:
@@ -81,29 +81,45 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     """
     who = "anyad.nn.functional.batch_norm"
     shape = _check(input, who)
-    c, nd = shape[1], len(shape) - 2
-    axes = (0,) + tuple(range(2, len(shape)))
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
-        if r is not None and tuple(_raw(r).shape) != (c,):
-            raise ValueError(f"{who}: {name} of shape {tuple(_raw(r).shape)} does not match the input's {c} "
-                             f"channels (input shape {shape})")
-    bshape = (c,) + (1,) * nd
+        if r is not None and tuple(_raw(r).shape) != (shape[1],):
+            raise ValueError(f"{who}: {name} of shape {tuple(_raw(r).shape)} does not match the input's "
+                             f"{shape[1]} channels (input shape {shape})")
     if training or running_mean is None or running_var is None:
-        count = shape[0]
-        for n in shape[2:]:
-            count *= n
-        if training and count <= 1:
-            raise ValueError(f"{who}: training needs more than one value per channel, got input shape {shape}")
-        mu = mean(input, axis=axes)
-        v = var(input, axis=axes)
-        y = divide(subtract(input, reshape(mu, bshape)), sqrt(add(reshape(v, bshape), eps)))
+        y, mu, v = normalize_batch(input, weight, bias, eps, who, training)
         if training and running_mean is not None:
-            _update(running_mean, _raw(mu), momentum, who)
+            _update(running_mean, mu, momentum, who)
         if training and running_var is not None:
-            _update(running_var, _raw(v) * (count / (count - 1)), momentum, who)
-    else:
-        rm, rv = _raw(running_mean), _raw(running_var)
-        y = divide(subtract(input, reshape(rm, bshape)), sqrt(add(reshape(rv, bshape), eps)))
+            _update(running_var, v, momentum, who)
+        return y
+    return normalize_running(input, _raw(running_mean), _raw(running_var), weight, bias, eps, who)
+
+
+def normalize_batch(x: Any, weight: Any, bias: Any, eps: float, who: str, training: bool = True) -> tuple:
+    """Batch normalisation by the batch's statistics: ``(y, mean, unbiased variance)``,
+    the statistics as raw arrays (for the running averages; never recorded)."""
+    shape = _check(x, who)
+    c, nd = shape[1], len(shape) - 2
+    count = shape[0]
+    for n in shape[2:]:
+        count *= n
+    if training and count <= 1:
+        raise ValueError(f"{who}: training needs more than one value per channel, got input shape {shape}")
+    axes = (0,) + tuple(range(2, len(shape)))
+    bshape = (c,) + (1,) * nd
+    mu = mean(x, axis=axes)
+    v = var(x, axis=axes)
+    y = divide(subtract(x, reshape(mu, bshape)), sqrt(add(reshape(v, bshape), eps)))
+    return _affine(y, weight, bias, c, nd, who), _raw(mu), _raw(v) * (count / max(count - 1, 1))
+
+
+def normalize_running(x: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any, eps: float,
+                      who: str) -> Any:
+    """Batch normalisation by running statistics (evaluation mode)."""
+    shape = _check(x, who)
+    c, nd = shape[1], len(shape) - 2
+    bshape = (c,) + (1,) * nd
+    y = divide(subtract(x, reshape(running_mean, bshape)), sqrt(add(reshape(running_var, bshape), eps)))
     return _affine(y, weight, bias, c, nd, who)
 
 

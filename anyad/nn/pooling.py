@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import _backend
 from ..backends import conv as _kernels
-from ..ops import add, divide, matmul, reshape, squeeze, take_along_axis
+from ..ops import add, divide, matmul, max as _max, reshape, squeeze, take_along_axis
 from ..ops.conv import conv as _conv, pad_zeros, patches
 from ..variable import Variable
 from .conv import batched, check_windows, ntuple
@@ -78,6 +78,9 @@ def _max_pool(x: Any, nd: int, kernel_size: Any, stride: Any, padding: Any, dila
         x = add(pad_zeros(x, pads), _kernels.pad(xp, zeros, pads, -math.inf))
     cols = patches(x, kernel, stride, dilation)
     craw = _raw(cols)
+    if any(n == 0 for n in craw.shape):  # nothing to pick from (take_along_axis's adjoint wants elements)
+        y = _max(cols, axis=2)
+        return squeeze(y, axis=0) if added else y
     idx = _backend.namespace_of(craw).argmax(craw, axis=2, keepdims=True)
     y = squeeze(take_along_axis(cols, idx, axis=2), axis=2)
     return squeeze(y, axis=0) if added else y
