@@ -27,6 +27,7 @@ from . import array_api, _numpy_interop  # noqa: F401
 from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
 from . import nn, optim, random  # the training kit
+from .nn.init import get_default_dtype, set_default_dtype
 from .serialization import load, save
 from .functional import grad, jvp, no_grad, value_and_grad, vjp
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
@@ -41,7 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend", "BackendMismatchError", "GradientTracker", "Graph", "GraphFreedError", "Operation", "OpType",
     "Primitive", "Tensor", "Variable", "backprop", "current_backend", "use", *_ops_all,
-    "linalg", "nn", "optim", "random", "save", "load",
+    "linalg", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",

@@ -401,7 +401,7 @@ def test_modes_zero_grad_and_repr():
     net.eval()
     assert not any(m.training for m in net.modules())
     net.train()
-    ad.sum(net(np.ones((1, 2)))).backward()
+    ad.sum(net(np.ones((1, 2), dtype=np.float32))).backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
@@ -414,7 +414,7 @@ def test_sequential_indexing_iteration_and_flatten():
     seq = nn.Sequential(nn.Flatten(), nn.Linear(6, 2, rng=0), nn.Identity())
     assert len(seq) == 3 and isinstance(seq[1], nn.Linear) and len(seq[1:]) == 2
     assert [type(m).__name__ for m in seq] == ["Flatten", "Linear", "Identity"]
-    assert seq(np.ones((4, 2, 3))).shape == (4, 2)
+    assert seq(np.ones((4, 2, 3), dtype=np.float32)).shape == (4, 2)
     with pytest.raises(TypeError, match="Module"):
         seq.append(lambda x: x)
 
@@ -546,7 +546,7 @@ def test_training_on_every_backend_reduces_the_loss(be):
 def test_a_training_step_on_device1_never_touches_the_host(no_host_sync):
     strict = pytest.importorskip("array_api_strict")
     dev = strict.Device("device1")
-    x = strict.asarray(np.random.default_rng(0).normal(size=(8, 3)), device=dev)
+    x = strict.asarray(np.random.default_rng(0).normal(size=(8, 3)), dtype=strict.float32, device=dev)
     y = strict.asarray(np.array([0, 1, 2, 0, 1, 2, 0, 1]), device=dev)
     net = nn.Sequential(nn.Linear(3, 6, rng=0, backend="array_api_strict", device=dev), nn.LayerNorm(
         6, backend="array_api_strict", device=dev), nn.GELU(), nn.Dropout(0.2, rng=1),

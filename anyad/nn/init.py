@@ -1,7 +1,8 @@
 """Weight initialisers: Xavier/Glorot and Kaiming/He, uniform and normal.
 
 Each returns a new raw array of ``shape`` drawn by an
-:class:`anyad.random.Generator` (so on its backend and device, in ``dtype``),
+:class:`anyad.random.Generator` (so on its backend and device, in ``dtype``:
+by default the parameter dtype of :func:`get_default_dtype`, float32),
 with the scale rules of Glorot & Bengio (2010) and He et al. (2015) and the
 fan conventions of torch.nn.init: for a weight of shape
 ``(out_features, in_features, *kernel)``, ``fan_in = in_features * prod(kernel)``
@@ -22,12 +23,84 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _backend
 from .. import random as _random
 
 __all__ = [
-    "calculate_gain", "fans", "uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+    "get_default_dtype", "set_default_dtype", "parameter_dtype", "calculate_gain", "fans", "uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform",
     "kaiming_normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
 ]
+
+
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_DEFAULT = ["float32"]  # the process-wide parameter dtype (one slot, as torch's default dtype)
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype that layers and :mod:`anyad.nn.init` give new parameters.
+
+    The default is float32 whatever the backend's own default float (float64
+    on NumPy and CuPy), as in torch. The setting is process-wide, as
+    ``torch.set_default_dtype``; arrays made from Python data
+    (``anyad.Variable([1.0])``) keep the backend's default.
+
+    Parameters
+    ----------
+    dtype : str or dtype
+        ``"float32"``, ``"float64"``, ``"float16"`` or ``"bfloat16"``, or such a
+        dtype of any library (``numpy.float64``, ``torch.float64``, ...).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.set_default_dtype("float64")
+    >>> ad.nn.Linear(2, 3, rng=0).weight.dtype
+    dtype('float64')
+    >>> ad.set_default_dtype("float32")
+    >>> ad.get_default_dtype()
+    'float32'
+    """
+    name = dtype_name(dtype)
+    if name not in _FLOATS:
+        raise ValueError(f"anyad.set_default_dtype: a floating dtype is needed, one of {list(_FLOATS)}; "
+                         f"got {dtype!r}")
+    _DEFAULT[0] = name
+
+
+def get_default_dtype() -> str:
+    """The name of the dtype new parameters get (``"float32"`` unless :func:`set_default_dtype` changed it).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.get_default_dtype()
+    'float32'
+    """
+    return _DEFAULT[0]
+
+
+def dtype_name(dtype: Any) -> str:
+    """The standard's name of a dtype of any library (``"float32"`` for ``torch.float32``)."""
+    if isinstance(dtype, str):
+        return dtype
+    name = getattr(dtype, "__name__", None) if isinstance(dtype, type) else getattr(dtype, "name", None)
+    return str(name if isinstance(name, str) else dtype).rpartition(".")[2]
+
+
+def parameter_dtype(xp: Any, dtype: Any = None) -> Any:
+    """``dtype`` on the namespace ``xp``, or the default parameter dtype there when it is None.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp
+    >>> parameter_dtype(xp), parameter_dtype(xp, "float64")
+    (array_api_strict.float32, array_api_strict.float64)
+    """
+    return _backend.resolve_dtype(xp, _DEFAULT[0] if dtype is None else dtype)
+
+
+def _dtype(rng: Any, dtype: Any) -> Any:
+    return dtype if dtype is not None else parameter_dtype(rng.backend.xp)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -75,12 +148,14 @@ def _rng(rng: Any) -> Any:
 
 def uniform(shape: tuple, low: float = 0.0, high: float = 1.0, *, rng: Any = None, dtype: Any = None) -> Any:
     """Uniform on ``[low, high)``."""
-    return _rng(rng).uniform(low, high, size=tuple(shape), dtype=dtype)
+    rng = _rng(rng)
+    return rng.uniform(low, high, size=tuple(shape), dtype=_dtype(rng, dtype))
 
 
 def normal(shape: tuple, mean: float = 0.0, std: float = 1.0, *, rng: Any = None, dtype: Any = None) -> Any:
     """Normal with mean ``mean`` and standard deviation ``std``."""
-    return _rng(rng).normal(mean, std, size=tuple(shape), dtype=dtype)
+    rng = _rng(rng)
+    return rng.normal(mean, std, size=tuple(shape), dtype=_dtype(rng, dtype))
 
 
 def xavier_uniform(shape: tuple, gain: float = 1.0, *, rng: Any = None, dtype: Any = None) -> Any:

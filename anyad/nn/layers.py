@@ -4,8 +4,11 @@ Layers with random initial values take ``rng`` (an
 :class:`anyad.random.Generator`, or an int seed, or None for a fresh one):
 their parameters are drawn where the generator lives. ``backend``/``device``
 choose that place when no generator is given (default: the current backend of
-:func:`anyad.use`); ``dtype`` defaults to the backend's default floating dtype
-(float64 for numpy, float32 for torch and JAX).
+:func:`anyad.use`); ``dtype`` defaults to float32 on every backend (as in torch;
+:func:`anyad.set_default_dtype` changes it). A layer called with an input of
+another dtype raises (as torch does), rather than promoting a float32 input to
+float64 or quietly rounding a float64 one: convert the input
+(``x.astype(...)``) or the model (``model.to(dtype=...)``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from .. import _backend
 from .. import random as _random
-from ..backends import backend_for, default_dtype
+from ..backends import backend_for
 from ..backends.transfer import same_device
 from . import functional as F
 from . import init
@@ -46,11 +49,21 @@ def _factory(dtype: Any, backend: Any, device: Any) -> tuple[Any, dict]:
     """The namespace, and the dtype/device keywords, for a layer's constant arrays."""
     be = backend_for(backend, device)
     device = be.device
-    kw = {"dtype": default_dtype(be.xp, "real floating", device) if dtype is None
-          else _backend.resolve_dtype(be.xp, dtype)}
+    kw = {"dtype": init.parameter_dtype(be.xp, dtype)}
     if device is not None:
         kw["device"] = device
     return be.xp, kw
+
+
+def check_dtype(layer: Module, x: Any, weight: Any) -> None:
+    """Raise when the input's dtype is not the layer's parameter dtype (no silent promotion)."""
+    raw, w = getattr(x, "value", x), weight.value
+    if init.dtype_name(getattr(raw, "dtype", w.dtype)) != init.dtype_name(w.dtype):  # backends may differ
+        raise TypeError(
+            f"anyad.nn.{type(layer).__name__}: the input is {raw.dtype} and the parameters are {w.dtype}; "
+            f"convert one to the other: x.astype(...) or model.to(dtype=...) (layers make float32 "
+            f"parameters by default, see anyad.set_default_dtype)"
+        )
 
 
 class Linear(Module):
@@ -66,7 +79,7 @@ class Linear(Module):
     >>> lin = ad.nn.Linear(3, 2, rng=0)
     >>> lin
     Linear(in_features=3, out_features=2, bias=True)
-    >>> lin(ad.Variable([[1.0, 2.0, 3.0]])).shape
+    >>> lin(ad.Variable([[1.0, 2.0, 3.0]], dtype="float32")).shape
     (1, 2)
     """
 
@@ -80,6 +93,7 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), -bound, bound, rng=rng, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Any:
+        check_dtype(self, x, self.weight)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -145,7 +159,7 @@ class LayerNorm(Module):
     --------
     >>> import anyad as ad
     >>> ln = ad.nn.LayerNorm(2)
-    >>> ln(ad.Variable([[1.0, 3.0]]))
+    >>> ln(ad.Variable([[1.0, 3.0]], dtype="float32"))
     Variable([[-0.999995  0.999995]])
     """
 
@@ -159,6 +173,8 @@ class LayerNorm(Module):
         self.bias = Parameter(xp.zeros(shape, **kw)) if elementwise_affine and bias else None
 
     def forward(self, x: Any) -> Any:
+        if self.weight is not None:
+            check_dtype(self, x, self.weight)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

@@ -375,7 +375,7 @@ class Sequential(Module):
     >>> net = ad.nn.Sequential(ad.nn.Linear(3, 4, rng=0), ad.nn.Tanh(), ad.nn.Linear(4, 2, rng=1))
     >>> len(net), type(net[1]).__name__
     (3, 'Tanh')
-    >>> net(ad.Variable([[1.0, 2.0, 3.0]])).shape
+    >>> net(ad.Variable([[1.0, 2.0, 3.0]], dtype="float32")).shape
     (1, 2)
     """
 
