@@ -1,8 +1,9 @@
 """python-autodiff's higher-derivative plotter, with only the import changed:
 sin(x^2 tanh x) and its first three derivatives, saved to a PNG.
 
-Run: python examples/derivative_plot.py [--out docs/img/derivatives.png]
-(needs matplotlib: pip install "anyad[examples]")
+Run: python examples/derivative_plot.py [--out derivatives.png]
+(needs matplotlib: pip install "anyad[examples]"). The PNG goes to the current
+directory; the documentation's figure is made with --out docs/img/derivatives.png.
 """
 
 import argparse
@@ -20,7 +21,8 @@ import anyad as ad  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Plot sin(x^2 tanh x) and its first three derivatives.")
-    parser.add_argument("--out", default=os.path.join("docs", "img", "derivatives.png"), help="PNG to write")
+    parser.add_argument("--out", default="derivatives.png",
+                        help="PNG to write (default: derivatives.png in the current directory)")
     args = parser.parse_args(argv)
 
     # --- the program (python-autodiff's example, import changed) ---
