@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
 import time
@@ -46,6 +47,16 @@ def parse_args(argv: list | None) -> argparse.Namespace:
                    help="peak memory of one step: in a child process per implementation (isolated, "
                         "the default), in the timing process after the timed steps (inline, the "
                         "--quick default: no second import and compilation), or off")
+    p.add_argument("--isolation", choices=("process", "inline"),
+                   help="where each implementation's steps run: a process of its own per "
+                        "implementation and workload, steps interleaved across them one at a time "
+                        "(process, the default) or all in this process (inline, the --quick default)")
+    p.add_argument("--peer-python", action="append", metavar="NAME=PYTHON",
+                   help="run the peer module NAME (e.g. advect) with another interpreter, where "
+                        "it is installed (repeatable; also ANYAD_BENCH_PEER_PYTHON, comma-separated)")
+    p.add_argument("--repeat-runs", type=int, default=1, metavar="N",
+                   help="repeat the whole run N times and report each target ratio's spread; a "
+                        "target is met only if it holds in every run (default %(default)s)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="which median the ratios and targets use: wall time (the default) or the "
                         "process's CPU time (steadier on a loaded machine; counts every thread)")
@@ -63,6 +74,12 @@ def parse_args(argv: list | None) -> argparse.Namespace:
     args.workload = _split(args.workload)
     args.backend = _split(args.backend)
     args.impl = _split(args.impl)
+    if args.isolation is None:
+        args.isolation = "inline" if args.quick else "process"
+    env_peers = os.environ.get("ANYAD_BENCH_PEER_PYTHON", "")
+    args.peer_python = (args.peer_python or []) + [v for v in env_peers.split(",") if v.strip()]
+    if args.repeat_runs < 1:
+        raise SystemExit("benchmarks: --repeat-runs must be at least 1")
     if args.memory is None:
         args.memory = "inline" if args.quick else "isolated"
     if args.warmup is None:
@@ -107,18 +124,48 @@ def implementations_for(workload: Any, backends: set, impl_filter: list | None,
 
 
 def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: Any) -> dict:
-    """Check, warm up and time every implementation of one workload (interleaved)."""
+    """Check, warm up and time every implementation of one workload, interleaved:
+    each in a process of its own (``--isolation process``) or all in this one."""
+    from . import isolation, memory
+    from .timing import summarize
+
+    data = workload.make_data(quick=args.quick, seed=args.seed)
+    what = f"quick sizes: {workload.describe(data.dims)}" if args.quick else workload.title
+    log(f"== {workload.name}: {what}")
+    if args.isolation == "process":
+        entries, failures, skipped = isolation.run_workload(workload, args, backends, log)
+    else:
+        entries, failures, skipped = _run_inline(workload, data, args, backends, log)
+    results = []
+    for e in entries:
+        impl = e["impl"]
+        res = {"workload": workload.name, "impl": impl.name, "backend": impl.backend, "key": impl.key,
+               "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
+               "timer": e["timer_method"], "device": impl.device, "note": impl.note, "module": impl.module,
+               "python": e.get("python", sys.executable), "pid": e.get("pid", os.getpid()),
+               "threads_set": e.get("threads_set"),
+               "first_step_s": e["first_step_s"], "build_s": e["build_s"],
+               "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],
+               **summarize(e["times"], e["cpu"])}
+        if "memory" in e:
+            memory.record(res, e["memory"], workload.ops(data.dims))
+        results.append(res)
+    return {"workload": workload.name, "title": what, "dtype": workload.dtype,
+            "metric": workload.metric, "dims": dict(data.dims), "flops": workload.flops(data.dims),
+            "ops": workload.ops(data.dims), "units": workload.units(data.dims),
+            "isolation": args.isolation, "skipped": skipped, "results": results, "failures": failures}
+
+
+def _run_inline(workload: Any, data: Any, args: argparse.Namespace, backends: set, log: Any) -> tuple:
+    """Every implementation in this process (``--isolation inline``, the ``--quick`` default)."""
     import numpy as np
 
     from . import memory
     from .check import GradientMismatch, check_outputs
-    from .timing import summarize, timer_for
+    from .timing import timer_for
 
-    data = workload.make_data(quick=args.quick, seed=args.seed)
     reference = workload.reference(np, data.astype("float64"))
     impls, skipped = implementations_for(workload, backends, args.impl)
-    what = f"quick sizes: {workload.describe(data.dims)}" if args.quick else workload.title
-    log(f"== {workload.name}: {what}")
     entries = []
     failures = []
     for impl in impls:
@@ -140,7 +187,8 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
             continue
         log(f"   {impl.key:<36} checked (max normwise error {err:.1e}), first step {first_s * 1e3:.1f} ms")
         entries.append({"impl": impl, "step": step, "timer": timer, "times": [], "cpu": [], "checked": True,
-                        "max_error": err, "first_step_s": first_s, "build_s": build_s})
+                        "max_error": err, "first_step_s": first_s, "build_s": build_s,
+                        "timer_method": timer.method})
     # Everything alive now (libraries, data, compiled functions) is moved out of the
     # collector's reach: a full collection would otherwise walk torch's and JAX's
     # millions of objects, inside whichever step happens to trigger it.
@@ -182,28 +230,14 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
         for e in timed:
             profile_steps(e["step"], workload.name, e["impl"].key, args.profile, args.profile_steps,
                           log)
-    results = []
     for e in entries:
-        impl = e["impl"]
-        res = {"workload": workload.name, "impl": impl.name, "backend": impl.backend, "key": impl.key,
-               "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
-               "timer": e["timer"].method, "device": impl.device, "note": impl.note, "module": impl.module,
-               "first_step_s": e["first_step_s"], "build_s": e["build_s"],
-               "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],
-               **summarize(e["times"], e["cpu"])}
-        if "memory" in e:
-            memory.record(res, e["memory"], workload.ops(data.dims))
-        results.append(res)
         e["step"] = None
-    return {"workload": workload.name, "title": workload.title, "dtype": workload.dtype,
-            "metric": workload.metric, "dims": dict(data.dims), "flops": workload.flops(data.dims),
-            "ops": workload.ops(data.dims), "units": workload.units(data.dims),
-            "skipped": skipped, "results": results, "failures": failures}
+    return entries, failures, skipped
 
 
 def run(args: argparse.Namespace, log: Any = print) -> dict:
     """The whole run: returns the report (what ``--json`` writes)."""
-    from . import memory, report
+    from . import isolation, memory, report
 
     threads = machine.apply_library_threads(args.threads)
     workloads, backends = select(args)
@@ -214,6 +248,8 @@ def run(args: argparse.Namespace, log: Any = print) -> dict:
         memory.measure(runs, args, log)
     out = {"machine": machine.describe(args.threads), "threads_set": threads,
            "config": {"quick": args.quick, "repeat": args.repeat, "warmup": args.warmup,
+                      "isolation": args.isolation, "threads": args.threads,
+                      "peer_python": sorted(isolation.parse_peer_python(args.peer_python)),
                       "budget_s": args.budget, "clock": args.clock,
                       "seed": args.seed, "memory": args.memory, "backends": sorted(backends),
                       "impl_filter": args.impl,
@@ -233,7 +269,12 @@ def main(argv: list | None = None) -> int:
         fix_malloc()
     from . import report
 
-    out = run(args)
+    outs = []
+    for k in range(args.repeat_runs):
+        if args.repeat_runs > 1:
+            print(f"=== run {k + 1} of {args.repeat_runs}")
+        outs.append(run(args))
+    out = report.combine(outs)
     print()
     print(report.terminal(out))
     if args.json:

@@ -177,9 +177,9 @@ def _run_children(task_lists: list, spec: dict, log: Any) -> dict:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = here + os.pathsep + env.get("PYTHONPATH", "")
     found: dict = {}
-    for tasks in task_lists:
+    for python, tasks in task_lists:
         arg = json.dumps(dict(spec, tasks=tasks))
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.memory", arg], env=env, cwd=here,
+        proc = subprocess.run([python, "-m", "benchmarks.memory", arg], env=env, cwd=here,
                               capture_output=True, text=True)
         for line in proc.stdout.splitlines():
             if line.startswith("{"):
@@ -195,9 +195,10 @@ def _run_children(task_lists: list, spec: dict, log: Any) -> dict:
 
 def measure(runs: list, args: Any, log: Any) -> None:
     """Fill ``peak_bytes`` (and ``memory_method``) into every timed result of ``runs``."""
-    tasks = [(r["workload"], res["key"], res["module"]) for r in runs for res in r["results"] if res["timed"]]
+    tasks = [(res.get("python") or sys.executable, [r["workload"], res["key"], res["module"]])
+             for r in runs for res in r["results"] if res["timed"]]
     spec = {"threads": args.threads, "quick": args.quick, "seed": args.seed}
-    found = _run_children([[list(t)] for t in tasks], spec, log)
+    found = _run_children([(python, [t]) for python, t in tasks], spec, log)
     for r in runs:
         for res in r["results"]:
             if not res["timed"]:

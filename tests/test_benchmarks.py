@@ -47,7 +47,8 @@ def test_quick_run_passes_and_reports_every_workload(quick_run):
     assert [w["workload"] for w in report["workloads"]] == list(WORKLOADS)
     for w in WORKLOADS:
         assert f"\n{w}: " in proc.stdout  # a table per workload
-    assert "targets (ratios of wall-time medians in this run)" in proc.stdout
+    assert "smoke run (--quick)" in proc.stdout  # labelled as such, and no target judged
+    assert "NOT met" not in proc.stdout and "  met" not in proc.stdout
 
 
 def test_every_implementation_matched_the_reference(quick_run):
@@ -112,7 +113,9 @@ def test_json_is_complete(quick_run):
             assert r[rate] > 0
             assert isinstance(r["peak_bytes"], int) and r["peak_bytes"] >= 0, (w["workload"], r["key"])
             assert r["memory_method"]
-    assert len(report["targets"]) == 10
+    from benchmarks.report import TARGETS
+
+    assert len(report["targets"]) == len(TARGETS)
     for t in report["targets"]:
         assert t["ratio"] is None or t["ratio"] > 0
 
@@ -121,7 +124,8 @@ def test_plot_and_markdown_are_written(quick_run):
     _, paths = quick_run
     md = paths["markdown"].read_text()
     for w in WORKLOADS:
-        assert f"### {w}: " in md
+        assert f"### {w}: quick sizes: " in md  # the headings show the sizes that ran
+    assert "smoke run" in md and "| target |" not in md
     if _installed("matplotlib"):
         assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -174,3 +178,49 @@ def test_a_wrong_implementation_fails_the_run(monkeypatch, capsys, tmp_path):
     (w,) = json.loads(path.read_text())["workloads"]
     assert [f["key"] for f in w["failures"]] == ["anyad eager [numpy]"]
     assert [r["key"] for r in w["results"]] == ["floor (hand-written) [numpy]"]  # the wrong one is not timed
+
+
+# -- a process per implementation ----------------------------------------------
+
+
+def _bench(args, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", *args, "--json", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, json.loads(out.read_text())
+
+
+def test_each_implementation_runs_in_a_process_of_its_own(tmp_path):
+    """--isolation process: a worker per implementation, steps interleaved; an
+    implementation of a --peer-python module is discovered and run by that
+    interpreter (here the same one, under its module name)."""
+    proc, report = _bench(["--quick", "--isolation", "process", "-w", "smallops", "-i", "anyad eager",
+                           "-b", "numpy", "--repeat", "3", "--repeat-runs", "2",
+                           "--peer-python", f"anyad_impl={sys.executable}"], tmp_path)
+    (w,) = report["workloads"]
+    assert w["isolation"] == "process" and w["failures"] == []
+    timed = [r for r in w["results"] if r["timed"]]
+    assert {r["key"] for r in timed} == {"floor (hand-written) [numpy]", "anyad eager [numpy]"}
+    pids = {r["pid"] for r in timed}
+    assert len(pids) == 2 and os.getpid() not in pids
+    for r in timed:
+        assert r["repeats"] == 3 and r["threads_set"]["env"]["OMP_NUM_THREADS"] == "2"
+    assert report["config"]["peer_python"] == ["anyad_impl"]
+    assert report["repeat_runs"] == 2 and len(report["runs"]) == 2
+    assert "=== run 2 of 2" in proc.stdout
+
+
+def test_repeat_runs_report_the_spread_and_meet_a_target_only_in_every_run():
+    from benchmarks.report import combine
+
+    def run(ratio):
+        return {"targets": [{"target": "t", "at_most": 1.0, "ratio": ratio, "met": ratio <= 1.0}],
+                "elapsed_s": 1.0}
+
+    out = combine([run(0.9), run(1.2), run(0.8)])
+    (t,) = out["targets"]
+    assert t["ratio"] == 0.9 and t["spread"] == [0.8, 1.2] and t["ratios"] == [0.9, 1.2, 0.8]
+    assert t["met"] is False
+    assert combine([run(0.9), run(0.7)])["targets"][0]["met"] is True
