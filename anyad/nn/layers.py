@@ -93,6 +93,12 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), -bound, bound, rng=rng, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Any:
+        shape = getattr(x, "shape", None)
+        if shape is not None and (len(shape) == 0 or shape[-1] != self.in_features) and \
+                all(d is not None and d == d for d in shape):  # dask's unknown sizes are nan
+            raise ValueError(
+                f"anyad.nn.{self!r}: the input has shape {tuple(shape)}; its last axis must have "
+                f"in_features={self.in_features} elements (a batch of shape (..., {self.in_features}))")
         check_dtype(self, x, self.weight)
         return F.linear(x, self.weight, self.bias)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._backend import BackendMismatchError
 from ..graph import OpType, Primitive
 from ._core import apply
 from .elementwise import add, multiply
@@ -67,8 +68,43 @@ def matmul(x1: Any, x2: Any, /) -> Any:
     >>> b = ad.Variable([[1.0], [2.0]], requires_grad=True)
     >>> ad.matmul(a, b)
     Variable([[12.]])
+    >>> ad.matmul(ad.Variable([[1.0, 2.0]]), b.T)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: anyad.matmul: shapes (1, 2) and (1, 2) do not match: the last axis of x1 (2) must ...
     """
-    return apply(_MATMUL, (x1, x2))
+    try:
+        return apply(_MATMUL, (x1, x2))
+    except BackendMismatchError:
+        raise
+    except Exception as e:  # the backends' own words differ: say it once, in anyad's
+        msg = _matmul_mismatch(x1, x2)
+        if msg is None:
+            raise
+        raise ValueError(msg) from e
+
+
+def _known(shape: tuple) -> bool:
+    return all(d is not None and d == d for d in shape)  # no unknown (lazy) sizes
+
+
+def _matmul_mismatch(x1: Any, x2: Any) -> str | None:
+    """Why ``matmul(x1, x2)`` cannot be, from the shapes alone (None when they fit)."""
+    s1, s2 = tuple(getattr(x1, "shape", ())), tuple(getattr(x2, "shape", ()))
+    if not (_known(s1) and _known(s2)):
+        return None
+    head = f"anyad.matmul: shapes {s1} and {s2} do not match"
+    if not s1 or not s2:
+        return f"{head}: matmul needs operands of at least one axis (use multiply for a scalar)"
+    k1 = s1[-1]
+    k2, where = (s2[-2], "second-to-last") if len(s2) >= 2 else (s2[0], "only")
+    if k1 != k2:
+        return f"{head}: the last axis of x1 ({k1}) must equal the {where} axis of x2 ({k2})"
+    b1, b2 = s1[:-2], s2[:-2]
+    for d1, d2 in zip(reversed(b1), reversed(b2)):
+        if d1 != d2 and d1 != 1 and d2 != 1:
+            return f"{head}: their batch dimensions {b1} and {b2} do not broadcast"
+    return None
 
 
 _MT = Primitive("matrix_transpose", OpType.MATRIX_TRANSPOSE, lambda xp, x: xp.matrix_transpose(x),
