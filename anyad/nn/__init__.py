@@ -15,7 +15,8 @@
 True
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList
 from .layers import GELU, MLP, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .module import Module, Parameter, Sequential
 from .conv_layers import (
@@ -25,7 +26,7 @@ from .conv_layers import (
 
 __all__ = [
     "Parameter", "Module", "Sequential", "Linear", "MLP", "Dropout", "LayerNorm", "Embedding", "ReLU", "GELU",
-    "Sigmoid", "Tanh", "Softplus", "Identity", "Flatten", "functional", "init",
+    "Sigmoid", "Tanh", "Softplus", "Identity", "Flatten", "functional", "init", "utils", "ModuleList", "ModuleDict",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
     "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "GroupNorm",
 ]

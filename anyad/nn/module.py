@@ -291,10 +291,51 @@ class Module:
         """Set evaluation mode (``train(False)``); returns self."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's accumulated gradient (``.grad = None``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's accumulated gradient: ``.grad = None`` (default, as in torch),
+        or zeros of its shape with ``set_to_none=False``."""
         for p in self.parameters():
-            p.grad = None
+            g = p.grad
+            if set_to_none or g is None:
+                p.grad = None
+            else:
+                raw = getattr(g, "value", g)
+                p.grad = _backend.namespace_of(raw).zeros_like(raw)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` of every parameter (freeze with False); returns self.
+
+        Examples
+        --------
+        >>> import anyad as ad
+        >>> net = ad.nn.MLP([2, 3, 1], rng=0)
+        >>> net[0].requires_grad_(False) is net[0]
+        True
+        >>> [p.requires_grad for p in net.parameters()]
+        [False, False, True, True]
+        """
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn: Any) -> "Module":
+        """Call ``fn`` on every sub-module (depth first) and then on this one; returns self
+        (e.g. to initialise weights).
+
+        Examples
+        --------
+        >>> import anyad as ad
+        >>> def init(m):
+        ...     if isinstance(m, ad.nn.Linear):
+        ...         m.bias.value[...] = 0.0
+        >>> net = ad.nn.MLP([2, 3, 1], rng=0).apply(init)
+        >>> float(ad.sum(abs(net[0].bias)))
+        0.0
+        """
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def to(self, backend: Any = None, device: Any = None, dtype: Any = None) -> "Module":
         """Move every parameter and buffer to ``backend``/``device`` (and floating ones to ``dtype``).

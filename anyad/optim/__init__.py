@@ -11,7 +11,13 @@
 1.0
 """
 
-from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
-from .optimizer import SGD, Adam, AdamW, Optimizer
+from .lbfgs import LBFGS
+from .lr_scheduler import (
+    CosineAnnealingLR, CosineAnnealingWarmRestarts, LambdaLR, LinearLR, LRScheduler, SequentialLR, StepLR,
+)
+from .optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .schedules import OneCycleLR, ReduceLROnPlateau
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "CosineAnnealingLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "LRScheduler", "StepLR",
+           "CosineAnnealingLR", "LambdaLR", "LinearLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR",
+           "CosineAnnealingWarmRestarts"]

@@ -1,4 +1,4 @@
-"""Optimizers: SGD (momentum, Nesterov, weight decay), Adam and AdamW.
+"""Optimizers: SGD (momentum, Nesterov, weight decay), Adam, AdamW, RMSprop and Adagrad.
 
 An optimizer updates the parameters (leaf Variables that require grad) it was
 given from their ``.grad``, filled by ``loss.backward()``. Updates are
@@ -20,7 +20,7 @@ from .. import _backend
 from ..backends import transfer
 from ..variable import Variable
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 
 class Optimizer:
@@ -77,14 +77,54 @@ class Optimizer:
             group.setdefault(k, v)
         self.param_groups.append(group)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``.grad = None``): the next backward starts afresh."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``.grad = None`` (the default, as in torch),
+        or, with ``set_to_none=False``, an array of zeros (a parameter without a gradient keeps None).
+
+        Examples
+        --------
+        >>> import anyad as ad
+        >>> w = ad.nn.Parameter([1.0, 2.0])
+        >>> opt = ad.optim.SGD([w], lr=0.1)
+        >>> ad.sum(w * w).backward()
+        >>> opt.zero_grad(set_to_none=False)
+        >>> w.grad
+        array([0., 0.])
+        >>> opt.zero_grad()
+        >>> w.grad is None
+        True
+        """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                zero_grad(p, set_to_none)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
+    def step(self, closure: Any = None) -> Any:
+        """Update every parameter that has a gradient.
+
+        ``closure``, when given, is called first (it should zero the gradients,
+        compute the loss, call ``backward`` and return the loss); its loss is
+        returned, as in torch.
+
+        Examples
+        --------
+        >>> import anyad as ad
+        >>> w = ad.nn.Parameter([3.0])
+        >>> opt = ad.optim.SGD([w], lr=0.25)
+        >>> def closure():
+        ...     opt.zero_grad()
+        ...     loss = ad.sum(w * w)
+        ...     loss.backward()
+        ...     return loss
+        >>> opt.step(closure)
+        Variable(9.0)
+        >>> w
+        Parameter([1.5])
+        """
+        loss = None if closure is None else closure()
+        self._step()
+        return loss
+
+    def _step(self) -> None:
         state = self.state
         for group in self.param_groups:
             update = self._update
@@ -160,6 +200,16 @@ class Optimizer:
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({hyper})"
+
+
+def zero_grad(p: Variable, set_to_none: bool = True) -> None:
+    """``p.grad = None``, or zeros of the gradient's shape, dtype and device (``set_to_none=False``)."""
+    g = p.grad
+    if set_to_none or g is None:
+        p.grad = None
+        return
+    raw = g.value if isinstance(g, Variable) else g
+    p.grad = _backend.namespace_of(raw).zeros_like(raw)
 
 
 def _python_value(v: Any, like: Any) -> Any:
@@ -294,3 +344,94 @@ class AdamW(Adam):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), as in torch.optim.RMSprop::
+
+        g = grad + weight_decay * p
+        v = alpha * v + (1 - alpha) * g^2
+        a = sqrt(v - m^2) + eps, with m = alpha * m + (1 - alpha) * g   (centered)
+            sqrt(v) + eps                                                (otherwise)
+        b = momentum * b + g / a;  p = p - lr * b    (momentum > 0)
+        p = p - lr * g / a                           (otherwise)
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> w = ad.nn.Parameter([1.0, -2.0])
+    >>> opt = ad.optim.RMSprop([w], lr=0.01)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()
+    >>> w
+    Parameter([ 0.9 -1.9])
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        if lr < 0 or eps < 0 or weight_decay < 0 or momentum < 0 or alpha < 0:
+            raise ValueError("anyad.optim.RMSprop: lr, alpha, eps, weight_decay and momentum must be non-negative")
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                                  "momentum": momentum, "centered": centered})
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
+        xp = _backend.namespace_of(value)
+        alpha, wd, momentum = group["alpha"], group["weight_decay"], group["momentum"]
+        state["step"] = state.get("step", 0) + 1
+        if wd:
+            g = g + wd * value
+        v = state.get("square_avg")
+        v = (1.0 - alpha) * (g * g) if v is None else alpha * v + (1.0 - alpha) * (g * g)
+        state["square_avg"] = v
+        if group["centered"]:
+            m = state.get("grad_avg")
+            m = (1.0 - alpha) * g if m is None else m + (1.0 - alpha) * (g - m)  # torch's lerp
+            state["grad_avg"] = m
+            avg = xp.sqrt(v - m * m) + group["eps"]
+        else:
+            avg = xp.sqrt(v) + group["eps"]
+        if momentum:
+            b = state.get("momentum_buffer")
+            b = g / avg if b is None else momentum * b + g / avg
+            state["momentum_buffer"] = b
+            return value - group["lr"] * b
+        return value - group["lr"] * (g / avg)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), as in torch.optim.Adagrad::
+
+        g = grad + weight_decay * p
+        s = s + g^2                        (s starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> w = ad.nn.Parameter([1.0, -2.0])
+    >>> opt = ad.optim.Adagrad([w], lr=0.5)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()
+    >>> w
+    Parameter([ 0.5 -1.5])
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        if min(lr, lr_decay, weight_decay, initial_accumulator_value, eps) < 0:
+            raise ValueError("anyad.optim.Adagrad: lr, lr_decay, weight_decay, initial_accumulator_value and eps "
+                             "must be non-negative")
+        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
+        xp = _backend.namespace_of(value)
+        t = state.get("step", 0) + 1
+        state["step"] = t
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * value
+        s = state.get("sum")
+        s = g * g + group["initial_accumulator_value"] if s is None else s + g * g
+        state["sum"] = s
+        clr = group["lr"] / (1.0 + (t - 1) * group["lr_decay"])
+        return value - clr * (g / (xp.sqrt(s) + group["eps"]))
