@@ -33,6 +33,8 @@ from .. import _backend
 
 __all__ = ["out_size", "patches", "fold", "pad", "conv"]
 
+_VIEWS = frozenset(("numpy", "cupy", "torch"))  # libraries whose basic slices are writable views
+
 
 def out_size(size: int, k: int, s: int, d: int) -> int:
     """Windows of ``k`` taps ``d`` apart, every ``s``, that fit in ``size``."""
@@ -64,11 +66,14 @@ def fold(xp: Any, cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilatio
     z = xp.zeros(shape, dtype=cols.dtype, device=_backend.device_of(cols))
     if any(n == 0 for n in cols.shape):
         return z
-    jax = _backend.backend_name(xp) == "jax"
+    name = _backend.backend_name(xp)
     for i, key in enumerate(keys):
         piece = cols[:, :, i, ...]
-        if jax:
+        if name == "jax":
             z = z.at[key].add(piece)
+        elif name in _VIEWS:  # basic slicing gives a view: add into it
+            view = z[key]
+            view += piece
         else:
             z[key] = z[key] + piece
     return z

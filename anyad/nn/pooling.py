@@ -1,9 +1,9 @@
 """Pooling, as in torch: max, average and adaptive average, over 1 or 2 spatial axes.
 
 * Max pooling takes the windows (:func:`anyad.ops.conv.patches`) and, in each,
-  the first largest element (``argmax``, then ``take_along_axis``): the
-  gradient goes to that one element, as in torch, and only the indices are
-  kept for the backward pass, not the windows.
+  the first largest element (``argmax``, then ``where`` on a one-hot mask and a
+  sum): the gradient goes to that one element, as in torch; the backward pass
+  keeps the boolean mask, not the windows, and needs no scatter.
 * Average pooling is a convolution of each channel with a constant kernel,
   divided by the number of elements each window counts.
 * Adaptive average pooling multiplies by constant averaging matrices.
@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import _backend
 from ..backends import conv as _kernels
-from ..ops import add, divide, matmul, max as _max, reshape, squeeze, take_along_axis
+from ..ops import add, divide, matmul, reshape, squeeze, sum as _sum, where
 from ..ops.conv import conv as _conv, pad_zeros, patches
 from ..variable import Variable
 from .conv import batched, check_windows, ntuple
@@ -78,11 +78,10 @@ def _max_pool(x: Any, nd: int, kernel_size: Any, stride: Any, padding: Any, dila
         x = add(pad_zeros(x, pads), _kernels.pad(xp, zeros, pads, -math.inf))
     cols = patches(x, kernel, stride, dilation)
     craw = _raw(cols)
-    if any(n == 0 for n in craw.shape):  # nothing to pick from (take_along_axis's adjoint wants elements)
-        y = _max(cols, axis=2)
-        return squeeze(y, axis=0) if added else y
-    idx = _backend.namespace_of(craw).argmax(craw, axis=2, keepdims=True)
-    y = squeeze(take_along_axis(cols, idx, axis=2), axis=2)
+    xp, dev = _backend.namespace_of(craw), _backend.device_of(craw)
+    first = xp.argmax(craw, axis=2, keepdims=True)  # the first largest of each window
+    taps = xp.reshape(xp.arange(craw.shape[2], device=dev), (1, 1, craw.shape[2]) + (1,) * nd)
+    y = _sum(where(taps == first, cols, 0.0), axis=2)  # the gradient reaches that element only
     return squeeze(y, axis=0) if added else y
 
 
