@@ -146,44 +146,77 @@ class _Methods:
 
     # -- methods mirroring module functions ----------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """The sum of the elements (over ``axis``): :func:`anyad.sum`.
+
+        Examples
+        --------
+        >>> Variable([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+        Variable([4. 6.])
+        """
         return sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """The mean of the elements (over ``axis``): :func:`anyad.mean`."""
         return mean(self, axis=axis, keepdims=keepdims)
 
     def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """The product of the elements (over ``axis``): :func:`anyad.prod`."""
         return prod(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """The largest element (over ``axis``): :func:`anyad.max`."""
         return max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """The smallest element (over ``axis``): :func:`anyad.min`."""
         return min(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+        """The variance (over ``axis``): :func:`anyad.var`."""
         return var(self, axis=axis, correction=correction, keepdims=keepdims)
 
     def std(self, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
+        """The standard deviation (over ``axis``): :func:`anyad.std`."""
         return std(self, axis=axis, correction=correction, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Any:
+        """The same elements in a new shape, given as a tuple or as separate
+        integers: :func:`anyad.reshape`.
+
+        Examples
+        --------
+        >>> Variable([1.0, 2.0, 3.0, 4.0]).reshape(2, 2).shape
+        (2, 2)
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return reshape(self, shape)
 
     def astype(self, dtype: Any) -> Any:
+        """A copy converted to ``dtype`` (differentiable between floating
+        dtypes): :func:`anyad.astype`.
+
+        Examples
+        --------
+        >>> Variable([1.0, 2.0]).astype("float32").dtype
+        dtype('float32')
+        """
         return astype(self, dtype)
 
     def exp(self) -> Any:
+        """:func:`anyad.exp` of this Variable."""
         return exp(self)
 
     def log(self) -> Any:
+        """:func:`anyad.log` of this Variable."""
         return log(self)
 
     def tanh(self) -> Any:
+        """:func:`anyad.tanh` of this Variable."""
         return tanh(self)
 
     def sqrt(self) -> Any:
+        """:func:`anyad.sqrt` of this Variable."""
         return sqrt(self)
 
 
