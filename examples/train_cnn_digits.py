@@ -106,7 +106,8 @@ def run(backend: str = "numpy", device=None, epochs: int = 20, seed: int = 0, ba
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy", help="numpy (default), cupy, torch or array_api_strict")
-    parser.add_argument("--device", default=None, help="e.g. cuda:0 (cupy, torch), device1 (array_api_strict)")
+    parser.add_argument("--device", default=None,
+                        help="e.g. cuda:0 (cupy, torch), device1 (array_api_strict)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -125,7 +126,8 @@ def main(argv=None) -> int:
     where = args.backend + (f" ({args.device})" if args.device else "")
     steady = history["epoch_seconds"][1:] or history["epoch_seconds"]
     print(f"backend {where}, {args.dtype}, seed {args.seed}: test accuracy {100 * history['accuracy']:.2f}% "
-          f"after {args.epochs} epochs in {seconds:.1f} s ({1000 * statistics.median(steady):.0f} ms per epoch)")
+          f"after {args.epochs} epochs in {seconds:.1f} s "
+          f"({1000 * statistics.median(steady):.0f} ms per epoch)")
     if args.out:
         plot(history, args.out, f"anyad CNN on digits ({where}, {args.dtype})")
         print(f"loss curve written to {args.out}")

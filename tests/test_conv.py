@@ -50,11 +50,12 @@ def test_matches_torch(be, dtype, case):
 def test_unbatched_input_as_torch(be):
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(3, 6, 5)), rng.normal(size=(2, 3, 3, 3))
-    check(be, "float64", lambda a, b: F.conv2d(a, b, padding=1), lambda a, b: TF.conv2d(a, b, padding=1), [x, w])
+    check(be, "float64", lambda a, b: F.conv2d(a, b, padding=1), lambda a, b: TF.conv2d(a, b, padding=1),
+          [x, w])
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=2, stride=1), dict(kernel_size=(2, 3), padding=1, stride=(2, 1),
-                                                                   dilation=(1, 2))])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2, stride=1),
+                                dict(kernel_size=(2, 3), padding=1, stride=(2, 1), dilation=(1, 2))])
 def test_unfold_fold_match_torch(be, kw):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 3, 5, 6))
@@ -63,8 +64,9 @@ def test_unfold_fold_match_torch(be, kw):
     check(be, "float64", lambda a: F.fold(a, (5, 6), **kw), lambda a: TF.fold(a, (5, 6), **kw), [cols])
 
 
-@pytest.mark.parametrize("mode,widths", [("constant", (1, 2, 0, 1)), ("constant", (-1, 2)), ("reflect", (2, 1, 1, 2)),
-                                         ("replicate", (3, 0, 1, 1)), ("circular", (2, 1, 1, 2))])
+@pytest.mark.parametrize("mode,widths", [("constant", (1, 2, 0, 1)), ("constant", (-1, 2)),
+                                         ("reflect", (2, 1, 1, 2)), ("replicate", (3, 0, 1, 1)),
+                                         ("circular", (2, 1, 1, 2))])
 def test_pad_matches_torch(be, mode, widths):
     x = np.random.default_rng(4).normal(size=(2, 2, 4, 5))
     kw = dict(mode=mode) if mode != "constant" else dict(value=0.5)

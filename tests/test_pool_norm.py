@@ -21,7 +21,8 @@ POOL = [
     ("max_pool2d", (2, 2, 7, 6), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
     ("max_pool2d", (1, 1, 5, 7), dict(kernel_size=2, ceil_mode=True)),
     ("max_pool2d", (0, 2, 4, 4), dict(kernel_size=2)),
-    ("avg_pool1d", (2, 3, 9), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False, ceil_mode=True)),
+    ("avg_pool1d", (2, 3, 9), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False,
+                                   ceil_mode=True)),
     ("avg_pool2d", (2, 2, 7, 6), dict(kernel_size=3, stride=2, padding=1)),
     ("avg_pool2d", (1, 2, 5, 6), dict(kernel_size=(2, 3), stride=2, padding=1, ceil_mode=True,
                                       count_include_pad=False)),
@@ -70,13 +71,14 @@ def test_batch_norm_updates_running_statistics_in_place_as_torch(be):
 def test_group_norm_matches_torch(be, dtype, shape, groups):
     rng = np.random.default_rng(5)
     x, w, b = rng.normal(size=shape), rng.normal(size=shape[1]), rng.normal(size=shape[1])
-    check(be, dtype, lambda a, c, d: F.group_norm(a, groups, c, d), lambda a, c, d: TF.group_norm(a, groups, c, d),
-          [x, w, b])
+    check(be, dtype, lambda a, c, d: F.group_norm(a, groups, c, d),
+          lambda a, c, d: TF.group_norm(a, groups, c, d), [x, w, b])
 
 
 @pytest.mark.parametrize("call,match", [
     (lambda: F.batch_norm(np.ones((1, 3)), None, None, training=True), "more than one value per channel"),
-    (lambda: F.batch_norm(np.ones((2, 3)), np.zeros(2), np.ones(2)), r"running_mean of shape \(2,\).*3 channels"),
+    (lambda: F.batch_norm(np.ones((2, 3)), np.zeros(2), np.ones(2)),
+     r"running_mean of shape \(2,\).*3 channels"),
     (lambda: F.group_norm(np.ones((2, 6, 3)), 4), "num_groups=4 must divide the 6 channels"),
     (lambda: F.max_pool2d(np.ones((1, 1, 6, 6)), 2, padding=2), "at most half the kernel"),
     (lambda: F.adaptive_avg_pool2d(np.ones((1, 6, 6)), (2, 2.5)), "output_size"),
@@ -86,7 +88,7 @@ def test_bad_input_names_the_function(call, match):
         call()
 
 
-# -- layers, with torch's weights copied in ---------------------------------------------------------------------------
+# -- layers, with torch's weights copied in -------------------------------------------------------
 
 LAYERS = [
     ("Conv2d", (3, 4, 3), dict(stride=2, padding=1), (2, 3, 7, 6)),
@@ -127,7 +129,8 @@ def test_layers_match_torch_with_copied_weights(be, case):
         np.testing.assert_allclose(be.to_numpy(p.grad), tp.grad.numpy(), err_msg=n, **TOL["float64"])
 
 
-@pytest.mark.parametrize("name,shape,momentum", [("BatchNorm2d", (4, 3, 5, 2), 0.1), ("BatchNorm1d", (6, 3), None),
+@pytest.mark.parametrize("name,shape,momentum", [("BatchNorm2d", (4, 3, 5, 2), 0.1),
+                                                 ("BatchNorm1d", (6, 3), None),
                                                  ("BatchNorm1d", (4, 3, 5), 0.5)])
 def test_batch_norm_layers_follow_torch_in_training_and_evaluation(be, name, shape, momentum):
     torch.manual_seed(0)
@@ -152,7 +155,8 @@ def test_batch_norm_layers_follow_torch_in_training_and_evaluation(be, name, sha
         np.testing.assert_allclose(be.to_numpy(layer.weight.grad), tl.weight.grad.numpy(), **TOL["float64"])
         tl.zero_grad(), layer.zero_grad()
     for key, value in tl.state_dict().items():
-        np.testing.assert_allclose(be.to_numpy(layer.state_dict()[key]), value.numpy(), err_msg=key, rtol=1e-12)
+        np.testing.assert_allclose(be.to_numpy(layer.state_dict()[key]), value.numpy(), err_msg=key,
+                                   rtol=1e-12)
     layer.eval(), tl.eval()
     x = rng.normal(size=shape)
     np.testing.assert_allclose(be.to_numpy(layer(be.array(x))), tl(torch.tensor(x)).detach().numpy(),
@@ -161,8 +165,9 @@ def test_batch_norm_layers_follow_torch_in_training_and_evaluation(be, name, sha
 
 def test_conv_layer_initialisation_follows_torch():
     """Shapes as torch's; weights and biases uniform within torch's bound 1/sqrt(fan_in)."""
-    for layer, tl in ((ad.nn.Conv2d(6, 8, (3, 2), groups=2, rng=0), torch.nn.Conv2d(6, 8, (3, 2), groups=2)),
-                      (ad.nn.ConvTranspose2d(4, 6, 3, groups=2, rng=0), torch.nn.ConvTranspose2d(4, 6, 3, groups=2))):
+    pairs = ((ad.nn.Conv2d(6, 8, (3, 2), groups=2, rng=0), torch.nn.Conv2d(6, 8, (3, 2), groups=2)),
+             (ad.nn.ConvTranspose2d(4, 6, 3, groups=2, rng=0), torch.nn.ConvTranspose2d(4, 6, 3, groups=2)))
+    for layer, tl in pairs:
         fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(tl.weight)
         bound = 1.0 / np.sqrt(fan_in)
         for (n, p), (_, tp) in zip(layer.named_parameters(), tl.named_parameters()):
@@ -183,9 +188,51 @@ def test_conv_layer_initialisation_follows_torch():
     (lambda: ad.nn.Conv2d(3, 4, 3, stride=(1, 0.5)), ValueError, r"anyad.nn.Conv2d: stride"),
     (lambda: ad.nn.BatchNorm2d(3, dtype="float64")(np.ones((2, 3, 4))), ValueError,
      r"anyad.nn.BatchNorm2d: expected an input with 4 axes"),
-    (lambda: ad.nn.MaxPool2d(2)(np.ones((2, 3))), ValueError, r"anyad.nn.MaxPool2d: the input must have 4 axes"),
+    (lambda: ad.nn.MaxPool2d(2)(np.ones((2, 3))), ValueError,
+     r"anyad.nn.MaxPool2d: the input must have 4 axes"),
     (lambda: ad.nn.Conv1d(4, 6, 3, groups=4), ValueError, r"anyad.nn.Conv1d: groups=4"),
 ])
 def test_layer_errors_name_the_layer(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_compiled_max_pool_recomputes_its_choice_for_new_inputs():
+    """The first-maximum mask is built from recorded operations: a replay with other
+    inputs gives the eager gradient (a mask computed on the side would go stale)."""
+    rng = np.random.default_rng(8)
+    x, x2, w = rng.normal(size=(2, 3, 6, 6)), rng.normal(size=(2, 3, 6, 6)), rng.normal(size=(4, 3, 3, 3))
+
+    def f(x, w):
+        return ad.sum(F.max_pool2d(F.conv2d(x, w, padding=1), 2, padding=1) ** 2)
+
+    g = ad.grad(f, argnums=(0, 1))
+    compiled = ad.jit(g)
+    compiled(x, w)
+    for got, want in zip(compiled(x2, w), g(x2, w)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
+
+
+def test_max_pool_propagates_nan_as_torch():
+    x = np.array([[[1.0, np.nan, 2.0, 3.0, np.nan, np.nan]]])
+    np.testing.assert_array_equal(F.max_pool1d(x, 2), TF.max_pool1d(torch.tensor(x), 2).numpy())
+
+
+def test_batch_norm_running_statistics_refuse_to_be_compiled():
+    bn = ad.nn.BatchNorm1d(2, dtype="float64")
+    with pytest.raises(ValueError, match="BatchNorm1d: updating running statistics inside anyad.jit"):
+        ad.jit(lambda x: ad.sum(bn(x)))(np.ones((3, 2)))
+    assert int(bn.num_batches_tracked) == 0
+    bn.eval()
+    assert float(ad.jit(lambda x: ad.sum(bn(x)))(np.ones((3, 2)))) == pytest.approx(6 / np.sqrt(1 + 1e-5))
+
+
+def test_cnn_digits_example_learns():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from train_cnn_digits import run
+
+    history = run(epochs=1, width=4, progress=False)
+    assert history["accuracy"] > 0.7

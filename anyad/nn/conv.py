@@ -49,7 +49,8 @@ def _dtype(x: Any) -> Any:
 def ntuple(value: Any, nd: int, name: str, who: str, minimum: int = 1) -> tuple:
     """``value`` (an int or ``nd`` ints) as a tuple of ``nd`` ints ``>= minimum``."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
-    if len(items) != nd or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+    ints = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items)
+    if len(items) != nd or not ints:
         raise ValueError(f"{who}: {name} must be an int or {nd} ints, got {value!r}")
     if any(int(v) < minimum for v in items):
         raise ValueError(f"{who}: {name} must be >= {minimum}, got {value!r}")
@@ -150,7 +151,8 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> ad.nn.functional.conv1d(np.arange(5.0).reshape(1, 1, 5), np.ones((1, 1, 2)), stride=2)
     array([[[1., 5.]]])
     """
-    return convolution(input, weight, bias, stride, padding, dilation, groups, 1, "anyad.nn.functional.conv1d")
+    return convolution(input, weight, bias, stride, padding, dilation, groups, 1,
+                       "anyad.nn.functional.conv1d")
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
@@ -168,7 +170,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
            [2., 4., 4., 2.],
            [1., 2., 2., 1.]])
     """
-    return convolution(input, weight, bias, stride, padding, dilation, groups, 2, "anyad.nn.functional.conv2d")
+    return convolution(input, weight, bias, stride, padding, dilation, groups, 2,
+                       "anyad.nn.functional.conv2d")
 
 
 def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
@@ -182,7 +185,8 @@ def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     >>> ad.nn.functional.conv3d(np.ones((1, 2, 3, 3, 3)), np.ones((1, 2, 2, 2, 2))).shape
     (1, 1, 2, 2, 2)
     """
-    return convolution(input, weight, bias, stride, padding, dilation, groups, 3, "anyad.nn.functional.conv3d")
+    return convolution(input, weight, bias, stride, padding, dilation, groups, 3,
+                       "anyad.nn.functional.conv3d")
 
 
 def transposed(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any, groups: Any,
@@ -303,7 +307,8 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float = 0.0) -> Any
     shape = _shape(input)
     if len(widths) % 2 or len(widths) // 2 > len(shape) or not all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in widths):
-        raise ValueError(f"{who}: pad must hold an even number (at most {2 * len(shape)}) of ints, got {pad!r} "
+        raise ValueError(f"{who}: pad must hold an even number (at most {2 * len(shape)}) of ints, "
+                         f"got {pad!r} "
                          f"for an input of shape {shape}")
     m = len(widths) // 2
     pairs = tuple((int(widths[2 * (m - 1 - i)]), int(widths[2 * (m - 1 - i) + 1])) for i in range(m))
@@ -322,7 +327,8 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float = 0.0) -> Any
             y = add(y, fill)
         return y
     if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(f"{who}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        raise ValueError(f"{who}: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
     r = input.value if isinstance(input, Variable) else input
     xp, dev = _backend.namespace_of(r), _backend.device_of(r)
     y = input
@@ -393,7 +399,6 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
     dilation = ntuple(dilation, 2, "dilation", who)
     stride = ntuple(stride, 2, "stride", who)
     pad2 = ntuple(padding, 2, "padding", who, minimum=0)
-    pads = tuple((p, p) for p in pad2)
     k = _prod(kernel)
     padded = tuple(n + 2 * p for n, p in zip(size, pad2))
     outs = tuple(_kernels.out_size(n, kk, s, d) for n, kk, s, d in zip(padded, kernel, stride, dilation))

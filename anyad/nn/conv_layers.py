@@ -57,9 +57,9 @@ class _ConvNd(Module):
     nd = 0
     transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 output_padding: Any = 0, *, rng: Any = None, dtype: Any = None, backend: Any = None,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", output_padding: Any = 0, *, rng: Any = None, dtype: Any = None, backend: Any = None,
                  device: Any = None):
         super().__init__()
         who = f"anyad.nn.{type(self).__name__}"
@@ -102,8 +102,8 @@ class _ConvNd(Module):
             pads = conv_pads(padding, self.nd, self.kernel_size, self.stride, self.dilation, who)
             x = _pad(x, tuple(v for lo_hi in reversed(pads) for v in lo_hi), mode=self.padding_mode)
             padding = 0
-        return convolution(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self.nd,
-                           who)
+        return convolution(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
+                           self.nd, who)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -155,9 +155,10 @@ class Conv3d(_ConvNd):
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1, *, rng: Any = None,
-                 dtype: Any = None, backend: Any = None, device: Any = None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, *, rng: Any = None, dtype: Any = None, backend: Any = None,
+                 device: Any = None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          output_padding=output_padding, rng=rng, dtype=dtype, backend=backend, device=device)
 
@@ -235,8 +236,8 @@ class AvgPool1d(_Pool):
                          count_include_pad=count_include_pad)
 
     def forward(self, x: Any) -> Any:
-        return _avg_pool(x, 1, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                         None, "anyad.nn.AvgPool1d")
+        return _avg_pool(x, 1, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                         self.count_include_pad, None, "anyad.nn.AvgPool1d")
 
 
 class AvgPool2d(_Pool):
@@ -256,8 +257,8 @@ class AvgPool2d(_Pool):
                          count_include_pad=count_include_pad, divisor_override=divisor_override)
 
     def forward(self, x: Any) -> Any:
-        return _avg_pool(x, 2, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                         self.divisor_override, "anyad.nn.AvgPool2d")
+        return _avg_pool(x, 2, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                         self.count_include_pad, self.divisor_override, "anyad.nn.AvgPool2d")
 
 
 class AdaptiveAvgPool1d(_Pool):
@@ -289,7 +290,8 @@ class _BatchNorm(Module):
     ranks: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Any = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, *, dtype: Any = None, backend: Any = None, device: Any = None):
+                 track_running_stats: bool = True, *, dtype: Any = None, backend: Any = None,
+                 device: Any = None):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -308,8 +310,8 @@ class _BatchNorm(Module):
     def _check(self, x: Any, who: str) -> None:
         shape = tuple(getattr(x, "value", x).shape)
         if len(shape) not in self.ranks:
-            raise ValueError(f"{who}: expected an input with {' or '.join(map(str, self.ranks))} axes, got shape "
-                             f"{shape}")
+            ranks = " or ".join(map(str, self.ranks))
+            raise ValueError(f"{who}: expected an input with {ranks} axes, got shape {shape}")
         if shape[1] != self.num_features:
             raise ValueError(f"{who}: the input has {shape[1]} channels (shape {shape}), the layer "
                              f"num_features={self.num_features}")
@@ -321,16 +323,18 @@ class _BatchNorm(Module):
         who = f"anyad.nn.{type(self).__name__}"
         self._check(x, who)
         if not self.training and self.track_running_stats:
-            return normalize_running(x, self.running_mean, self.running_var, self.weight, self.bias, self.eps, who)
+            return normalize_running(x, self.running_mean, self.running_var, self.weight, self.bias, self.eps,
+                                     who)
         y, mu, v = normalize_batch(x, self.weight, self.bias, self.eps, who, self.training)
         if self.training and self.track_running_stats:
+            batch_stats_update(self.running_mean, mu, 0.0, who)  # raises inside anyad.jit, before any change
             self._set("num_batches_tracked", self.num_batches_tracked + 1)
             factor = self.momentum
             if factor is None:  # a cumulative average: 1 / batches seen, as an array (no host read)
                 xp = _backend.namespace_of(self.running_mean)
                 factor = 1.0 / xp.astype(self.num_batches_tracked, self.running_mean.dtype)
-            self._set("running_mean", batch_stats_update(self.running_mean, mu, factor))
-            self._set("running_var", batch_stats_update(self.running_var, v, factor))
+            self._set("running_mean", batch_stats_update(self.running_mean, mu, factor, who))
+            self._set("running_var", batch_stats_update(self.running_var, v, factor, who))
         return y
 
     def _set(self, name: str, new: Any) -> None:
@@ -388,7 +392,8 @@ class GroupNorm(Module):
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"anyad.nn.GroupNorm: num_groups={num_groups} must divide "
                              f"num_channels={num_channels}")
-        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
         xp, kw = _factory(dtype, backend, device)
         self.weight = Parameter(xp.ones((num_channels,), **kw)) if affine else None
         self.bias = Parameter(xp.zeros((num_channels,), **kw)) if affine else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _backend
+from .. import _backend, _state
 from ..backends import transfer
 from ..ops import add, divide, mean, multiply, reshape, sqrt, subtract, var
 from ..variable import Variable
@@ -38,7 +38,8 @@ def _raw(x: Any) -> Any:
 def _affine(y: Any, weight: Any, bias: Any, channels: int, nd: int, who: str) -> Any:
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(_raw(p).shape) != (channels,):
-            raise ValueError(f"{who}: {name} of shape {tuple(_raw(p).shape)} does not match {channels} channels")
+            raise ValueError(f"{who}: {name} of shape {tuple(_raw(p).shape)} does not match {channels} "
+                             "channels")
     shape = (channels,) + (1,) * nd
     if weight is not None:
         y = multiply(y, reshape(weight, shape))
@@ -47,9 +48,18 @@ def _affine(y: Any, weight: Any, bias: Any, channels: int, nd: int, who: str) ->
     return y
 
 
-def batch_stats_update(running: Any, batch: Any, momentum: Any) -> Any:
+def batch_stats_update(running: Any, batch: Any, momentum: Any,
+                       who: str = "anyad.nn.functional.batch_norm") -> Any:
     """``(1 - momentum) * running + momentum * batch`` on raw arrays (never recorded);
-    ``momentum`` may be an array (the cumulative average's ``1 / count``)."""
+    ``momentum`` may be an array (the cumulative average's ``1 / count``).
+
+    Raises while :func:`anyad.jit` builds a program: the update is a side
+    effect a replay would not repeat (the running statistics would go stale)."""
+    if _state.tracer() is not None:
+        raise ValueError(
+            f"{who}: updating running statistics inside anyad.jit is not supported (a replay would not "
+            "repeat it); compile the evaluation-mode model, or train this layer outside jit"
+        )
     return running + momentum * (batch - running)
 
 
@@ -125,7 +135,7 @@ def normalize_running(x: Any, running_mean: Any, running_var: Any, weight: Any, 
 
 def _update(running: Any, batch: Any, momentum: Any, who: str) -> None:
     r = _raw(running)
-    new = batch_stats_update(r, batch, momentum)
+    new = batch_stats_update(r, batch, momentum, who)
     if not transfer.assign(r, new):
         raise ValueError(
             f"{who}: the running statistics ({_backend.describe(r)}) cannot be updated in place; use "
@@ -148,7 +158,8 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     shape = _check(input, who)
     c = shape[1]
     if not isinstance(num_groups, int) or num_groups < 1 or c % num_groups:
-        raise ValueError(f"{who}: num_groups={num_groups!r} must divide the {c} channels (input shape {shape})")
+        raise ValueError(f"{who}: num_groups={num_groups!r} must divide the {c} channels "
+                         f"(input shape {shape})")
     if not shape[0]:
         return _affine(input, weight, bias, c, len(shape) - 2, who)
     x = reshape(input, (shape[0], num_groups, -1))

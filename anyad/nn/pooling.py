@@ -1,9 +1,11 @@
 """Pooling, as in torch: max, average and adaptive average, over 1 or 2 spatial axes.
 
 * Max pooling takes the windows (:func:`anyad.ops.conv.patches`) and, in each,
-  the first largest element (``argmax``, then ``where`` on a one-hot mask and a
-  sum): the gradient goes to that one element, as in torch; the backward pass
-  keeps the boolean mask, not the windows, and needs no scatter.
+  the first largest element (a one-hot mask from ``max``, ``equal`` and
+  ``cumulative_sum``, then ``where`` and a sum): the gradient goes to that
+  one element, as in torch; the backward pass keeps the boolean mask, not
+  the windows, and needs no scatter. The mask is built from recorded
+  operations, so :func:`anyad.jit` recomputes it for new inputs.
 * Average pooling is a convolution of each channel with a constant kernel,
   divided by the number of elements each window counts.
 * Adaptive average pooling multiplies by constant averaging matrices.
@@ -28,20 +30,25 @@ from typing import Any
 
 from .. import _backend
 from ..backends import conv as _kernels
-from ..ops import add, divide, matmul, reshape, squeeze, sum as _sum, where
+from ..ops import (
+    add, astype, cumulative_sum, divide, equal, isnan, logical_and, logical_or, matmul, max as _max, reshape,
+    squeeze, stop_gradient, sum as _sum, where,
+)
 from ..ops.conv import conv as _conv, pad_zeros, patches
 from ..variable import Variable
 from .conv import batched, check_windows, ntuple
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+__all__ = [
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+]
 
 
 def _raw(x: Any) -> Any:
     return x.value if isinstance(x, Variable) else x
 
 
-def _geometry(shape: tuple, nd: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
-              who: str) -> tuple:
+def _geometry(shape: tuple, nd: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+              ceil_mode: bool, who: str) -> tuple:
     """Kernel, stride, dilation and the ``(low, high)`` pads (``high`` grown for ceil_mode)."""
     kernel = ntuple(kernel_size, nd, "kernel_size", who)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
@@ -71,17 +78,19 @@ def _max_pool(x: Any, nd: int, kernel_size: Any, stride: Any, padding: Any, dila
     x, added = batched(x, nd, who)
     r = _raw(x)
     shape = tuple(r.shape)
-    kernel, stride, dilation, pads = _geometry(shape, nd, kernel_size, stride, padding, dilation, ceil_mode, who)
+    kernel, stride, dilation, pads = _geometry(shape, nd, kernel_size, stride, padding, dilation, ceil_mode,
+                                               who)
     if any(lo or hi for lo, hi in pads):
         xp = _backend.namespace_of(r)
         zeros = xp.zeros(shape, dtype=r.dtype, device=_backend.device_of(r))
         x = add(pad_zeros(x, pads), _kernels.pad(xp, zeros, pads, -math.inf))
     cols = patches(x, kernel, stride, dilation)
-    craw = _raw(cols)
-    xp, dev = _backend.namespace_of(craw), _backend.device_of(craw)
-    first = xp.argmax(craw, axis=2, keepdims=True)  # the first largest of each window
-    taps = xp.reshape(xp.arange(craw.shape[2], device=dev), (1, 1, craw.shape[2]) + (1,) * nd)
-    y = _sum(where(taps == first, cols, 0.0), axis=2)  # the gradient reaches that element only
+    # the first largest element of each window (a NaN if there is one), from recorded
+    # operations, so that a compiled program recomputes it for new inputs
+    seen = stop_gradient(cols)
+    hit = logical_or(equal(seen, _max(seen, axis=2, keepdims=True)), isnan(seen))
+    first = logical_and(hit, equal(cumulative_sum(astype(hit, _raw(seen).dtype), axis=2), 1.0))
+    y = _sum(where(first, cols, 0.0), axis=2)  # the gradient reaches that element only
     return squeeze(y, axis=0) if added else y
 
 

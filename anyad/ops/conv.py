@@ -83,9 +83,10 @@ def _fold_back(g: Any, ans: Any, cols: Any, *, shape: tuple, kernel: tuple, stri
     return patches(g, kernel, stride, dilation)
 
 
-_PATCHES = Primitive("patches", OpType.PATCHES,
-                     lambda xp, x, kernel, stride, dilation: _kernels.patches(xp, x, kernel, stride, dilation),
-                     (_patches_back,))
+_PATCHES = Primitive(
+    "patches", OpType.PATCHES,
+    lambda xp, x, kernel, stride, dilation: _kernels.patches(xp, x, kernel, stride, dilation),
+    (_patches_back,))
 _PATCHES.jvp = lambda ts, ans, x, **kw: apply(_PATCHES, (ts[0],), kw)
 _FOLD = Primitive("fold", OpType.FOLD,
                   lambda xp, c, shape, kernel, stride, dilation: _kernels.fold(xp, c, shape, kernel, stride,
@@ -104,7 +105,8 @@ def patches(x: Any, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
     array([[0., 1., 2.],
            [1., 2., 3.]])
     """
-    return apply(_PATCHES, (x,), {"kernel": tuple(kernel), "stride": tuple(stride), "dilation": tuple(dilation)})
+    return apply(_PATCHES, (x,), {"kernel": tuple(kernel), "stride": tuple(stride),
+                                  "dilation": tuple(dilation)})
 
 
 def fold(cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
@@ -159,10 +161,10 @@ def _conv_jvp(ts: Any, ans: Any, x: Any, w: Any, **kw: Any) -> Any:
     return out
 
 
-_CONV = Primitive("conv", OpType.CONV,
-                  lambda xp, x, w, stride, pads, dilation, groups: _kernels.conv(xp, x, w, stride, pads, dilation,
-                                                                                 groups),
-                  (_conv_back_x, _conv_back_w))
+_CONV = Primitive(
+    "conv", OpType.CONV,
+    lambda xp, x, w, stride, pads, dilation, groups: _kernels.conv(xp, x, w, stride, pads, dilation, groups),
+    (_conv_back_x, _conv_back_w))
 _CONV.jvp = _conv_jvp
 
 
