@@ -13,18 +13,23 @@ namespace of the arrays in hand.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib
+import threading
 import types
 from typing import Any
 
 import array_api_compat
+
+from .backends import dtypes as _dtypes
 
 __all__ = [
     "BackendMismatchError",
     "Backend",
     "use",
     "current_backend",
+    "default_backend",
     "namespace_of",
     "backend_name",
     "device_of",
@@ -60,7 +65,7 @@ class Backend:
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         """Convert Python data or a foreign array into this backend."""
         xp = self.xp
-        if isinstance(dtype, str):
+        if dtype is not None:
             dtype = resolve_dtype(xp, dtype)
         if self.device is None:
             return xp.asarray(data, dtype=dtype)
@@ -258,10 +263,11 @@ def check_same_backend(opname: str, values: tuple) -> None:
         if first is None:
             first = (xp, v)
         elif xp is not first[0]:
+            name, dev = backend_name(first[0]), device_of(first[1])
             raise BackendMismatchError(
                 f"anyad.{opname}: operands come from different array libraries: "
-                f"{describe(first[1])} and {describe(v)}; convert one with "
-                "anyad.asarray or Variable.to_device first"
+                f"{describe(first[1])} and {describe(v)}; move one into the other's library first, "
+                f"e.g. anyad.to_backend(x, {name!r}, {dev!r}) or x.to({name!r}, {dev!r}) for a Variable"
             )
 
 
@@ -385,35 +391,78 @@ def _load_cupy() -> Any:
 
 
 def resolve_dtype(xp: Any, dtype: Any) -> Any:
-    """Map a dtype name (``"float32"``), or a numpy dtype handed to another
-    backend, to ``xp``'s own dtype object; pass anything else through."""
+    """``xp``'s dtype object for ``dtype``: one of the standard's names
+    (``"float32"``), ``xp``'s own dtype object, or a NumPy dtype (taken by its
+    name). The same names are accepted, and the same spellings refused, on every
+    backend (:mod:`anyad.backends.dtypes`).
+
+    Examples
+    --------
+    >>> import array_api_strict as xp
+    >>> resolve_dtype(xp, "float32")
+    array_api_strict.float32
+    >>> resolve_dtype(xp, "flaot32")
+    Traceback (most recent call last):
+    ...
+    TypeError: anyad: unknown dtype 'flaot32' (did you mean 'float32'?); the dtype names are bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, complex64, complex128, and float16 and bfloat16 where the library has them (array_api_strict has neither)
+    """
     if dtype is None:
         return None
-    if isinstance(dtype, str):
-        name = dtype
-    elif backend_name(xp) != "numpy" and _is_numpy_dtype(dtype):
-        name = getattr(dtype, "name", None) or dtype.__name__
-    else:
-        return dtype
-    try:
-        return getattr(xp, name)
-    except AttributeError:
-        raise TypeError(f"anyad: dtype {name!r} is not offered by {backend_name(xp)}") from None
+    return _dtypes.resolve(xp, dtype, backend_name(xp))
 
 
-def _is_numpy_dtype(dtype: Any) -> bool:
-    if isinstance(dtype, type):  # np.float32, the scalar type
-        return dtype.__module__ == "numpy"
-    return type(dtype).__module__.startswith("numpy")
-
-
+# Which backend makes arrays from Python data: the process-wide default that a
+# plain ``anyad.use(...)`` call sets (the one documented piece of process state;
+# ``None`` means numpy), under a context-local override that ``with anyad.use(...)``
+# sets for its block (per thread and per asyncio task).
+_DEFAULT: Backend | None = None
+_DEFAULT_LOCK = threading.Lock()
 _CURRENT: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("anyad_backend", default=None)
 
 
 def current_backend() -> Backend:
-    """The backend used to create arrays from Python data (numpy by default)."""
+    """The backend used to create arrays from Python data: the innermost
+    ``with anyad.use(...)`` block's, else the process-wide default (numpy
+    unless a plain ``anyad.use(...)`` call chose another).
+
+    Examples
+    --------
+    >>> import anyad
+    >>> anyad.current_backend()
+    Backend('numpy')
+    """
     be = _CURRENT.get()
+    if be is not None:
+        return be
+    be = _DEFAULT
     return _numpy_backend() if be is None else be
+
+
+def default_backend() -> Backend | None:
+    """The process-wide default a plain :class:`use` call set (``None``: numpy, never set).
+
+    Examples
+    --------
+    >>> default_backend() is None or isinstance(default_backend(), Backend)
+    True
+    """
+    return _DEFAULT
+
+
+def set_default_backend(backend: Backend | None) -> Backend | None:
+    """Replace the process-wide default; returns the previous one (for tests that restore it)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        previous, _DEFAULT = _DEFAULT, backend
+    return previous
+
+
+def _restore_default(expected: Backend, previous: Backend | None) -> None:
+    """Put ``previous`` back as the process default, if ``expected`` is still it."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is expected:
+            _DEFAULT = previous
 
 
 def get_backend(name: Any, device: Any = None) -> Backend:
@@ -443,9 +492,18 @@ def get_backend(name: Any, device: Any = None) -> Backend:
 class use:
     """Choose the backend for arrays made from Python data.
 
-    Works as a plain call (for the rest of the current thread or context) and as
-    a context manager (restored on exit). Arrays passed in keep their own backend
-    and device whatever is chosen here.
+    * As a plain call, ``anyad.use("torch")`` sets the **process-wide default**:
+      every thread (those started later included), every asyncio task and every
+      Jupyter cell sees it, until the next plain call.
+    * As a context manager, ``with anyad.use("torch"): ...`` overrides the
+      default **inside the block only**, for the current thread or asyncio task
+      (a context variable: other threads and tasks are not affected, tasks
+      created inside the block inherit it), and restores it on exit. Blocks nest.
+    * A plain call inside a ``with`` block sets the process default and also
+      the backend for the rest of that block.
+
+    Arrays passed in keep their own backend and device whatever is chosen here;
+    :func:`anyad.to_backend` moves them.
 
     Parameters
     ----------
@@ -455,6 +513,15 @@ class use:
     device : optional
         Device for new arrays, in the backend's own terms (``"cuda:1"``,
         ``array_api_strict.Device("device1")``, ...).
+
+    Notes
+    -----
+    The call runs before Python knows whether a ``with`` follows, so it sets
+    the process default at once and entering the block puts the previous
+    default back (only if no other plain call replaced it meanwhile). A thread
+    that reads the process default in that instant, between ``use(...)`` and
+    the block's start, may see the block's backend for one array; code that
+    must never see another backend picks its own with a ``with`` block.
 
     Examples
     --------
@@ -467,10 +534,20 @@ class use:
     """
 
     def __init__(self, backend: Any = "numpy", device: Any = None):
-        self.backend = get_backend(backend, device)
-        self._token = _CURRENT.set(self.backend)
+        global _DEFAULT
+        self.backend = be = get_backend(backend, device)
+        with _DEFAULT_LOCK:
+            self._previous, _DEFAULT = _DEFAULT, be
+        # inside a ``with`` block a plain call also sets that block's backend
+        self._inner = _CURRENT.set(be) if _CURRENT.get() is not None else None
+        self._token = None
 
     def __enter__(self) -> Backend:
+        if self._inner is not None:  # not a plain call after all: undo both of its effects
+            _CURRENT.reset(self._inner)
+            self._inner = None
+        _restore_default(self.backend, self._previous)
+        self._token = _CURRENT.set(self.backend)
         return self.backend
 
     def __exit__(self, *exc: object) -> None:
@@ -478,6 +555,24 @@ class use:
 
     def __repr__(self) -> str:
         return f"anyad.use({self.backend.name!r})"
+
+
+@contextlib.contextmanager
+def local_backend(backend: Backend):
+    """``with anyad.use(backend)`` without touching the process default at all
+    (for anyad's own code, which must not disturb other threads even for an instant).
+
+    Examples
+    --------
+    >>> with local_backend(get_backend("array_api_strict")):
+    ...     current_backend().name
+    'array_api_strict'
+    """
+    token = _CURRENT.set(backend)
+    try:
+        yield backend
+    finally:
+        _CURRENT.reset(token)
 
 
 # ----------------------------------------------------------------------------

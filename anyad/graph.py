@@ -116,6 +116,7 @@ class OpType(enum.Enum):
     SOFTMAX = 83
     SETITEM = 84
     PINV = 85
+    TO_BACKEND = 86
     # the Array API namespace's primitives (anyad.ops.elementwise_extra, linalg_extra, fft)
     HYPOT = 100
     LOGADDEXP = 101

@@ -28,7 +28,6 @@ import array_api_compat
 import numpy as np
 
 import anyad as ad
-from anyad.backends.transfer import convert
 from anyad import nn, optim
 from anyad.nn import functional as F
 
@@ -54,10 +53,12 @@ def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple:
 
 
 def to_backend(data: tuple, backend: str, device, dtype: str) -> tuple:
-    """Copy the host arrays onto the backend and device (once, before training)."""
+    """Move the host arrays onto the backend and device (once, before training):
+    through DLPack, so NumPy to torch on the CPU copies nothing."""
     x_train, x_test, y_train, y_test = data
-    return (convert(x_train, backend, device, dtype), convert(x_test, backend, device, dtype),
-            convert(y_train, backend, device), convert(y_test, backend, device))
+    return (ad.to_backend(x_train, backend, device, dtype=dtype),
+            ad.to_backend(x_test, backend, device, dtype=dtype),
+            ad.to_backend(y_train, backend, device), ad.to_backend(y_test, backend, device))
 
 
 def build(backend: str, device, seed: int, dtype: str, hidden: int, lr: float, epochs: int,

@@ -53,8 +53,8 @@ def main(argv=None):
     with anyad.use(args.backend):
         forward, X, Y = program(anyad, args.epochs)
         print("predictions")
-        predictions = [anyad._backend.to_numpy(forward(x).value).item() for x in X]
-    targets = [anyad._backend.to_numpy(y.value).item() for y in Y]
+        predictions = [anyad.to_backend(forward(x), "numpy").item() for x in X]  # NumPy, from any backend
+    targets = [anyad.to_backend(y, "numpy").item() for y in Y]
     for p, t in zip(predictions, targets):
         print(f"{p:8.4f}  (target {t:.0f})")
     loss = float(np.mean((np.array(predictions) - np.array(targets)) ** 2))

@@ -141,3 +141,11 @@ def no_host_sync(monkeypatch):
     for name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "__array__"):
         monkeypatch.setattr(array_type, name, refuse(name), raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_backend():
+    """A plain ``anyad.use(...)`` sets the process-wide default: put it back after every test."""
+    previous = anyad._backend.default_backend()
+    yield
+    anyad._backend.set_default_backend(previous)

@@ -229,14 +229,14 @@ def test_use_as_call_and_context_manager():
         assert isinstance(Variable(np.ones(2)).value, np.ndarray)
     assert ad.current_backend().name == "numpy"
 
-    def in_thread():
-        ad.use("array_api_strict")
-        assert ad.current_backend().name == "array_api_strict"
+    def in_thread():  # a with block in another thread is that thread's own
+        with ad.use("array_api_strict"):
+            assert ad.current_backend().name == "array_api_strict"
 
     t = threading.Thread(target=in_thread)
     t.start()
     t.join()
-    assert ad.current_backend().name == "numpy"
+    assert ad.current_backend().name == "numpy"  # (plain calls: tests/test_backend_choice.py)
 
 
 def test_use_cupy_without_cuda_says_what_to_install():

@@ -72,7 +72,7 @@ class BoundNamespace(types.ModuleType):
 
 def _in_backend(fn: Any, be: Any) -> Any:
     def bound(*args: Any, **kwargs: Any) -> Any:
-        with _backend.use(be):
+        with _backend.local_backend(be):  # never the process default, not even for an instant
             return fn(*args, **kwargs)
 
     bound.__name__ = fn.__name__

@@ -22,6 +22,7 @@ from .manipulation import (
 )
 from .reductions import cumulative_sum, logsumexp, max, mean, min, prod, std, sum, var
 from .special import erf
+from .transfer import to_backend
 from .elementwise_extra import (
     bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_or, bitwise_right_shift, bitwise_xor, conj,
     copysign, floor_divide, hypot, imag, logaddexp, nextafter, real, reciprocal, remainder, signbit,

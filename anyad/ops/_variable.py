@@ -25,6 +25,7 @@ from .indexing import getitem
 from .linalg import matmul, matrix_transpose
 from .manipulation import astype, permute_dims, reshape, to_device
 from .reductions import max, mean, min, prod, std, sum, var
+from .transfer import to_backend
 
 
 class _Methods:
@@ -143,6 +144,18 @@ class _Methods:
         'cpu'
         """
         return to_device(self, device)
+
+    def to(self, backend: Any, device: Any = None, *, dtype: Any = None) -> "Variable":
+        """This Variable as an array of ``backend`` (and ``device``), differentiably:
+        :func:`anyad.to_backend` (the gradient flows back to this library and device).
+
+        Examples
+        --------
+        >>> v = Variable([1.0, 2.0], requires_grad=True)
+        >>> v.to("array_api_strict", "device1").device
+        array_api_strict.Device('device1')
+        """
+        return to_backend(self, backend, device, dtype=dtype)
 
     # -- methods mirroring module functions ----------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
