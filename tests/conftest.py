@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import os
 
+# SciPy reads this once, when first imported: its Array API paths (which the
+# third-party tests and the docs page on SciPy and scikit-learn use) are on
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

@@ -25,7 +25,7 @@ _BACKEND_DEPENDENT = frozenset((
     "finfo", "iinfo", "isdtype", "result_type", "can_cast", "__array_namespace_info__",
     "fftfreq", "rfftfreq",
 ))
-_SUBMODULES = frozenset(("linalg", "fft"))
+_SUBMODULES = frozenset(("linalg", "fft", "special"))
 
 _BOUND: dict[tuple, "BoundNamespace"] = {}  # cache: one per (namespace, device)
 
@@ -55,7 +55,7 @@ class BoundNamespace(types.ModuleType):
             raise AttributeError(name)
         module = self._module
         be = self._backend
-        if name in _SUBMODULES:
+        if name in _SUBMODULES and isinstance(getattr(module, name), types.ModuleType):  # not fft.fft
             value: Any = BoundNamespace(getattr(module, name), be)
         elif name in _DTYPE_SET:
             value = getattr(be.xp, name)
