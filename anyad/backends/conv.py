@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import _backend
 
-__all__ = ["out_size", "patches", "fold", "pad", "conv"]
+__all__ = ["out_size", "patches", "fold", "pad", "conv", "first_max"]
 
 _VIEWS = frozenset(("numpy", "cupy", "torch"))  # libraries whose basic slices are writable views
 
@@ -121,3 +121,13 @@ def conv(xp: Any, x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, g
     cols = xp.reshape(cols, (n, groups, (c // groups) * k, length))
     wr = xp.reshape(w, (groups, o // groups, (c // groups) * k))
     return xp.reshape(xp.matmul(wr, cols), (n, o) + outs)
+
+
+def first_max(xp: Any, cols: Any) -> Any:
+    """A boolean mask of ``cols`` (``(N, C, K, *O)``): true at the first largest of
+    the ``K`` taps of each window (the first NaN, if any), false elsewhere."""
+    k = cols.shape[2]
+    taps = xp.reshape(xp.arange(k, device=_backend.device_of(cols)), (1, 1, k) + (1,) * (len(cols.shape) - 3))
+    if any(n == 0 for n in cols.shape):
+        return xp.zeros(tuple(cols.shape), dtype=xp.bool, device=_backend.device_of(cols))
+    return taps == xp.argmax(cols, axis=2, keepdims=True)

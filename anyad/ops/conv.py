@@ -39,7 +39,7 @@ from .linalg import matmul, matrix_transpose
 from .manipulation import reshape
 from .reductions import sum as _sum
 
-__all__ = ["conv", "patches", "fold", "pad_zeros"]
+__all__ = ["conv", "patches", "fold", "pad_zeros", "first_max"]
 
 
 def _prod(values: Any) -> int:
@@ -182,3 +182,20 @@ def conv(x: Any, w: Any, *, stride: tuple, pads: tuple, dilation: tuple, groups:
     """
     return apply(_CONV, (x, w), {"stride": tuple(stride), "pads": tuple(tuple(p) for p in pads),
                                  "dilation": tuple(dilation), "groups": int(groups)})
+
+
+# not differentiable, but a primitive: anyad.jit records it and recomputes it for new inputs
+_FIRST_MAX = Primitive("first_max", None, lambda xp, c: _kernels.first_max(xp, c), None, register=False)
+
+
+def first_max(cols: Any) -> Any:
+    """Where the first largest of each window of ``cols`` (``(N, C, K, *out)``) is: a
+    boolean mask (not differentiable), true once per window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> first_max(np.array([[[[1.0], [3.0], [3.0]]]]))[0, 0, :, 0]
+    array([False,  True, False])
+    """
+    return apply(_FIRST_MAX, (cols,))
