@@ -18,9 +18,11 @@ from __future__ import annotations
 import html
 import re
 
-# a highlighted block as pymdownx.highlight writes it: <div class="... highlight"><pre>...<code>...</code></pre></div>
+# a highlighted block as pymdownx.highlight writes it:
+# <div class="... highlight"><pre>...<code>...</code></pre></div>
 _BLOCK = re.compile(
-    r'<div class="(?P<cls>[^"]*\bhighlight\b[^"]*)"(?P<attrs>[^>]*)>(?P<pre><pre>.*?<code>(?P<code>.*?)</code></pre>)</div>',
+    r'<div class="(?P<cls>[^"]*\bhighlight\b[^"]*)"(?P<attrs>[^>]*)>'
+    r"(?P<pre><pre>.*?<code>(?P<code>.*?)</code></pre>)</div>",
     re.S,
 )
 _ANCHOR = re.compile(r"^(?:<a [^>]*></a>)+")  # the line-number anchors before each line
