@@ -149,14 +149,16 @@ def test_code_lines_fit_the_content_column() -> None:
 _MACHINE_PATH = re.compile(r"(?:/home/|/Users/|/root/|/tmp/|/work/|/private/var/|/mnt/|[A-Z]:\\Users\\)")
 
 
-def test_no_page_shows_folders_of_a_machine() -> None:
+def test_no_page_shows_folders_of_a_machine_or_tracker_labels() -> None:
+    """No /home/..., /tmp/... (the machine a run was made on), and no internal
+    tracker labels such as "(issue 3)", which mean nothing to a reader."""
     files = PAGES + sorted(DOCS.glob("*.json")) + [ROOT / "README.md"]
     hits = []
     for f in files:
         for n, line in enumerate(f.read_text(encoding="utf-8").split("\n"), 1):
-            if _MACHINE_PATH.search(line):
+            if _MACHINE_PATH.search(line) or re.search(r"\bissue \d+\b", line):
                 hits.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()[:120]}")
-    assert not hits, "machine paths in the docs:\n" + "\n".join(hits)
+    assert not hits, "machine paths or tracker labels in the docs:\n" + "\n".join(hits)
 
 
 def test_benchmark_reports_show_file_names_only() -> None:

@@ -1,4 +1,4 @@
-"""``xor``: the python-autodiff XOR program (issue 3), trained from fixed weights.
+"""``xor``: the python-autodiff XOR program, trained from fixed weights.
 
 A 2-160-1 tanh network, squared error, plain SGD (learning rate 0.01) over the
 four XOR samples, one sample at a time, for ``epochs`` epochs. One timed step is
