@@ -141,6 +141,8 @@ def _resolve_namespace(value: Any) -> Any:
         xp = _numpy_backend().xp
     elif array_api_compat.is_dask_namespace(xp):
         xp = _dask_namespace()
+    elif array_api_compat.is_torch_namespace(xp):
+        xp = _torch_namespace()
     if type(value).__module__ == "anyad.variable":  # a Variable's namespace depends on its value
         return xp
     _NS_BY_TYPE[type(value)] = xp
@@ -329,6 +331,16 @@ def _dask_namespace() -> Any:
     return be.xp
 
 
+def _torch_namespace() -> Any:
+    """array-api-compat's torch namespace with torch's own functions on the hot
+    path (:mod:`anyad.backends.torch_namespace`), once."""
+    from .backends.torch_namespace import torch_namespace
+
+    xp = torch_namespace()
+    _NAME_BY_NS[id(xp)] = "torch"
+    return xp
+
+
 def _load(name: str) -> Any:
     if name == "numpy":
         return _numpy_backend().xp
@@ -336,12 +348,12 @@ def _load(name: str) -> Any:
         return _load_cupy()
     if name == "torch":
         try:
-            import array_api_compat.torch as xp
+            import torch  # noqa: F401
         except ImportError as e:  # pragma: no cover - depends on the machine
             raise ImportError(
                 'anyad.use("torch") needs PyTorch: pip install torch'
             ) from e
-        return xp
+        return _torch_namespace()
     if name == "jax":
         try:
             import jax.numpy as xp
@@ -408,6 +420,12 @@ def resolve_dtype(xp: Any, dtype: Any) -> Any:
     """
     if dtype is None:
         return None
+    try:  # the common case, a dtype seen before: one dict lookup
+        hit = _dtypes.MEMO.get((id(xp), type(dtype), dtype))
+        if hit is not None and hit[0] is xp:
+            return hit[1]
+    except TypeError:  # an unhashable spelling
+        pass
     return _dtypes.resolve(xp, dtype, backend_name(xp))
 
 
@@ -481,6 +499,8 @@ def get_backend(name: Any, device: Any = None) -> Backend:
             label = "numpy"
         elif module in ("dask.array", "array_api_compat.dask.array"):
             xp = _dask_namespace()
+        elif module in ("torch", "array_api_compat.torch"):
+            xp = _torch_namespace()
     _NAME_BY_NS.setdefault(id(xp), label)
     if isinstance(device, str) and label == "array_api_strict":
         device = xp.Device(device)  # its devices are objects; accept their names too

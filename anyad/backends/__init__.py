@@ -9,7 +9,9 @@ portable path written against the namespace for any other library:
   generator built from the namespace's own integer operations);
 * :mod:`anyad.backends.special`: the ``erf`` kernel per backend;
 * :mod:`anyad.backends.transfer`: moving arrays between libraries and devices,
-  in-place assignment where the library allows it, and ``.npz`` files.
+  in-place assignment where the library allows it, and ``.npz`` files;
+* :mod:`anyad.backends.dtypes`: one ``dtype=`` vocabulary on every backend (the
+  standard's names, each library's own dtype objects, NumPy's).
 
 Like :mod:`anyad._backend`, this package may import numpy and the other array
 libraries (lazily, only when one of their arrays is in hand).
@@ -53,7 +55,8 @@ def backend_for(spec: Any, device: Any = None) -> Any:
         be = _backend.get_backend(spec)
     else:
         name = _backend.backend_name(spec)
-        be = _backend.get_backend("numpy") if name == "numpy" else _backend.Backend(name, spec)
+        # numpy and torch: anyad's own namespaces for them, whichever module names the library
+        be = _backend.get_backend(name) if name in ("numpy", "torch") else _backend.Backend(name, spec)
     if device is None:
         device = be.device
     return _backend.Backend(be.name, be.xp, resolve_device(be.name, device))

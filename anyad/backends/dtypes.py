@@ -46,7 +46,7 @@ _PYTHON_TYPES = {float: "float", int: "int", complex: "complex"}
 _NUMPY_DTYPED = ("numpy", "cupy", "jax", "dask")  # libraries whose arrays carry NumPy dtypes
 
 _TABLES: dict[int, tuple] = {}  # id(xp) -> (xp, {name: dtype}, {(type, dtype): name}): fixed facts
-_MEMO: dict[tuple, Any] = {}  # (id(xp), type(dtype), dtype) -> (xp, resolved dtype): fixed facts
+MEMO: dict[tuple, Any] = {}  # (id(xp), type(dtype), dtype) -> (xp, resolved dtype): fixed facts
 
 
 def _table(xp: Any, library: str) -> tuple:
@@ -113,13 +113,13 @@ def resolve(xp: Any, dtype: Any, library: str) -> Any:
     """
     key = (id(xp), type(dtype), dtype)
     try:
-        hit = _MEMO.get(key)
+        hit = MEMO.get(key)
     except TypeError:  # an unhashable dtype spelling: resolved every time
         return _resolve(xp, dtype, library)
     if hit is not None and hit[0] is xp:
         return hit[1]
     out = _resolve(xp, dtype, library)
-    _MEMO[key] = (xp, out)
+    MEMO[key] = (xp, out)
     return out
 
 

@@ -4,7 +4,8 @@
   the library's own device object;
 * :func:`convert` brings an array into a backend, device and dtype: unchanged
   when it is already there, through DLPack between libraries (no host copy when
-  both sides share the device), and through the host only as a last resort;
+  both sides share the device), and through the host only as a last resort
+  (its public, differentiable face is :func:`anyad.to_backend`);
 * :func:`assign` writes new values into an array in place where the library
   allows it (numpy, cupy, torch, array_api_strict) and says so, so callers can
   rebind instead where it does not (jax);
