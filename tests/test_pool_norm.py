@@ -236,3 +236,21 @@ def test_cnn_digits_example_learns():
 
     history = run(epochs=1, width=4, progress=False)
     assert history["accuracy"] > 0.7
+
+
+def test_a_cnn_step_never_reads_device_values_on_the_host(no_host_sync):
+    """Forward and backward of every layer here, on array_api_strict's device1, with
+    every conversion to a host value refused."""
+    import array_api_strict as strict
+
+    with ad.use(strict, device=strict.Device("device1")):
+        net = ad.nn.Sequential(
+            ad.nn.Conv2d(2, 4, 3, padding="same", padding_mode="reflect", rng=0, dtype="float64"),
+            ad.nn.BatchNorm2d(4, momentum=None, dtype="float64"), ad.nn.ReLU(),
+            ad.nn.MaxPool2d(2, ceil_mode=True), ad.nn.GroupNorm(2, 4, dtype="float64"),
+            ad.nn.ConvTranspose2d(4, 2, 2, stride=2, rng=0, dtype="float64"),
+            ad.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), ad.nn.AdaptiveAvgPool2d(1))
+        x = strict.asarray(np.random.default_rng(9).normal(size=(3, 2, 5, 5)), device=strict.Device("device1"))
+        ad.sum(net(x) ** 2).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    assert net[1].running_mean.device == strict.Device("device1")
