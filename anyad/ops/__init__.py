@@ -31,6 +31,7 @@ from .linalg_extra import cholesky, det, eigh, eigvalsh, inv, qr, slogdet, solve
 from .linalg_composed import (
     cross, diagonal, matrix_norm, matrix_power, matrix_rank, outer, pinv, trace, vector_norm,
 )
+from .linalg_einsum import einsum
 from .sorting import argsort, cumulative_prod, diff, searchsorted, sort, take_along_axis
 from . import fft
 from . import _variable  # noqa: F401  (installs Variable's operators and methods)
