@@ -27,6 +27,7 @@ from .conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, pad, unfold,
 )
 from .normalization import batch_norm, group_norm
+from .attention_functional import scaled_dot_product_attention
 from .pooling import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
 )
@@ -38,7 +39,7 @@ __all__ = [
     # convolution, pooling, normalisation (anyad.nn.conv, .pooling, .normalization)
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pad",
     "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d", "batch_norm", "group_norm",
+    "adaptive_avg_pool2d", "batch_norm", "group_norm", "scaled_dot_product_attention",
 ]
 
 _SQRT_HALF = math.sqrt(0.5)
