@@ -51,22 +51,50 @@ def _windows(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> t
     return outs, keys
 
 
+def _tiles(kernel: tuple, stride: tuple, dilation: tuple) -> bool:
+    """Whether the windows tile the input (stride = kernel, no dilation): then
+    the windows are a reshape and one transposition away."""
+    return all(s == k and d == 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def _tile_axes(nd: int) -> tuple[tuple, tuple]:
+    """Axis orders between ``(N, C, O1, k1, O2, k2, ...)`` and ``(N, C, k1, k2, ..., O1, O2, ...)``."""
+    to_taps = (0, 1) + tuple(3 + 2 * i for i in range(nd)) + tuple(2 + 2 * i for i in range(nd))
+    back = [0] * len(to_taps)
+    for i, a in enumerate(to_taps):
+        back[a] = i
+    return to_taps, tuple(back)
+
+
 def patches(xp: Any, x: Any, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
     """The windows of ``x`` (``(N, C, *S)``) as ``(N, C, K, *O)``, taps in C order."""
     outs, keys = _windows(tuple(x.shape[2:]), kernel, stride, dilation)
+    n, c, k = x.shape[0], x.shape[1], len(keys)
     if any(o <= 0 for o in outs):
-        return xp.zeros(tuple(x.shape[:2]) + (len(keys),) + tuple(max(o, 0) for o in outs), dtype=x.dtype,
+        return xp.zeros((n, c, k) + tuple(max(o, 0) for o in outs), dtype=x.dtype,
                         device=_backend.device_of(x))
-    return xp.stack([x[k] for k in keys], axis=2)
+    if _tiles(kernel, stride, dilation):
+        nd = len(kernel)
+        x = x[(slice(None), slice(None)) + tuple(slice(0, o * kk) for o, kk in zip(outs, kernel))]
+        x = xp.reshape(x, (n, c) + tuple(v for o, kk in zip(outs, kernel) for v in (o, kk)))
+        return xp.reshape(xp.permute_dims(x, _tile_axes(nd)[0]), (n, c, k) + outs)
+    return xp.stack([x[key] for key in keys], axis=2)
 
 
 def fold(xp: Any, cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> Any:
     """Zeros of ``shape`` with each window of ``cols`` (``(N, C, K, *O)``) added in place."""
-    _, keys = _windows(tuple(shape[2:]), kernel, stride, dilation)
+    outs, keys = _windows(tuple(shape[2:]), kernel, stride, dilation)
+    name = _backend.backend_name(xp)
+    if _tiles(kernel, stride, dilation) and all(n > 0 for n in cols.shape):
+        nd = len(kernel)
+        t = xp.reshape(cols, tuple(shape[:2]) + tuple(kernel) + outs)
+        t = xp.reshape(xp.permute_dims(t, _tile_axes(nd)[1]),
+                       tuple(shape[:2]) + tuple(o * kk for o, kk in zip(outs, kernel)))
+        rest = tuple((0, n - o * kk) for n, o, kk in zip(shape[2:], outs, kernel))
+        return pad(xp, t, rest) if any(hi for _, hi in rest) else t
     z = xp.zeros(shape, dtype=cols.dtype, device=_backend.device_of(cols))
     if any(n == 0 for n in cols.shape):
         return z
-    name = _backend.backend_name(xp)
     for i, key in enumerate(keys):
         piece = cols[:, :, i, ...]
         if name == "jax":

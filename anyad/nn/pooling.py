@@ -1,11 +1,11 @@
 """Pooling, as in torch: max, average and adaptive average, over 1 or 2 spatial axes.
 
 * Max pooling takes the windows (:func:`anyad.ops.conv.patches`) and, in each,
-  the first largest element (a one-hot mask from ``argmax``, then ``where``
-  and a sum): the gradient goes to that one element, as in torch; the
-  backward pass keeps the boolean mask, not the windows, and needs no
-  scatter. The mask is a (non-differentiable) primitive, so :func:`anyad.jit`
-  records it and recomputes it for new inputs.
+  the largest element (:func:`anyad.ops.conv.window_max`): the gradient goes
+  to the first largest, as in torch; the backward pass keeps a boolean mask
+  (from ``argmax``), not the windows, and needs no scatter. The mask is a
+  (non-differentiable) primitive, so :func:`anyad.jit` recomputes it for new
+  inputs.
 * Average pooling is a convolution of each channel with a constant kernel,
   divided by the number of elements each window counts.
 * Adaptive average pooling multiplies by constant averaging matrices.
@@ -30,8 +30,8 @@ from typing import Any
 
 from .. import _backend
 from ..backends import conv as _kernels
-from ..ops import add, divide, matmul, reshape, squeeze, sum as _sum, where
-from ..ops.conv import conv as _conv, first_max, pad_zeros, patches
+from ..ops import add, divide, matmul, reshape, squeeze
+from ..ops.conv import conv as _conv, pad_zeros, patches, window_max
 from ..variable import Variable
 from .conv import batched, check_windows, ntuple
 
@@ -82,9 +82,7 @@ def _max_pool(x: Any, nd: int, kernel_size: Any, stride: Any, padding: Any, dila
         zeros = xp.zeros(shape, dtype=r.dtype, device=_backend.device_of(r))
         x = add(pad_zeros(x, pads), _kernels.pad(xp, zeros, pads, -math.inf))
     cols = patches(x, kernel, stride, dilation)
-    # the first largest element of each window (a NaN if there is one); a primitive,
-    # so that a compiled program recomputes it for new inputs
-    y = _sum(where(first_max(cols), cols, 0.0), axis=2)  # the gradient reaches that element only
+    y = window_max(cols)  # the gradient reaches the first largest element only
     return squeeze(y, axis=0) if added else y
 
 

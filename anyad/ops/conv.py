@@ -33,13 +33,13 @@ from typing import Any
 from ..backends import conv as _kernels
 from ..graph import OpType, Primitive
 from ._core import apply
-from .elementwise import add
+from .elementwise import add, where
 from .indexing import getitem, index_add
 from .linalg import matmul, matrix_transpose
-from .manipulation import reshape
+from .manipulation import expand_dims, reshape
 from .reductions import sum as _sum
 
-__all__ = ["conv", "patches", "fold", "pad_zeros", "first_max"]
+__all__ = ["conv", "patches", "fold", "pad_zeros", "first_max", "window_max"]
 
 
 def _prod(values: Any) -> int:
@@ -185,7 +185,8 @@ def conv(x: Any, w: Any, *, stride: tuple, pads: tuple, dilation: tuple, groups:
 
 
 # not differentiable, but a primitive: anyad.jit records it and recomputes it for new inputs
-_FIRST_MAX = Primitive("first_max", None, lambda xp, c: _kernels.first_max(xp, c), None, register=False)
+_FIRST_MAX = Primitive("first_max", OpType.CUSTOM, lambda xp, c: _kernels.first_max(xp, c), None,
+                       register=False)
 
 
 def first_max(cols: Any) -> Any:
@@ -199,3 +200,30 @@ def first_max(cols: Any) -> Any:
     array([False,  True, False])
     """
     return apply(_FIRST_MAX, (cols,))
+
+
+def _window_max_back(g: Any, ans: Any, cols: Any, mask: Any) -> Any:
+    return where(mask, expand_dims(g, axis=2), 0.0)
+
+
+# the largest of each window, its gradient to the element ``mask`` marks (first_max's)
+_WINDOW_MAX = Primitive("window_max", OpType.CUSTOM, lambda xp, c, m: xp.max(c, axis=2),
+                        (_window_max_back, None), register=False)
+_WINDOW_MAX.jvp = lambda ts, ans, c, m: _sum(where(m, ts[0], 0.0), axis=2)
+
+
+def window_max(cols: Any) -> Any:
+    """The largest of each window of ``cols`` (``(N, C, K, *out)``): ``(N, C, *out)``,
+    with the gradient to the first largest (a NaN if there is one), as torch's max
+    pooling; the backward pass keeps a boolean mask, not the windows.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import numpy as np
+    >>> c = ad.Variable(np.array([[[[1.0], [3.0], [3.0]]]]), requires_grad=True)
+    >>> ad.sum(window_max(c)).backward()
+    >>> c.grad[0, 0, :, 0]
+    array([0., 1., 0.])
+    """
+    return apply(_WINDOW_MAX, (cols, first_max(cols)))
