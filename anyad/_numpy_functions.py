@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from . import _backend
 from . import ops as _ops
 from ._backend import namespace_of
 
@@ -310,3 +311,230 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 def unstack(x, /, *, axis=0):
     return _ops.unstack(x, axis=axis)
+
+
+# ---------------------------------------------------------------------------
+# linear algebra, sorting, einsum, fft: NumPy's signatures over anyad's functions
+# ---------------------------------------------------------------------------
+
+
+def _last_two(a: Any, axis1: int, axis2: int) -> Any:
+    """``a`` with axes ``axis1``, ``axis2`` moved to the end (NumPy's trace and
+    diagonal default to the first two axes, the standard's to the last two)."""
+    nd = _ndim(a)
+    i, j = axis1 % nd, axis2 % nd
+    if (i, j) == (nd - 2, nd - 1):
+        return a
+    rest = tuple(k for k in range(nd) if k not in (i, j))
+    return _ops.permute_dims(a, rest + (i, j))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _unsupported("numpy.trace", out=out)
+    return _ops.trace(_cast(_last_two(a, axis1, axis2), dtype), offset=offset)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    return _ops.diagonal(_last_two(a, axis1, axis2), offset=offset)
+
+
+def diag(v, k=0):
+    if _ndim(v) == 2:
+        return _ops.diagonal(v, offset=k)
+    if _ndim(v) != 1:
+        raise ValueError("anyad: numpy.diag takes a 1-D or 2-D array")
+    xp, dev = namespace_of(v.value), _backend.device_of(v.value)  # a 1-D v: v on diagonal k
+    full = _ops.concat([v, xp.zeros((abs(k),), dtype=v.dtype, device=dev)], axis=0) if k else v
+    eye = xp.eye(v.shape[0] + abs(k), k=k, dtype=v.dtype, device=dev)
+    return _ops.multiply(eye, _ops.reshape(full, (-1, 1) if k >= 0 else (1, -1)))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is None and (axisa, axisb, axisc) != (-1, -1, -1):
+        raise TypeError("anyad: numpy.cross supports axis= (or the default axes) only on Variables")
+    return _ops.cross(a, b, axis=-1 if axis is None else axis)
+
+
+def vdot(a, b):
+    return _ops.sum(_ops.multiply(_ops.conj(_ops.reshape(a, (-1,))), _ops.reshape(b, (-1,))))
+
+
+def einsum(*operands, out=None, optimize=False, **kwargs):
+    from .ops.linalg_einsum import einsum as _einsum
+
+    _unsupported("numpy.einsum", out=out, **{k: v for k, v in kwargs.items() if k != "casting"})
+    return _einsum(*operands)
+
+
+def append(arr, values, axis=None):
+    if axis is None:
+        return _ops.concat([_ops.reshape(arr, (-1,)), _ops.reshape(values, (-1,))], axis=0)
+    return _ops.concat([arr, values], axis=axis)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    _unsupported("numpy.cumprod", out=out)
+    a = _cast(a, dtype)
+    if axis is None:
+        a, axis = _ops.reshape(a, (-1,)), 0
+    return _ops.cumulative_prod(a, axis=axis)
+
+
+def cumulative(f: Callable, label: str) -> Callable:
+    """numpy.cumulative_sum / cumulative_prod (NumPy >= 2.1) over ``f``."""
+    def cumulative(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+        _unsupported(label, out=out)
+        return f(_cast(x, dtype), axis=axis, include_initial=include_initial)
+
+    return cumulative
+
+
+def diff(a, n=1, axis=-1, prepend=_NOVALUE, append=_NOVALUE):
+    return _ops.diff(a, axis=axis, n=n, prepend=None if _absent(prepend) else prepend,
+                     append=None if _absent(append) else append)
+
+
+def _sorting(f: Callable, label: str) -> Callable:
+    def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+        _unsupported(label, order=order)
+        if axis is None:
+            a, axis = _ops.reshape(a, (-1,)), 0
+        return f(a, axis=axis, stable=True if stable is None else stable)
+
+    return sort
+
+
+sort, argsort = _sorting(_ops.sort, "numpy.sort"), _sorting(_ops.argsort, "numpy.argsort")
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    return _ops.searchsorted(a, v, side=side, sorter=sorter)
+
+
+def take_along_axis(arr, indices, axis=-1):
+    if axis is None:
+        arr, axis = _ops.reshape(arr, (-1,)), 0
+    return _ops.take_along_axis(arr, indices, axis=axis)
+
+
+def real(val):
+    return _ops.real(val)
+
+
+def imag(val):
+    if not _backend.isdtype_cached(getattr(val, "value", val), "complex floating"):
+        return _ops.zeros_like(val)  # NumPy's imaginary part of real numbers (the standard has none)
+    return _ops.imag(val)
+
+
+def index_of(f: Callable, label: str) -> Callable:
+    """numpy.argmax / argmin (integer results: a constant Variable)."""
+    def index(a, axis=None, out=None, *, keepdims=False):
+        _unsupported(label, out=out)
+        return f(a, axis=axis, keepdims=bool(keepdims))
+
+    return index
+
+
+# -- numpy.linalg -----------------------------------------------------------
+
+
+def _upper_lower(label: str, UPLO: str) -> None:
+    if UPLO != "L":
+        raise TypeError(f"anyad: {label} supports UPLO='L' only on Variables (the matrix must be symmetric)")
+
+
+def eigh(a, UPLO="L"):
+    _upper_lower("numpy.linalg.eigh", UPLO)
+    return _ops.eigh(a)
+
+
+def eigvalsh(a, UPLO="L"):
+    _upper_lower("numpy.linalg.eigvalsh", UPLO)
+    return _ops.eigvalsh(a)
+
+
+def cholesky(a, /, *, upper=False):
+    return _ops.cholesky(a, upper=upper)
+
+
+def qr(a, mode="reduced"):
+    return _ops.qr(a, mode=mode)
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    _unsupported("numpy.linalg.svd", hermitian=hermitian)
+    return _ops.svd(a, full_matrices=full_matrices) if compute_uv else _ops.svdvals(a)
+
+
+def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
+    _unsupported("numpy.linalg.pinv", hermitian=hermitian)
+    return _ops.pinv(a, rtol=rcond if _absent(rtol) else rtol)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    _unsupported("numpy.linalg.matrix_rank", tol=tol, hermitian=hermitian)
+    return _ops.matrix_rank(A, rtol=rtol)
+
+
+def multi_dot(arrays, *, out=None):
+    _unsupported("numpy.linalg.multi_dot", out=out)
+    result = arrays[0]
+    for b in arrays[1:]:
+        result = _ops.matmul(result, b)
+    return result
+
+
+def linalg_trace(x, /, *, offset=0, dtype=None):
+    return _ops.trace(_cast(x, dtype), offset=offset)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """numpy.linalg.norm: a vector norm, or a matrix norm over two axes."""
+    nd = _ndim(x)
+    if isinstance(axis, int):
+        axis = (axis,)
+    if axis is None:
+        if ord is None:  # the 2-norm of the flattened array (Frobenius for a matrix)
+            return _ops.vector_norm(x, keepdims=keepdims)
+        if nd not in (1, 2):
+            raise ValueError("anyad: numpy.linalg.norm with ord= and no axis takes a 1-D or 2-D array")
+        axis = tuple(range(nd))
+    if len(axis) == 1:
+        return _ops.vector_norm(x, axis=axis[0], keepdims=keepdims, ord=2 if ord is None else ord)
+    if len(axis) != 2:
+        raise ValueError(f"anyad: numpy.linalg.norm takes one or two axes, got {axis}")
+    i, j = (a % nd for a in axis)
+    out = _ops.matrix_norm(_last_two(x, i, j), ord="fro" if ord is None else ord)
+    if keepdims:
+        for a in sorted((i, j)):
+            out = _ops.expand_dims(out, axis=a)
+    return out
+
+
+# -- numpy.fft ----------------------------------------------------------------
+
+
+def fft1(f: Callable) -> Callable:
+    """numpy.fft.fft & co. (one axis) over anyad's ``f``."""
+    def one(a, n=None, axis=-1, norm=None, out=None):
+        _unsupported(f"numpy.fft.{f.__name__}", out=out)
+        return f(a, n=n, axis=axis, norm="backward" if norm is None else norm)
+
+    return one
+
+
+def fftn(f: Callable, two: bool = False) -> Callable:
+    """numpy.fft.fftn & co. (``two``: fft2 & co., whose default axes are the last two)."""
+    def n_dim(a, s=None, axes=(-2, -1) if two else None, norm=None, out=None):
+        _unsupported(f"numpy.fft.{f.__name__}", out=out)
+        return f(a, s=s, axes=axes, norm="backward" if norm is None else norm)
+
+    return n_dim
+
+
+def fftshift(f: Callable) -> Callable:
+    def shift(x, axes=None):
+        return f(x, axes=axes)
+
+    return shift

@@ -11,7 +11,8 @@
   ``cupy.sin(v)`` & co. through the same ufunc table (CuPy calls it instead
   of ``__array_ufunc__``; written to CuPy's protocol, untested without a GPU).
 
-Anything else raises a :class:`TypeError` naming the ufunc or function, and
+Anything else raises a :class:`TypeError` naming the ufunc or function and
+the closest anyad function (:data:`_CLOSEST`, else the nearest name), and
 ``__array__`` (``np.asarray(v)``, which third-party code calls) refuses a
 Variable that is part of a graph: a graph is never silently dropped. A
 constant Variable converts to its value. NumPy arrays mixed with Variables of another backend
@@ -38,6 +39,7 @@ import numpy as np
 
 from . import _backend
 from . import _numpy_functions as _fn
+from .array_api import _functions as _array_api
 from . import ops as _ops
 from .variable import Variable
 
@@ -46,11 +48,63 @@ __all__ = ["array_ufunc", "array_function", "cupy_elementwise", "UFUNCS", "FUNCT
 _NUMPY_TYPES = (np.ndarray, np.generic)
 
 
+#: NumPy names without an anyad counterpart -> the closest anyad function(s)
+_CLOSEST = {
+    "median": "anyad.sort (the middle of the sorted values), or anyad.mean",
+    "percentile": "anyad.sort (then index the sorted values)",
+    "quantile": "anyad.sort (then index the sorted values)",
+    "average": "anyad.mean, or ad.sum(a * w) / ad.sum(w) for weights",
+    "nansum": "anyad.sum of anyad.where(anyad.isnan(x), 0.0, x)",
+    "nanmean": "anyad.mean over anyad.where(anyad.isnan(x), ...)", "nanmax": "anyad.max",
+    "nanmin": "anyad.min",
+    "nanprod": "anyad.prod", "nanstd": "anyad.std", "nanvar": "anyad.var", "nan_to_num": "anyad.where",
+    "ptp": "anyad.max(x) - anyad.min(x)", "fmod": "anyad.remainder (Python's sign convention, not C's)",
+    "fmax": "anyad.maximum (which propagates NaN)", "fmin": "anyad.minimum (which propagates NaN)",
+    "float_power": "anyad.pow", "logaddexp2": "anyad.logaddexp", "heaviside": "anyad.where",
+    "divmod": "anyad.floor_divide and anyad.remainder", "modf": "anyad.trunc", "ldexp": "anyad.multiply",
+    "sinc": "anyad.sin(pi * x) / (pi * x)", "angle": "anyad.atan2(anyad.imag(z), anyad.real(z))",
+    "split": "indexing (x[a:b]) or anyad.unstack", "array_split": "indexing (x[a:b]) or anyad.unstack",
+    "pad": "anyad.concat (with anyad.zeros)", "kron": "anyad.einsum", "meshgrid": "anyad.broadcast_to",
+    "isclose": "a comparison of .value (a boolean result needs no gradient)",
+    "allclose": "a comparison of .value (a boolean result needs no gradient)",
+    "array_equal": "a comparison of .value (a boolean result needs no gradient)",
+    "linalg.eig": "anyad.linalg.eigh (symmetric matrices)",
+    "linalg.eigvals": "anyad.linalg.eigvalsh (symmetric matrices)",
+    "linalg.lstsq": "anyad.linalg.pinv (pinv(a) @ b) or anyad.linalg.solve",
+    "linalg.cond": "anyad.linalg.svdvals (the largest over the smallest)", "gradient": "anyad.diff",
+    "dstack": "anyad.concat or anyad.stack", "column_stack": "anyad.stack", "logspace": "anyad.linspace",
+    "isposinf": "anyad.isinf", "isneginf": "anyad.isinf", "argwhere": "anyad.array_api.nonzero",
+    "flatnonzero": "anyad.array_api.nonzero", "put_along_axis": "anyad.index_add, or x[key] = v",
+    "fill_diagonal": "x[key] = v on a Variable that requires no grad", "nanmedian": "anyad.sort",
+    "nanpercentile": "anyad.sort", "nanquantile": "anyad.sort", "nancumsum": "anyad.cumulative_sum",
+    "nancumprod": "anyad.cumulative_prod", "rot90": "anyad.flip and anyad.matrix_transpose",
+    "linalg.tensorsolve": "anyad.linalg.solve (after a reshape)",
+    "linalg.tensorinv": "anyad.linalg.inv (after a reshape)",
+}
+
+
+def _closest(what: str) -> str | None:
+    """The anyad function nearest to the NumPy function ``what`` ("numpy.linalg.eig"):
+    from :data:`_CLOSEST`, else one of the same name (never a guess by spelling:
+    ``gradient`` is not ``stop_gradient``)."""
+    name = what.rsplit(".", 1)[-1]
+    key = "linalg." + name if ".linalg." in what else name
+    if key in _CLOSEST:
+        return _CLOSEST[key]
+    if ".linalg." not in what and ".fft." not in what:
+        if name in _ops.__all__:
+            return f"anyad.{name}"
+        if name in _array_api.__all__:
+            return f"anyad.array_api.{name} (the standard's namespace)"
+    return None
+
+
 def _names_it(what: str, hint: str = "") -> TypeError:
+    near = _closest(what)
+    advice = f"the closest is {near}" if near else "see anyad's functions (the Array API standard's names)"
     return TypeError(
-        f"anyad: {what} has no differentiable anyad counterpart for Variables{hint}; "
-        "use the anyad function of that name where there is one, or .value for a plain "
-        "(non-differentiable) array"
+        f"anyad: {what} has no differentiable anyad counterpart for Variables{hint}; {advice}. "
+        "For a plain (non-differentiable) array, use .value"
     )
 
 
@@ -178,6 +232,11 @@ UFUNCS: dict = {
     np.greater: _ops.greater, np.greater_equal: _ops.greater_equal, np.logical_and: _ops.logical_and,
     np.logical_or: _ops.logical_or, np.logical_xor: _ops.logical_xor, np.logical_not: _ops.logical_not,
     np.isnan: _ops.isnan, np.isinf: _ops.isinf, np.isfinite: _ops.isfinite,
+    np.conjugate: _ops.conj, np.copysign: _ops.copysign, np.nextafter: _ops.nextafter,
+    np.signbit: _ops.signbit,
+    np.bitwise_and: _ops.bitwise_and, np.bitwise_or: _ops.bitwise_or, np.bitwise_xor: _ops.bitwise_xor,
+    np.invert: _ops.bitwise_invert, np.left_shift: _ops.bitwise_left_shift,
+    np.right_shift: _ops.bitwise_right_shift,
 }
 
 #: ufunc name -> anyad function (CuPy's ufuncs are found by name: ``cupy_sin``)
@@ -304,13 +363,36 @@ FUNCTIONS: dict = {
     np.ones_like: _fn.like(_ops.ones_like, "numpy.ones_like"),
     np.empty_like: _fn.like(_ops.empty_like, "numpy.empty_like"), np.full_like: _fn.full_like,
     np.shape: _fn.shape, np.ndim: _fn._ndim, np.size: _fn.size, np.copy: _fn.copy,
+    np.trace: _fn.trace, np.diagonal: _fn.diagonal, np.diag: _fn.diag, np.cross: _fn.cross, np.vdot: _fn.vdot,
+    np.einsum: _fn.einsum, np.append: _fn.append, np.cumprod: _fn.cumprod, np.diff: _fn.diff,
+    np.sort: _fn.sort, np.argsort: _fn.argsort, np.searchsorted: _fn.searchsorted,
+    np.take_along_axis: _fn.take_along_axis, np.real: _fn.real, np.imag: _fn.imag,
+    np.argmax: _fn.index_of(_array_api.argmax, "numpy.argmax"),
+    np.argmin: _fn.index_of(_array_api.argmin, "numpy.argmin"),
+    np.all: _fn.extremum(_array_api.all, "numpy.all"), np.any: _fn.extremum(_array_api.any, "numpy.any"),
+    np.linalg.det: _ops.det, np.linalg.inv: _ops.inv, np.linalg.solve: _ops.solve,
+    np.linalg.slogdet: _ops.slogdet, np.linalg.cholesky: _fn.cholesky, np.linalg.eigh: _fn.eigh,
+    np.linalg.eigvalsh: _fn.eigvalsh, np.linalg.qr: _fn.qr, np.linalg.svd: _fn.svd, np.linalg.pinv: _fn.pinv,
+    np.linalg.matrix_power: _ops.matrix_power, np.linalg.matrix_rank: _fn.matrix_rank,
+    np.linalg.multi_dot: _fn.multi_dot, np.linalg.norm: _fn.norm,
+    np.fft.fftshift: _fn.fftshift(_ops.fft.fftshift), np.fft.ifftshift: _fn.fftshift(_ops.fft.ifftshift),
 }
+for _name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft"):
+    FUNCTIONS[getattr(np.fft, _name)] = _fn.fft1(getattr(_ops.fft, _name))
+for _name in ("fftn", "ifftn", "rfftn", "irfftn"):
+    FUNCTIONS[getattr(np.fft, _name)] = _fn.fftn(getattr(_ops.fft, _name))
+    FUNCTIONS[getattr(np.fft, _name[:-1] + "2")] = _fn.fftn(getattr(_ops.fft, _name), two=True)
 for _name, _impl in (("permute_dims", _fn.transpose), ("concat", _fn.concatenate), ("astype", _fn.astype),
-                     ("unstack", _fn.unstack), ("matrix_transpose", _ops.matrix_transpose)):
+                     ("unstack", _fn.unstack), ("matrix_transpose", _ops.matrix_transpose),
+                     ("cumulative_sum", _fn.cumulative(_ops.cumulative_sum, "numpy.cumulative_sum")),
+                     ("cumulative_prod", _fn.cumulative(_ops.cumulative_prod, "numpy.cumulative_prod"))):
     if hasattr(np, _name):  # NumPy >= 2.0 / 2.1 names
         FUNCTIONS[getattr(np, _name)] = _impl
 for _name, _impl in (("matrix_transpose", _ops.matrix_transpose), ("matmul", _ops.matmul),
-                     ("vecdot", _vecdot), ("tensordot", _fn.tensordot), ("outer", _fn.outer)):
+                     ("vecdot", _vecdot), ("tensordot", _fn.tensordot), ("outer", _fn.outer),
+                     ("vector_norm", _ops.vector_norm), ("matrix_norm", _ops.matrix_norm),
+                     ("trace", _fn.linalg_trace), ("diagonal", _ops.diagonal), ("cross", _ops.cross),
+                     ("svdvals", _ops.svdvals)):
     if hasattr(np.linalg, _name):
         FUNCTIONS[getattr(np.linalg, _name)] = _impl
 del _name, _impl
@@ -325,10 +407,12 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     >>> import anyad as ad
     >>> np.concatenate([ad.Variable([1.0]), np.array([2.0, 3.0])])
     Variable([1. 2. 3.])
-    >>> np.linalg.svd(ad.Variable([[1.0]]))  # doctest: +ELLIPSIS
+    >>> np.linalg.det(ad.Variable([[2.0, 1.0], [1.0, 3.0]]))
+    Variable(5.000000000000001)
+    >>> np.linalg.eig(ad.Variable([[1.0]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: anyad: numpy.linalg.svd has no differentiable anyad counterpart for Variables; ...
+    TypeError: anyad: numpy.linalg.eig has no differentiable anyad counterpart for Variables; ...
     """
     impl = FUNCTIONS.get(func)
     if impl is None:

@@ -137,7 +137,8 @@ def _python_lists_hint(primals: tuple) -> str | None:
         if isinstance(p, (list, tuple)) and p and all(type(e) in (float, int, complex) for e in p):
             data = repr(p) if len(p) <= 4 else f"[{p[0]!r}, {p[1]!r}, ...]"
             return (f"differentiated argument {k} is a Python {type(p).__name__} of numbers, which anyad (as "
-                    f"JAX) takes as a pytree: f was handed a {type(p).__name__} of {len(p)} scalar Variables, "
+                    f"JAX) takes as a pytree: f was handed a {type(p).__name__} of {len(p)} scalar "
+                    "Variables, "
                     f"not an array. To differentiate an array, pass one: anyad.asarray({data}) or an "
                     "array of your library (np.asarray, torch.tensor, ...)")
     return None
@@ -148,7 +149,8 @@ def _left_graph(what: str, ov: Any) -> str | None:
     of the graph on the way (``float(x)``, ``math.sin(x)``, ``x.item()``)."""
     if type(ov) not in (float, int, bool, complex):
         return None
-    return (f"anyad.{what}: f returned a Python {type(ov).__name__} ({ov!r}), a plain number outside the graph: "
+    return (f"anyad.{what}: f returned a Python {type(ov).__name__} ({ov!r}), a plain number outside the "
+            "graph: "
             "on the way, something turned a Variable into a Python number (float(x), x.item(), or a "
             "math-module function such as math.sin(x), which calls float(x)), so no derivative can flow "
             "back. Compute with anyad's functions, which keep the graph: anyad.sin(x) instead of "

@@ -99,7 +99,7 @@ def _build_fwd(rec: _Recorded, what: str = "jacfwd") -> list:
         if not _backend.is_real_floating(x.value):  # a complex input: real directions only would be half of it
             raise NotImplementedError(
                 f"anyad.{what}: input {k} is complex ({_backend.describe(x.value)}); the forward-mode "
-                "Jacobian of complex inputs is not supported yet: use jacrev (rows in PyTorch's "
+                "Jacobian (jacfwd) of complex inputs is not supported yet: use jacrev (rows in PyTorch's "
                 "convention) or jvp along the directions you need")
     nx = len(rec.xs)
     sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested)
