@@ -40,6 +40,23 @@ def test_pooling_matches_torch(be, dtype, case):
     check(be, dtype, lambda a: getattr(F, name)(a, **kw), lambda a: getattr(TF, name)(a, **kw), [x])
 
 
+INTERPOLATE = [
+    ((2, 3, 5), dict(size=8, mode="nearest")),
+    ((2, 3, 5), dict(scale_factor=1.7, mode="linear")),
+    ((1, 2, 4, 5), dict(size=(7, 3), mode="bilinear")),
+    ((1, 2, 4, 5), dict(size=(7, 3), mode="bilinear", align_corners=True)),
+    ((1, 2, 4, 5), dict(scale_factor=(2, 0.5), mode="nearest")),
+    ((1, 1, 2, 3, 2), dict(size=(3, 4, 5), mode="trilinear")),
+]
+
+
+@pytest.mark.parametrize("case", INTERPOLATE, ids=[c[1]["mode"] + str(i) for i, c in enumerate(INTERPOLATE)])
+def test_interpolate_matches_torch(be, dtype, case):
+    shape, kw = case
+    x = np.random.default_rng(10).normal(size=shape)
+    check(be, dtype, lambda a: F.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), [x])
+
+
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum_as_torch(be):
     x = np.maximum(np.round(np.random.default_rng(2).normal(size=(2, 2, 6, 6))), 0.0)  # many tied zeros
     check(be, "float64", lambda a: F.max_pool2d(a, 3, stride=1), lambda a: TF.max_pool2d(a, 3, stride=1), [x])

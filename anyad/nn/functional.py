@@ -26,6 +26,7 @@ from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, n
 from .conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, pad, unfold,
 )
+from .interpolate import interpolate
 from .normalization import batch_norm, group_norm
 from .attention_functional import scaled_dot_product_attention
 from .pooling import (
@@ -39,7 +40,7 @@ __all__ = [
     # convolution, pooling, normalisation (anyad.nn.conv, .pooling, .normalization)
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pad",
     "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d", "batch_norm", "group_norm", "scaled_dot_product_attention",
+    "adaptive_avg_pool2d", "batch_norm", "group_norm", "scaled_dot_product_attention", "interpolate",
 ]
 
 _SQRT_HALF = math.sqrt(0.5)
