@@ -26,13 +26,14 @@ array_api_strict.Device('device1')
 from __future__ import annotations
 
 import secrets
+import zlib
 from typing import Any
 
 from . import _backend
 from .backends import backend_for, default_dtype
 from .backends.rng import make_source, mix64
 
-__all__ = ["Generator", "default_rng"]
+__all__ = ["Generator", "default_rng", "manual_seed", "default_generator"]
 
 
 def _shape(size: Any) -> tuple:
@@ -269,3 +270,55 @@ def default_rng(seed: Any = None, *, backend: Any = None, device: Any = None) ->
     if isinstance(seed, Generator):
         return seed
     return Generator(seed, backend=backend, device=device)
+
+
+#: the global seed and the default generators drawn from it, one per backend and device
+#: (process-wide, as torch's default generator; :func:`manual_seed` resets them)
+_DEFAULTS: dict = {"seed": None, "generators": {}}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the default generators: the ones layers draw their initial weights from when
+    given no ``rng``, and that :class:`anyad.data.DataLoader` shuffles with.
+
+    There is one default generator per backend and device, each seeded from
+    ``seed`` and the place's name, so a seeded program gives the same numbers
+    again on the same backend. Process-wide, as ``torch.manual_seed``.
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> ad.manual_seed(0)
+    >>> a = ad.nn.Linear(2, 2).weight.value
+    >>> ad.manual_seed(0)
+    >>> bool((ad.nn.Linear(2, 2).weight.value == a).all())
+    True
+    """
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"anyad.manual_seed: the seed must be non-negative, got {seed}")
+    _DEFAULTS["seed"] = seed
+    _DEFAULTS["generators"] = {}
+
+
+def default_generator(backend: Any = None, device: Any = None) -> Generator:
+    """The default :class:`Generator` for ``backend``/``device`` (the current backend by default),
+    seeded by :func:`manual_seed` (from the operating system until it is called).
+
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> g = ad.random.default_generator("array_api_strict", "device1")
+    >>> g is ad.random.default_generator("array_api_strict", "device1"), g.device
+    (True, array_api_strict.Device('device1'))
+    """
+    be = backend_for(backend, device)
+    key = (be.name, str(be.device))
+    gens = _DEFAULTS["generators"]
+    g = gens.get(key)
+    if g is None:
+        if _DEFAULTS["seed"] is None:
+            _DEFAULTS["seed"] = secrets.randbits(63)
+        seed = mix64(_DEFAULTS["seed"] ^ zlib.crc32(f"{key[0]}:{key[1]}".encode())) >> 1
+        g = gens[key] = Generator(seed, backend=be.xp, device=be.device)
+    return g

@@ -31,8 +31,8 @@ __all__ = [
 
 
 def generator(rng: Any, backend: Any = None, device: Any = None) -> Any:
-    """The generator a layer draws from: ``rng`` itself, a new one seeded with it
-    (int or None), on ``backend``/``device``."""
+    """The generator a layer draws from: ``rng`` itself, a new one seeded with it (an int),
+    or for None the default generator of ``backend``/``device`` (:func:`anyad.manual_seed`)."""
     if isinstance(rng, _random.Generator):
         if backend is not None and backend_for(backend).name != rng.backend.name:
             raise ValueError(
@@ -42,6 +42,8 @@ def generator(rng: Any, backend: Any = None, device: Any = None) -> Any:
         if device is not None and not same_device(rng.device, device):
             raise ValueError(f"anyad.nn: the generator draws on {rng.device}, but device={device!r} was asked")
         return rng
+    if rng is None:  # the default generator of the place, seeded by anyad.manual_seed
+        return _random.default_generator(backend, device)
     return _random.Generator(rng, backend=backend, device=device)
 
 
@@ -137,7 +139,7 @@ class Dropout(Module):
         dev = _backend.device_of(raw)
         rng = self.rng
         if rng is None:
-            self.rng = rng = _random.Generator(self._seed, backend=xp, device=dev)
+            self.rng = rng = generator(self._seed, xp, dev)
         elif rng.backend.xp is not xp or not same_device(rng.device, dev):
             raise ValueError(
                 f"anyad.nn.Dropout: its generator draws on {rng.backend.name} ({rng.device}), the input is "
