@@ -267,7 +267,8 @@ def test_a_cnn_step_never_reads_device_values_on_the_host(no_host_sync):
             ad.nn.MaxPool2d(2, ceil_mode=True), ad.nn.GroupNorm(2, 4, dtype="float64"),
             ad.nn.ConvTranspose2d(4, 2, 2, stride=2, rng=0, dtype="float64"),
             ad.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), ad.nn.AdaptiveAvgPool2d(1))
-        x = strict.asarray(np.random.default_rng(9).normal(size=(3, 2, 5, 5)), device=strict.Device("device1"))
+        data = np.random.default_rng(9).normal(size=(3, 2, 5, 5))
+        x = strict.asarray(data, device=strict.Device("device1"))
         ad.sum(net(x) ** 2).backward()
     assert all(p.grad is not None for p in net.parameters())
     assert net[1].running_mean.device == strict.Device("device1")

@@ -86,7 +86,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
             raise ValueError(f"{who}: scale_factor must be {nd} positive numbers, got {scale_factor!r}")
         sizes = tuple(int(math.floor(n * s)) for n, s in zip(shape[2:], scales))
     if len(sizes) != nd or not all(isinstance(s, numbers.Integral) and s > 0 for s in sizes):
-        raise ValueError(f"{who}: size must be {nd} positive ints, got {size!r} for an input of shape {shape}")
+        raise ValueError(f"{who}: size must be {nd} positive ints, got {size!r} for an input of shape "
+                         f"{shape}")
     if any(n == 0 for n in shape[2:]):
         raise ValueError(f"{who}: the input of shape {shape} has an empty spatial axis")
     xp, dev = _backend.namespace_of(r), _backend.device_of(r)
