@@ -26,7 +26,6 @@ from .ops import __all__ as _ops_all
 from . import array_api, _numpy_interop  # noqa: F401
 from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
-from . import special  # scipy.special's differentiable functions (also array_api.special)
 from . import nn, optim, random  # the training kit
 from .nn.init import get_default_dtype, set_default_dtype
 from . import data
@@ -34,9 +33,6 @@ from .random import manual_seed
 from .serialization import load, save
 from .functional import grad, jvp, no_grad, value_and_grad, vjp
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
-from .linearize import linear_transpose, linearize
-from . import linear_solve  # matrix-free CG and GMRES (what implicit_root solves with)
-from .implicit import custom_root, implicit_root
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit
@@ -48,10 +44,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend", "BackendMismatchError", "GradientTracker", "Graph", "GraphFreedError", "Operation", "OpType",
     "Primitive", "Tensor", "Variable", "backprop", "current_backend", "use", *_ops_all,
-    "linalg", "special", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
+    "linalg", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
     "data", "manual_seed",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
-    "linearize", "linear_transpose", "custom_root", "implicit_root", "linear_solve",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",
 ]
