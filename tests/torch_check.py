@@ -1,6 +1,7 @@
 """One check of an anyad function against its torch counterpart, on a backend case:
-the value, the gradient of every input, and a second-order pass, all compared
-with torch in float64 (float32 runs are held to float32 tolerances)."""
+the value, the gradient of every input (recorded, and plain: the rules on raw
+arrays, where backends' own kernels may run), and a second-order pass, all
+compared with torch in float64 (float32 runs are held to float32 tolerances)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,13 @@ def check(be, dtype, fa, ft, arrays, *, second=True, seed=0):
     w = rng.normal(size=tuple(yt.shape))
     gs = ad.backprop([ad.sum(y * be.array(w, dtype))], [None], xs, create_graph=True)
     gts = torch.autograd.grad((yt * torch.tensor(w)).sum(), ts, create_graph=True, allow_unused=True)
-    for i, (g, gt) in enumerate(zip(gs, gts)):
+    plain = ad.backprop([ad.sum(fa(*xs) * be.array(w, dtype))], [None], xs)  # rules on raw arrays
+    for i, (g, p, gt) in enumerate(zip(gs, plain, gts)):
         want = torch.zeros_like(ts[i]) if gt is None else gt
         got = np.zeros(want.shape) if g is None else be.to_numpy(g)
         _close(got, want, dtype, f"gradient of input {i}")
+        got = np.zeros(want.shape) if p is None else be.to_numpy(p)
+        _close(got, want, dtype, f"plain gradient of input {i}")
     if not second:
         return
     vs = [rng.normal(size=np.shape(a)) for a in arrays]

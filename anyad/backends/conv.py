@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import _backend
 
-__all__ = ["out_size", "patches", "fold", "pad", "conv", "first_max"]
+__all__ = ["out_size", "patches", "fold", "pad", "conv", "first_max", "conv_grads"]
 
 _VIEWS = frozenset(("numpy", "cupy", "torch"))  # libraries whose basic slices are writable views
 
@@ -159,3 +159,23 @@ def first_max(xp: Any, cols: Any) -> Any:
     if any(n == 0 for n in cols.shape):
         return xp.zeros(tuple(cols.shape), dtype=xp.bool, device=_backend.device_of(cols))
     return taps == xp.argmax(cols, axis=2, keepdims=True)
+
+
+def conv_grads(xp: Any, which: str, a: Any, b: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
+               groups: int) -> Any:
+    """The library's own convolution gradient, or None where it has none: ``which``
+    "input" (``a`` the output gradient, ``b`` the weight, ``shape`` the input's) or
+    "weight" (``a`` the input, ``b`` the output gradient, ``shape`` the weight's).
+    Torch's ``torch.nn.grad.conv{1,2,3}d_input/_weight`` for torch arrays with
+    symmetric padding; the caller composes the gradient otherwise."""
+    if (_backend.backend_name(xp) != "torch" or len(stride) > 3 or any(lo != hi for lo, hi in pads)
+            or any(n == 0 for n in tuple(a.shape) + tuple(b.shape)) or a.dtype != b.dtype):
+        return None
+    import torch.nn.grad as tg
+
+    nd, padding = len(stride), tuple(lo for lo, _ in pads)
+    if which == "input":
+        fn = (tg.conv1d_input, tg.conv2d_input, tg.conv3d_input)[nd - 1]
+        return fn(shape, b, a, stride, padding, dilation, groups)
+    fn = (tg.conv1d_weight, tg.conv2d_weight, tg.conv3d_weight)[nd - 1]
+    return fn(a, shape, b, stride, padding, dilation, groups)

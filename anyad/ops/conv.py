@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _backend
 from ..backends import conv as _kernels
 from ..graph import OpType, Primitive
 from ._core import apply
@@ -38,6 +39,7 @@ from .indexing import getitem, index_add
 from .linalg import matmul, matrix_transpose
 from .manipulation import expand_dims, reshape
 from .reductions import sum as _sum
+from ..variable import Variable
 
 __all__ = ["conv", "patches", "fold", "pad_zeros", "first_max", "window_max"]
 
@@ -136,13 +138,27 @@ def conv_input_grad(g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, di
     return _crop(fold(cols, _padded(tuple(shape), pads), kernel, stride, dilation), pads)
 
 
+def _own(which: str, a: Any, b: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
+         groups: int) -> Any:
+    """The backend's own gradient kernel, for raw arrays only (no graph is being built)."""
+    if isinstance(a, Variable) or isinstance(b, Variable):
+        return None
+    return _kernels.conv_grads(_backend.namespace_of(a), which, a, b, shape, stride, pads, dilation, groups)
+
+
 def _conv_back_x(g: Any, ans: Any, x: Any, w: Any, *, stride: tuple, pads: tuple, dilation: tuple,
                  groups: int) -> Any:
+    own = _own("input", g, w, tuple(x.shape), stride, pads, dilation, groups)
+    if own is not None:
+        return own
     return conv_input_grad(g, w, tuple(x.shape), stride, pads, dilation, groups)
 
 
 def _conv_back_w(g: Any, ans: Any, x: Any, w: Any, *, stride: tuple, pads: tuple, dilation: tuple,
                  groups: int) -> Any:
+    own = _own("weight", x, g, tuple(w.shape), stride, pads, dilation, groups)
+    if own is not None:
+        return own
     n, c = int(x.shape[0]), int(x.shape[1])
     o, kernel = int(w.shape[0]), tuple(w.shape[2:])
     cols = patches(pad_zeros(x, pads), kernel, stride, dilation)
