@@ -272,3 +272,10 @@ def test_a_cnn_step_never_reads_device_values_on_the_host(no_host_sync):
         ad.sum(net(x) ** 2).backward()
     assert all(p.grad is not None for p in net.parameters())
     assert net[1].running_mean.device == strict.Device("device1")
+
+
+@pytest.mark.parametrize("args", [(), (0, 1), (1, 2), (2, -1), (-2, -1)])
+def test_flatten_matches_torch_including_an_empty_batch(args):
+    for shape in ((2, 3, 4, 5), (0, 3, 4, 5)):
+        x = np.ones(shape)
+        assert ad.nn.Flatten(*args)(x).shape == tuple(torch.nn.Flatten(*args)(torch.tensor(x)).shape)

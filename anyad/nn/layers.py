@@ -266,17 +266,42 @@ class GELU(Module):
 
 
 class Flatten(Module):
-    """Merge the axes from ``start_axis`` on into one (default: all but the batch axis)."""
+    """Merge the axes ``start_dim`` to ``end_dim`` into one (default: all but the batch
+    axis), as ``torch.nn.Flatten``; ``start_axis`` is the older name of ``start_dim``.
 
-    def __init__(self, start_axis: int = 1):
+    Examples
+    --------
+    >>> import anyad as ad
+    >>> import numpy as np
+    >>> ad.nn.Flatten()(np.ones((0, 2, 3))).shape, ad.nn.Flatten(0, 1)(np.ones((2, 3, 4))).shape
+    ((0, 6), (6, 4))
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1, *, start_axis: int | None = None):
         super().__init__()
-        self.start_axis = start_axis
+        self.start_dim = start_dim if start_axis is None else start_axis
+        self.end_dim = end_dim
+
+    @property
+    def start_axis(self) -> int:
+        return self.start_dim
 
     def forward(self, x: Any) -> Any:
         from ..ops import reshape
 
         shape = tuple(getattr(x, "value", x).shape)
-        return reshape(x, shape[: self.start_axis] + (-1,))
+        n = len(shape)
+        lo, hi = self.start_dim % max(n, 1), self.end_dim % max(n, 1)
+        if n == 0 or lo > hi:
+            raise ValueError(f"anyad.nn.Flatten: start_dim={self.start_dim}, end_dim={self.end_dim} do not fit "
+                             f"an input of shape {shape}")
+        size = 1
+        for d in shape[lo:hi + 1]:
+            size *= d
+        return reshape(x, shape[:lo] + (size,) + shape[hi + 1:])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 _ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus,
