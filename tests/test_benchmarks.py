@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("mlp", "matmul_chain", "attention", "smallops", "hvp", "deep", "xor")
+WORKLOADS = ("mlp", "matmul_chain", "attention", "cnn", "smallops", "hvp", "deep", "xor")
 
 pytest.importorskip("threadpoolctl")
 
@@ -80,7 +80,8 @@ def test_every_present_implementation_ran(quick_run):
         expected.add("anyad jit [numpy]")
     for w in report["workloads"]:
         keys = {r["key"] for r in w["results"]}
-        assert expected <= keys, (w["workload"], expected - keys)
+        here = expected - ({"autograd (HIPS) [numpy]"} if w["workload"] == "cnn" else set())  # no convolution
+        assert here <= keys, (w["workload"], here - keys)
     xor = next(w for w in report["workloads"] if w["workload"] == "xor")
     if _installed("autodiff"):
         assert "python-autodiff [numpy]" in {r["key"] for r in xor["results"]}

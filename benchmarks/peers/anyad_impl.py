@@ -134,6 +134,19 @@ def attention_loss(c: dict, dims: dict) -> Callable:
     return f
 
 
+def cnn_loss(c: dict, dims: dict) -> Callable:
+    x, labels = c["x"], c["labels"]
+    F = ad.nn.functional
+
+    def f(W1, b1, W2, b2, W3, b3):
+        h = F.max_pool2d(F.relu(F.conv2d(x, W1, b1, padding=1)), 2)
+        h = F.max_pool2d(F.relu(F.conv2d(h, W2, b2, padding=1)), 2)
+        logits = ad.reshape(h, (h.shape[0], -1)) @ W3 + b3
+        return F.cross_entropy(logits, labels)
+
+    return f
+
+
 def smallops_loss(c: dict, dims: dict) -> Callable:
     steps = dims["steps"]
 
@@ -171,6 +184,7 @@ LOSSES = {
     "mlp": lambda c, d: mlp_loss(c),
     "matmul_chain": lambda c, d: matmul_chain_loss(c),
     "attention": attention_loss,
+    "cnn": cnn_loss,
     "smallops": smallops_loss,
     "deep": deep_loss,
 }

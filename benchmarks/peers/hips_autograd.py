@@ -9,7 +9,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.scipy.special import logsumexp
 
-from . import Impl
+from . import Impl, NotApplicable
 
 LR = 0.01
 
@@ -133,6 +133,8 @@ BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "s
 
 
 def implementations(workload, backends):
+    if workload.name not in BUILDERS:
+        raise NotApplicable(f"autograd (HIPS): no {workload.name} (it has no convolution)")
     if "numpy" not in backends:
         return []
     return [Impl("autograd (HIPS)", "numpy", BUILDERS[workload.name], np.asarray)]

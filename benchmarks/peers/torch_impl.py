@@ -136,7 +136,20 @@ def xor(d, dev):
     return step
 
 
-BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "smallops": smallops,
+def cnn(d, dev):
+    T = _mk(dev)
+    x, labels = T(d.consts["x"]), T(d.consts["labels"])
+    params = [T(p).requires_grad_() for p in d.params]
+
+    def loss(W1, b1, W2, b2, W3, b3):
+        h = F.max_pool2d(F.relu(F.conv2d(x, W1, b1, padding=1)), 2)
+        h = F.max_pool2d(F.relu(F.conv2d(h, W2, b2, padding=1)), 2)
+        return F.cross_entropy(h.flatten(1) @ W3 + b3, labels)
+
+    return _value_and_grad(loss, params)
+
+
+BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "cnn": cnn, "smallops": smallops,
             "deep": deep, "hvp": hvp, "xor": xor}
 
 
