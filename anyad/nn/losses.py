@@ -182,6 +182,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
     # softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), one-sided gradients at 0
     minus_abs = where(nonneg, negative(x), x)
     sp_neg = add(where(nonneg, 0.0, negative(x)), log1p(exp(minus_abs)))
-    w = 1.0 if pos_weight is None else add(multiply(subtract(_raw(pos_weight), 1.0), t), 1.0)
+    # pos_weight is differentiable too (it was unwrapped to a constant: a zero gradient, silently)
+    w = 1.0 if pos_weight is None else add(multiply(subtract(pos_weight, 1.0), t), 1.0)
     loss = add(multiply(subtract(1.0, t), x), multiply(sp_neg, w))
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

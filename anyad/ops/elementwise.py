@@ -263,7 +263,9 @@ asinh = _unary(
 
 acosh = _unary(
     "acosh", OpType.ACOSH, lambda xp, x: xp.acosh(x),
-    lambda g, ans, x: divide(g, sqrt(subtract(multiply(x, x), 1.0))),
+    # sqrt(x - 1) sqrt(x + 1), not sqrt(x^2 - 1): the same for real x >= 1 (without overflow
+    # at large x), and the principal branch's derivative for complex x with a negative real part
+    lambda g, ans, x: divide(g, multiply(sqrt(subtract(x, 1.0)), sqrt(add(x, 1.0)))),
     "Elementwise inverse hyperbolic cosine.", "    >>> ad.acosh(ad.Variable([1.0]))\n    Variable([0.])",
 )
 
@@ -348,7 +350,9 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
     """Clamp ``x`` to ``[min, max]``; the gradient is 1 inside, 0 outside.
 
     Bounds that are Variables are differentiable too (the clip is then composed
-    from :func:`maximum` and :func:`minimum`).
+    from :func:`where`): a bound gets the gradient where it is the output. At
+    ``x == min`` or ``x == max`` the gradient goes to ``x``, whatever the bounds
+    are; where ``min > max`` the output is ``max`` (as in numpy and torch).
 
     Examples
     --------
@@ -359,8 +363,9 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
     from ..variable import Variable
 
     if isinstance(min, Variable) or isinstance(max, Variable):
-        out = x if min is None else maximum(x, min)
-        return out if max is None else minimum(out, max)
+        # not maximum/minimum: those share the gradient at ties, a clip passes it to x
+        out = x if min is None else where(less(x, min), min, x)
+        return out if max is None else where(greater(out, max), max, out)
     return apply(_CLIP, (x,), {"min": min, "max": max})
 
 

@@ -22,7 +22,8 @@ from .elementwise import function_doc
 from ._helpers import is_complex
 from .creation import ones_like
 from .elementwise import abs as _abs, sgn
-from .elementwise import abs, add, divide, equal, exp, greater_equal, multiply, negative, sign, subtract, where
+from .elementwise import (abs, add, divide, equal, exp, greater_equal, isinf, logical_and, multiply, negative, sign,
+                          subtract, where)
 from .manipulation import astype
 
 __all__ = [
@@ -54,12 +55,18 @@ hypot = binary_function(
 def _logaddexp_share(a: Any, b: Any) -> Any:
     """d logaddexp(a, b) / da = sigmoid(a - b), computed without overflow and
     exactly at ties (0.5, also for huge or infinite equal arguments), rather
-    than as exp(a - ans), which rounds to 1 at both arguments of 1e16."""
-    tie = equal(a, b)
-    d = subtract(where(tie, 0.0, a), where(tie, 0.0, b))  # no inf - inf at infinite ties
-    e = exp(negative(abs(d)))  # in (0, 1]: no overflow
-    s = divide(where(greater_equal(d, 0), 1.0, e), add(e, 1.0))
-    return where(tie, 0.5, s)
+    than as exp(a - ans), which rounds to 1 at both arguments of 1e16.
+
+    ``a - b`` itself is kept at finite ties (it is 0 there, and its derivative
+    carries the second derivative sigmoid' = 1/4); each branch of the stable
+    sigmoid reads only its own sign of ``d``, so no branch overflows."""
+    arr = b if isinstance(a, (int, float)) else a  # at ties either one
+    inf_tie = logical_and(equal(a, b), isinf(arr))
+    d = subtract(where(inf_tie, 0.0, a), where(inf_tie, 0.0, b))  # no inf - inf
+    pos = greater_equal(d, 0)
+    ep = exp(negative(where(pos, d, 0.0)))  # in (0, 1]
+    en = exp(where(pos, 0.0, d))  # in (0, 1]
+    return where(pos, divide(1.0, add(ep, 1.0)), divide(en, add(en, 1.0)))
 
 
 logaddexp = binary_function(

@@ -8,7 +8,9 @@ from typing import Any
 from .._backend import BackendMismatchError
 from ..graph import OpType, Primitive
 from ._core import apply
+from ._helpers import is_complex
 from .elementwise import add, multiply
+from .elementwise_extra import conj
 from .manipulation import expand_dims, permute_dims, reshape, squeeze
 from .reductions import sum
 
@@ -165,12 +167,18 @@ def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
-    """Dot product of vectors along ``axis`` (broadcasting the rest), for real inputs.
+    """Dot product of vectors along ``axis`` (broadcasting the rest): ``sum(conj(x1) * x2)``,
+    as the standard (and ``torch.linalg.vecdot``) define it for complex vectors.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import anyad as ad
     >>> ad.vecdot(ad.Variable([1.0, 2.0]), ad.Variable([3.0, 4.0]))
     Variable(11.0)
+    >>> ad.vecdot(ad.Variable(np.array([1j])), np.array([1j]))
+    Variable((1+0j))
     """
+    if is_complex(x1):
+        x1 = conj(x1)
     return sum(multiply(x1, x2), axis=axis)

@@ -11,7 +11,7 @@ unpacks them with indexing, so the engine keeps one output per operation.
 When nothing is recorded the backend function runs as it is.
 
 ``eigh``, ``eigvalsh`` and ``cholesky`` read a symmetric input; when
-differentiated they are applied to ``(x + x^T) / 2`` (as JAX does), so the
+differentiated they are applied to ``(x + x^H) / 2`` (as JAX does), so the
 gradient is the symmetric one and is exact for any input. Gradients are for
 real floating-point matrices, and for complex ones through the holomorphic
 ``inv``, ``solve`` and ``det`` (PyTorch's convention); the other functions
@@ -30,6 +30,7 @@ from ._core import apply
 from ._helpers import is_complex, like, namespace, raw, records
 from .creation import ones_like, zeros_like
 from .elementwise import add, divide, equal, multiply, negative, subtract, where
+from .elementwise_extra import conj
 from .indexing import getitem
 from .linalg import matmul, matrix_transpose
 from .manipulation import expand_dims, reshape, squeeze, stop_gradient, tril, triu
@@ -94,13 +95,19 @@ def _off_diagonal_inverse(d: Any) -> Any:
 
 
 def _symmetrize(x: Any) -> Any:
-    """``(x + x^T) / 2``: eigh, eigvalsh and cholesky read this, on every path, so
-    that what is differentiated is what is computed."""
-    return multiply(add(x, matrix_transpose(x)), 0.5)
+    """``(x + x^H) / 2``: eigh, eigvalsh and cholesky read this, on every path, so
+    that what is differentiated is what is computed (the conjugate transpose for a
+    complex ``x``: its Hermitian part, whose diagonal is real)."""
+    t = matrix_transpose(x)
+    return multiply(add(x, conj(t) if is_complex(x) else t), 0.5)
 
 
 def _mT(x: Any) -> Any:
     return matrix_transpose(x)
+
+
+def _mH(x: Any) -> Any:
+    return conj(matrix_transpose(x)) if is_complex(x) else matrix_transpose(x)
 
 
 # --- pinv ---------------------------------------------------------------------------------
@@ -297,7 +304,7 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Any:
         out = _linalg(xp).cholesky(r, upper=True) if upper else _linalg(xp).cholesky(r)
         return like(x, out)
     L = apply(_CHOLESKY, (_symmetrize(x),))
-    return _mT(L) if upper else L
+    return _mH(L) if upper else L
 
 
 # --- eigh, eigvalsh ---------------------------------------------------------------------------

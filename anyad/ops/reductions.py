@@ -12,9 +12,10 @@ from .._backend import device_of, layout_like
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
-from ._helpers import scaled
+from ._helpers import is_complex, scaled
 from .creation import ones_like, zeros_like
 from .elementwise import divide, equal, exp, multiply, sqrt, subtract, where
+from .elementwise_extra import conj, real
 from .indexing import getitem
 from .manipulation import astype, broadcast_to, flip, reshape
 
@@ -264,17 +265,22 @@ def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
 
 def var(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
     """Variance over ``axis``, dividing by ``N - correction`` (composed from primitives).
+    For complex ``x`` it is the mean of ``|x - mean(x)|**2``, a real array (as in numpy and torch).
 
     Examples
     --------
+    >>> import numpy as np
     >>> import anyad as ad
     >>> ad.var(ad.Variable([1.0, 2.0, 3.0, 4.0]))
     Variable(1.25)
+    >>> ad.var(ad.Variable(np.array([1j, -1j])))
+    Variable(1.0)
     """
     axes = normalize_axis(axis, _ndim(x), "var")
     d = subtract(x, mean(x, axis=axes, keepdims=True))
     n = _count(tuple(x.shape), axes)
-    return divide(sum(multiply(d, d), axis=axes, keepdims=keepdims), n - correction)
+    sq = real(multiply(d, conj(d))) if is_complex(d) else multiply(d, d)
+    return divide(sum(sq, axis=axes, keepdims=keepdims), n - correction)
 
 
 def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Any:
