@@ -413,10 +413,14 @@ def resolve_dtype(xp: Any, dtype: Any) -> Any:
     >>> import array_api_strict as xp
     >>> resolve_dtype(xp, "float32")
     array_api_strict.float32
-    >>> resolve_dtype(xp, "flaot32")
-    Traceback (most recent call last):
-    ...
-    TypeError: anyad: unknown dtype 'flaot32' (did you mean 'float32'?); the dtype names are bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, complex64, complex128, and float16 and bfloat16 where the library has them (array_api_strict has neither)
+    >>> try:
+    ...     resolve_dtype(xp, "flaot32")
+    ... except TypeError as e:
+    ...     print(e)
+    anyad: unknown dtype 'flaot32' (did you mean 'float32'?); the dtype names are
+    bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32,
+    float64, complex64, complex128, and float16 and bfloat16 where the library
+    has them (array_api_strict has neither)
     """
     if dtype is None:
         return None

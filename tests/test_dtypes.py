@@ -91,7 +91,8 @@ def test_typos_and_non_dtypes_list_the_names(be):
 def test_another_library_dtype_object_is_refused_naming_both():
     torch = pytest.importorskip("torch")
     strict = pytest.importorskip("array_api_strict")
-    with pytest.raises(TypeError, match=r"torch.float32 \(torch's\) cannot be used with numpy arrays.*'float32'"):
+    with pytest.raises(TypeError,
+                       match=r"torch.float32 \(torch's\) cannot be used with numpy arrays.*'float32'"):
         ad.Variable(np.ones(2), dtype=torch.float32)
     with pytest.raises(TypeError, match=r"\(array_api_strict's\) cannot be used with torch arrays"):
         ad.Variable(torch.ones(2), dtype=strict.float32)

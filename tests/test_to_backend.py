@@ -115,6 +115,15 @@ def test_a_device_name_as_backend_is_a_clear_error():
         ad.Variable([1.0]).to("cuda:0")
     with pytest.raises(ValueError, match="unknown backend 'tensorflow'"):
         ad.to_backend(np.ones(2), "tensorflow")
+    with pytest.raises(TypeError, match=r"'float32' is a dtype.*astype\('float32'\)"):
+        ad.Variable([1.0]).to("float32")
+    with pytest.raises(TypeError, match="backend must be a library name.*got builtins.int 3"):
+        ad.to_backend(np.ones(2), 3)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"got torch.dtype torch.float32; for a dtype use x.astype"):
+        ad.Variable([1.0]).to(torch.float32)
+    with ad.use("torch"):  # None: the current backend
+        assert isinstance(ad.to_backend(np.ones(2), None), torch.Tensor)
 
 
 def test_mismatch_error_names_to_backend_and_its_advice_works():

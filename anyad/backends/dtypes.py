@@ -106,10 +106,12 @@ def resolve(xp: Any, dtype: Any, library: str) -> Any:
     >>> import array_api_strict as xp
     >>> resolve(xp, np.float32, "array_api_strict")
     array_api_strict.float32
-    >>> resolve(xp, "double", "array_api_strict")
-    Traceback (most recent call last):
-    ...
-    TypeError: anyad: dtype 'double' is not one of the standard's names: write 'float64' (the same on every backend)
+    >>> try:
+    ...     resolve(xp, "double", "array_api_strict")
+    ... except TypeError as e:
+    ...     print(e)
+    anyad: dtype 'double' is not one of the standard's names: write 'float64'
+    (the same on every backend)
     """
     key = (id(xp), type(dtype), dtype)
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _backend
 from ..backends import backend_for, transfer
+from ..backends.dtypes import NAMES
 from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply
@@ -43,9 +44,10 @@ def to_backend(x: Any, backend: Any, device: Any = None, *, dtype: Any = None) -
     x : Variable, array or Python data
         What to move. A Variable gives a Variable whose gradient flows back
         to ``x`` in ``x``'s own library and device; an array gives an array.
-    backend : str, module or Backend
+    backend : str, module, Backend or None
         ``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``, ``"dask"``,
-        ``"array_api_strict"``, or an Array API namespace.
+        ``"array_api_strict"``, or an Array API namespace; ``None``: the
+        current backend (:func:`anyad.use`).
     device : optional
         The target device, by name (``"cuda:1"``, ``"device1"``) or the
         library's own device object; ``None``: the library's default device,
@@ -73,10 +75,7 @@ def to_backend(x: Any, backend: Any, device: Any = None, *, dtype: Any = None) -
     >>> x.grad
     array([2., 4.])
     """
-    if isinstance(backend, str) and backend not in _LIBRARIES and _looks_like_device(backend):
-        raise ValueError(f"anyad.to_backend: {backend!r} is a device, not an array library; move within "
-                         f"the library with x.to_device({backend!r}), or name both: "
-                         f"to_backend(x, 'torch', device={backend!r})")
+    _check_spec(backend)
     target = backend_for(backend, device)
     if not isinstance(x, Variable) and _is_python_data(x):
         out = target.asarray(x)
@@ -95,6 +94,26 @@ def to_backend(x: Any, backend: Any, device: Any = None, *, dtype: Any = None) -
 
         out = astype(out, dtype)
     return out
+
+
+def _check_spec(backend: Any) -> None:
+    """A clear error for a device or a dtype where a library is expected (torch's ``.to`` takes both)."""
+    if isinstance(backend, str):
+        if backend in _LIBRARIES:
+            return
+        if _looks_like_device(backend):
+            raise ValueError(f"anyad.to_backend: {backend!r} is a device, not an array library; move within "
+                             f"the library with x.to_device({backend!r}), or name both: "
+                             f"to_backend(x, 'torch', device={backend!r})")
+        if backend in NAMES:
+            raise TypeError(f"anyad.to_backend: {backend!r} is a dtype, not an array library; cast with "
+                            f"x.astype({backend!r}), or move and cast: "
+                            f"to_backend(x, 'torch', dtype={backend!r})")
+    elif backend is not None and not isinstance(backend, _backend.Backend) \
+            and not hasattr(backend, "asarray"):
+        raise TypeError(f"anyad.to_backend: backend must be a library name ('numpy', 'torch', ...), an Array "
+                        f"API namespace or an anyad.Backend, got {type(backend).__module__}."
+                        f"{type(backend).__qualname__} {backend!r}; for a dtype use x.astype(...) or dtype=")
 
 
 def _is_python_data(x: Any) -> bool:
