@@ -33,6 +33,9 @@ from .random import manual_seed
 from .serialization import load, save
 from .functional import grad, jvp, no_grad, value_and_grad, vjp
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
+from .linearize import linear_transpose, linearize
+from . import linear_solve  # matrix-free CG and GMRES (what implicit_root solves with)
+from .implicit import custom_root, implicit_root
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit
@@ -47,6 +50,7 @@ __all__ = [
     "linalg", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
     "data", "manual_seed",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
+    "linearize", "linear_transpose", "custom_root", "implicit_root", "linear_solve",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",
 ]
