@@ -26,6 +26,7 @@ from .ops import __all__ as _ops_all
 from . import array_api, _numpy_interop  # noqa: F401
 from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
+from . import special  # scipy.special's differentiable functions (also array_api.special)
 from . import nn, optim, random  # the training kit
 from .nn.init import get_default_dtype, set_default_dtype
 from . import data
@@ -47,7 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend", "BackendMismatchError", "GradientTracker", "Graph", "GraphFreedError", "Operation", "OpType",
     "Primitive", "Tensor", "Variable", "backprop", "current_backend", "use", *_ops_all,
-    "linalg", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
+    "linalg", "special", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
     "data", "manual_seed",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "linearize", "linear_transpose", "custom_root", "implicit_root", "linear_solve",

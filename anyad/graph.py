@@ -132,6 +132,30 @@ class OpType(enum.Enum):
     CONV = 120
     PATCHES = 121
     FOLD = 122
+    # special functions (anyad.ops.special, special_logistic, special_gamma)
+    ERFC = 200
+    ERFINV = 201
+    ERFCINV = 202
+    NDTR = 203
+    LOG_NDTR = 204
+    NDTRI = 205
+    EXPIT = 206
+    LOGIT = 207
+    LOG_EXPIT = 208
+    SOFTPLUS = 209
+    SINC = 210
+    ENTR = 211
+    XLOGY = 212
+    XLOG1PY = 213
+    REL_ENTR = 214
+    KL_DIV = 215
+    GAMMALN = 216
+    DIGAMMA = 217
+    POLYGAMMA = 218
+    I0 = 219
+    I0E = 220
+    I1 = 221
+    I1E = 222
 
 
 class Primitive:

@@ -51,7 +51,7 @@ from ..ops import (  # noqa: F401  (the differentiable functions, reused as they
     round, searchsorted, sign, signbit, sin, sinh, sort, sqrt, square, squeeze, stack, std, subtract,
     take, take_along_axis, tan, tanh, tensordot, tile, tril, triu, trunc, unstack, var, where,
 )
-from . import _mutation, fft, linalg  # noqa: F401  (_mutation: Variable's array-object methods)
+from . import _mutation, fft, linalg, special  # noqa: F401  (_mutation: Variable's array-object methods)
 from ._bound import SUPPORTED_VERSIONS as _SUPPORTED, BoundNamespace, namespace_for as _namespace_for
 from ._creation import (  # noqa: F401
     arange, asarray, empty, empty_like, eye, from_dlpack, full, full_like, linspace, meshgrid, ones,

@@ -1,103 +1,171 @@
-"""The error function per backend: the one place its forward kernel is chosen.
+"""Special functions per backend: the one place their forward kernels are chosen.
 
-torch ``torch.special.erf``, CuPy ``cupyx.scipy.special.erf``, JAX
-``jax.scipy.special.erf``, numpy ``scipy.special.erf`` when SciPy is installed,
-dask chunk by chunk with the chunks' kernel, and for every other namespace (or
-numpy without SciPy) :func:`portable_erf`,
-written with the namespace alone. The choice is made once per namespace.
+For each function (``erf``, ``erfc``, ..., ``polygamma``, ``xlogy``, ...) and
+namespace, once:
+
+* numpy: ``scipy.special`` (when SciPy is installed);
+* torch: ``torch.special`` (``log_expit``: ``torch.nn.functional.logsigmoid``;
+  ``ndtr`` from its ``erfc``; ``logit``, ``polygamma(1, x)``: portable, more accurate);
+* CuPy: ``cupyx.scipy.special`` (``sinc``: ``cupy.sinc``);
+* JAX: ``jax.scipy.special`` (``log_expit``/``softplus``: ``jax.nn``, ``sinc``: ``jnp.sinc``);
+* dask: chunk by chunk (``map_blocks``), with the chunks' own kernel;
+* every other namespace, and whatever the library above lacks: the portable
+  implementation of :mod:`anyad.backends.special_portable` /
+  :mod:`anyad.backends.special_gamma`, written with the namespace alone, so it
+  runs on the array's own device (no host round-trip).
+
+:data:`KERNEL_SOURCES` names the choice (``kernel_source``), for tests and docs.
+
+>>> import numpy as np
+>>> kernel_source(np, "erfcinv"), kernel_source(np, "log_ndtr")
+('scipy.special', 'scipy.special')
+>>> import array_api_strict as xp
+>>> kernel_source(xp, "erfcinv")
+'portable'
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 from .. import _backend
+from . import special_gamma as _gamma, special_portable as _portable
+from .special_erf import floating, portable_erf
 
-__all__ = ["erf_kernel", "portable_erf"]
+__all__ = ["UNARY", "BINARY", "kernel", "kernel_source", "erf_kernel", "portable_erf", "floating"]
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
-_SPLIT = 2.5  # below: the power series; from here on: the continued fraction
-_SERIES_TERMS = 40
-_FRACTION_TERMS = 50
+UNARY = ("erf", "erfc", "erfinv", "erfcinv", "expit", "logit", "log_expit", "softplus", "ndtr", "log_ndtr",
+         "ndtri", "gammaln", "digamma", "i0", "i0e", "i1", "i1e", "sinc", "entr")
+BINARY = ("xlogy", "xlog1py", "rel_entr", "kl_div")
+
+_PORTABLE: dict[str, Callable] = {"erf": portable_erf, "polygamma": _gamma.polygamma}
+for _name in UNARY + BINARY:
+    _PORTABLE.setdefault(_name, getattr(_portable, _name, None) or getattr(_gamma, _name, None))
+del _name
+
+_KERNELS: dict[tuple, tuple] = {}  # (id(namespace), name) -> (kernel, source)
 
 
-def portable_erf(xp: Any, x: Any) -> Any:
-    """``erf(x)`` with the namespace's elementwise functions, to double precision.
+def kernel(xp: Any, name: str) -> Callable:
+    """The elementwise ``name`` of namespace ``xp`` (``polygamma`` takes ``(n, x)``).
 
-    For ``|x| < 2.5`` the everywhere-positive series
-    ``erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))``
-    (40 terms, nested; no cancellation); beyond, ``erf = 1 - erfc`` with
-    ``erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))``
-    (50 terms, evaluated from the tail). Both agree with the exact value to a
-    few units in the last place of float64 (the tests check against
-    ``math.erf`` over ``[-8, 8]``); odd symmetry gives negative arguments.
-    Arguments of other real floating dtypes are computed in their own dtype.
-
-    Examples
-    --------
-    >>> import array_api_strict as xp
-    >>> portable_erf(xp, xp.asarray([0.0, 0.5, 3.0]))
-    Array([0.        , 0.52049988, 0.99997791], dtype=array_api_strict.float64)
+    >>> import numpy as np
+    >>> kernel(np, "expit")(np.array([0.0]))
+    array([0.5])
     """
-    if not xp.isdtype(x.dtype, "real floating"):
-        x = xp.astype(x, xp.float64)
-    ax = xp.abs(x)
-    # the series on min(|x|, split), the fraction on max(|x|, split): no overflow
-    # or division by zero in the branch that is thrown away
-    s = xp.minimum(ax, _SPLIT)
-    z = s * s
-    p = xp.ones_like(s)
-    for k in range(_SERIES_TERMS, 0, -1):
-        p = 1.0 + z * p * (2.0 / (2 * k + 1))
-    near = (_TWO_OVER_SQRT_PI * s) * xp.exp(-z) * p
-    f = xp.maximum(ax, _SPLIT)
-    t = f
-    for k in range(_FRACTION_TERMS, 0, -1):
-        t = f + (0.5 * k) / t
-    far = 1.0 - xp.exp(-(f * f)) * _ONE_OVER_SQRT_PI / t
-    out = xp.where(ax < _SPLIT, near, far)
-    out = xp.where(xp.isnan(x), x, out)
-    return xp.where(x < 0, -out, out)
+    return _kernel(xp, name)[0]
 
 
-_KERNELS: dict[int, Callable] = {}
+def kernel_source(xp: Any, name: str) -> str:
+    """Where ``name``'s kernel for ``xp`` comes from (``"torch.special"``, ``"portable"``, ...)."""
+    return _kernel(xp, name)[1]
 
 
 def erf_kernel(xp: Any) -> Callable:
     """The elementwise ``erf`` of namespace ``xp``, chosen once per namespace."""
-    fn = _KERNELS.get(id(xp))
-    if fn is None:
-        fn = _KERNELS[id(xp)] = _choose(xp)
-    return fn
+    return _kernel(xp, "erf")[0]
 
 
-def _choose(xp: Any) -> Callable:
-    name = _backend.backend_name(xp)
-    if name == "torch":
-        import torch
-
-        return torch.special.erf
-    if name == "cupy":
-        import cupyx.scipy.special
-
-        return cupyx.scipy.special.erf
-    if name == "jax":
-        import jax.scipy.special
-
-        return jax.scipy.special.erf
-    if name == "numpy":
-        try:
-            import scipy.special
-        except ImportError:
-            pass
-        else:
-            return scipy.special.erf
-    if name == "dask":  # chunk by chunk, with the chunks' own kernel (numpy or cupy)
-        return lambda x: x.map_blocks(_chunk_erf, dtype=x.dtype)
-    return lambda x: portable_erf(xp, x)
+def _kernel(xp: Any, name: str) -> tuple:
+    key = (id(xp), name)
+    found = _KERNELS.get(key)
+    if found is None:
+        found = _KERNELS[key] = _choose(xp, name)
+    return found
 
 
-def _chunk_erf(block: Any) -> Any:
-    return erf_kernel(_backend.namespace_of(block))(block)
+def _choose(xp: Any, name: str) -> tuple:
+    library = _backend.backend_name(xp)
+    native = _NATIVE.get(library)
+    if native is not None:
+        found = native(name)
+        if found is not None:
+            return found
+    if library == "dask":  # chunk by chunk, with the chunks' own kernel (numpy or cupy)
+        return _dask(name), "dask map_blocks"
+    portable = _PORTABLE[name]
+    if name == "polygamma":
+        return (lambda n, x: portable(xp, n, x)), "portable"
+    return (lambda *args: portable(xp, *args)), "portable"
+
+
+def _numpy(name: str) -> tuple | None:
+    try:
+        import scipy.special
+        from scipy.special import _ufuncs
+    except ImportError:
+        return None
+    attr = {"digamma": "psi"}.get(name, name)
+    fn = getattr(_ufuncs, attr, None) or getattr(scipy.special, attr, None)
+    return None if fn is None else (fn, "scipy.special")
+
+
+_SQRT_HALF = 0.5 ** 0.5
+# logit: torch's is log(p / (1 - p)), 2e-9 off near 1/2; the portable one is exact there
+_TORCH_NAMES = frozenset(("erf", "erfc", "erfinv", "expit", "ndtr", "log_ndtr", "ndtri", "gammaln",
+                          "digamma", "polygamma", "i0", "i0e", "i1", "i1e", "sinc", "entr", "xlogy", "xlog1py"))
+
+
+def _torch(name: str) -> tuple | None:
+    import torch
+
+    if name == "log_expit":
+        return torch.nn.functional.logsigmoid, "torch.nn.functional"
+    if name == "ndtr":  # torch.special.ndtr loses the left tail (2% off at -8, 0 at -30); its erfc does not
+        return (lambda x: 0.5 * torch.special.erfc(x * -_SQRT_HALF)), "torch.special (erfc)"
+    if name == "polygamma":  # torch's trigamma (n = 1) is 5e-10 off (relative); the other orders are exact
+        import array_api_compat.torch as xp
+
+        return (lambda n, x: _gamma.polygamma(xp, n, x) if n == 1 else torch.special.polygamma(n, x)), \
+            "torch.special (n = 1: portable)"
+    if name in _TORCH_NAMES:  # softplus: torch's switches to x above 20 (not exact); the rest are absent
+        return getattr(torch.special, name), "torch.special"
+    return None
+
+
+def _cupy(name: str) -> tuple | None:
+    import cupy
+    import cupyx.scipy.special as cs
+
+    if name == "sinc":
+        return cupy.sinc, "cupy"
+    fn = getattr(cs, name, None)
+    return None if fn is None else (fn, "cupyx.scipy.special")
+
+
+def _jax(name: str) -> tuple | None:
+    import jax
+    import jax.numpy as jnp
+    import jax.scipy.special as js
+
+    if name in ("log_expit", "softplus"):
+        return {"log_expit": jax.nn.log_sigmoid, "softplus": jax.nn.softplus}[name], "jax.nn"
+    if name == "sinc":
+        return jnp.sinc, "jax.numpy"
+    fn = getattr(js, name, None)
+    return None if fn is None else (fn, "jax.scipy.special")
+
+
+_NATIVE: dict[str, Callable] = {"numpy": _numpy, "torch": _torch, "cupy": _cupy, "jax": _jax}
+
+
+def _dask(name: str) -> Callable:
+    import dask.array as da
+
+    def on_chunks(*args: Any) -> Any:
+        arrays = [a for a in args if hasattr(a, "chunks")]
+        dtype = arrays[0].dtype if len(arrays) == 1 else _backend.namespace_of(arrays[0]).result_type(*arrays)
+        return da.map_blocks(_chunk(name), *args, dtype=dtype)
+
+    if name == "polygamma":
+        return lambda n, x: x.map_blocks(lambda block: kernel(_backend.namespace_of(block), name)(n, block),
+                                         dtype=x.dtype)
+    return on_chunks
+
+
+def _chunk(name: str) -> Callable:
+    def run(*blocks: Any) -> Any:
+        ref = next(b for b in blocks if hasattr(b, "shape"))
+        return kernel(_backend.namespace_of(ref), name)(*blocks)
+
+    return run
