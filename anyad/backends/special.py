@@ -103,7 +103,8 @@ def _numpy(name: str) -> tuple | None:
 _SQRT_HALF = 0.5 ** 0.5
 # logit: torch's is log(p / (1 - p)), 2e-9 off near 1/2; the portable one is exact there
 _TORCH_NAMES = frozenset(("erf", "erfc", "erfinv", "expit", "ndtr", "log_ndtr", "ndtri", "gammaln",
-                          "digamma", "polygamma", "i0", "i0e", "i1", "i1e", "sinc", "entr", "xlogy", "xlog1py"))
+                          "digamma", "polygamma", "i0", "i0e", "i1", "i1e", "sinc", "entr", "xlogy",
+                          "xlog1py"))
 
 
 def _torch(name: str) -> tuple | None:

@@ -137,7 +137,8 @@ erf = unary_function(
 # erf keeps no JVP rule of its own: forward mode transposes its VJP (docs/internals.md shows that path)
 
 erfc = special_unary(
-    "erfc", OpType.ERFC, lambda g, ans, x: multiply(g, multiply(exp(negative(square(x))), -_TWO_OVER_SQRT_PI)),
+    "erfc", OpType.ERFC,
+    lambda g, ans, x: multiply(g, multiply(exp(negative(square(x))), -_TWO_OVER_SQRT_PI)),
     "``1 - erf(x)``, accurate in the right tail; derivative ``-2/sqrt(pi) exp(-x^2)``.",
     "    >>> ad.special.erfc(ad.Variable([0.0, 10.0]))\n    Variable([1.00000000e+00 2.08848758e-45])",
 )
@@ -171,7 +172,8 @@ log_ndtr = special_unary(
 )
 
 ndtri = special_unary(
-    "ndtri", OpType.NDTRI, lambda g, ans, x: multiply(g, multiply(exp(multiply(square(ans), 0.5)), _SQRT_2PI)),
+    "ndtri", OpType.NDTRI,
+    lambda g, ans, x: multiply(g, multiply(exp(multiply(square(ans), 0.5)), _SQRT_2PI)),
     "The standard normal quantile, inverse of ``ndtr`` (``-inf`` at 0, ``inf`` at 1); derivative "
     "``sqrt(2 pi) exp(ndtri(x)^2 / 2)``.",
     "    >>> ad.special.ndtri(ad.Variable([0.5, 0.975]))\n    Variable([0.         1.95996398])",

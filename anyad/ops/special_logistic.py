@@ -20,7 +20,8 @@ from .elementwise import (
 )
 from .special import special_binary, special_unary
 
-__all__ = ["expit", "logit", "log_expit", "softplus", "sinc", "entr", "xlogy", "xlog1py", "rel_entr", "kl_div"]
+__all__ = ["expit", "logit", "log_expit", "softplus", "sinc", "entr", "xlogy", "xlog1py", "rel_entr",
+           "kl_div"]
 
 
 def _expit_vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -109,7 +110,8 @@ def _xlogy_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 xlogy = special_binary(
     "xlogy", OpType.XLOGY, _xlogy_dx, _xlogy_dy,
     "``x * log(y)``, 0 where ``x == 0`` (unless ``y`` is NaN); derivatives ``log(y)`` and ``x / y``.",
-    "    >>> ad.special.xlogy(ad.Variable([0.0, 2.0]), ad.Variable([0.0, 3.0]))\n    Variable([0.         2.19722458])",
+    "    >>> ad.special.xlogy(ad.Variable([0.0, 2.0]), ad.Variable([0.0, 3.0]))\n"
+    "    Variable([0.         2.19722458])",
 )
 
 
@@ -154,7 +156,8 @@ rel_entr = special_binary(
     "rel_entr", OpType.REL_ENTR, _rel_entr_dx, _rel_entr_dy,
     "``x log(x / y)`` for positive ``x, y``, 0 where ``x == 0 <= y``, ``inf`` elsewhere; derivatives "
     "``log(x / y) + 1`` and ``-x / y`` (``-inf`` in ``x`` at ``x = 0 < y``, 0 off the domain).",
-    "    >>> ad.special.rel_entr(ad.Variable([0.0, 1.0]), ad.Variable([1.0, 2.0]))\n    Variable([ 0.         -0.69314718])",
+    "    >>> ad.special.rel_entr(ad.Variable([0.0, 1.0]), ad.Variable([1.0, 2.0]))\n"
+    "    Variable([ 0.         -0.69314718])",
 )
 
 
@@ -173,5 +176,6 @@ kl_div = special_binary(
     "kl_div", OpType.KL_DIV, _kl_div_dx, _kl_div_dy,
     "``x log(x / y) - x + y`` for positive ``x, y``, ``y`` where ``x == 0 <= y``, ``inf`` elsewhere; "
     "derivatives ``log(x / y)`` and ``1 - x / y``.",
-    "    >>> ad.special.kl_div(ad.Variable([0.0, 1.0]), ad.Variable([1.0, 2.0]))\n    Variable([1.         0.30685282])",
+    "    >>> ad.special.kl_div(ad.Variable([0.0, 1.0]), ad.Variable([1.0, 2.0]))\n"
+    "    Variable([1.         0.30685282])",
 )
