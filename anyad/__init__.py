@@ -28,6 +28,7 @@ from .tracker import GradientTracker
 from . import linalg  # the standard's linear algebra extension (anyad.fft comes with the ops)
 from . import special  # scipy.special's differentiable functions (also array_api.special)
 from . import nn, optim, random  # the training kit
+from . import amp  # mixed precision: autocast, GradScaler
 from .nn.init import get_default_dtype, set_default_dtype
 from . import data
 from .random import manual_seed

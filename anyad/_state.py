@@ -15,7 +15,7 @@ import contextvars
 from typing import Any, Callable
 
 __all__ = ["AUTO", "ALL", "TRACK", "OFF", "State", "current", "mode", "tracer", "recording", "tracing",
-           "saved_values_hooks", "debug_checks", "push", "pop"]
+           "saved_values_hooks", "debug_checks", "push", "pop", "autocast_dtype", "push_autocast", "pop_autocast"]
 
 AUTO = 0  #: record an operation when one of its inputs requires grad
 ALL = 1  #: record every operation on Variables (higher-order backprop)
@@ -173,3 +173,22 @@ class debug_checks(_Block):
 
     def _push(self) -> contextvars.Token:
         return push(debug=True)
+
+
+# -- mixed precision (anyad.amp.autocast) ------------------------------------------
+# Apart from State: read only by the operations it changes (matmul, conv, the
+# reductions), never on the recording hot path.
+_AUTOCAST: contextvars.ContextVar[str | None] = contextvars.ContextVar("anyad_autocast", default=None)
+
+#: the low-precision dtype name of the innermost ``anyad.amp.autocast`` block, else None
+autocast_dtype = _AUTOCAST.get
+
+
+def push_autocast(dtype: str | None) -> contextvars.Token:
+    """Enter an autocast block (``None``: disabled inside it)."""
+    return _AUTOCAST.set(dtype)
+
+
+def pop_autocast(token: contextvars.Token) -> None:
+    """Leave the autocast block that :func:`push_autocast` gave ``token``."""
+    _AUTOCAST.reset(token)

@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 from ._backend import isdtype_cached, namespace_of as _namespace
 from ._saves import Meta
-from ._state import ALL, current, pop as _pop_state, push as _push_state
+from ._state import ALL, autocast_dtype, current, pop_autocast, push_autocast
+from ._state import pop as _pop_state, push as _push_state
 from .graph import Node, toposort, vertex
 from .variable import Variable, attach, wrap
 
@@ -75,6 +76,12 @@ def backprop(
         targets); raw arrays, or Variables when ``create_graph``. When
         ``sources`` is None, a list of ``(leaf, gradient)`` pairs.
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: rules keep their recorded precision
+        token = push_autocast(None)
+        try:
+            return backprop(targets, seeds, sources, create_graph=create_graph, retain_graph=retain_graph)
+        finally:
+            pop_autocast(token)
     tracer = current().tracer
     if not create_graph and tracer is not None:  # anyad.jit: raw gradients would be constants
         tracer.plain_backprop(targets)

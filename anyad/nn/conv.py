@@ -27,8 +27,10 @@ import numbers
 from typing import Any
 
 from .. import _backend
+from .._state import autocast_dtype
 from ..backends import conv as _kernels
 from ..ops import add, expand_dims, getitem, reshape, squeeze, take
+from ..ops._helpers import autocast_low
 from ..ops.conv import conv as _conv, conv_input_grad, fold as _fold, pad_zeros, patches
 from ..variable import Variable
 
@@ -121,6 +123,8 @@ def _check_weight(shape: tuple, wshape: tuple, nd: int, groups: int, in_axis: in
 def convolution(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
                 nd: int, who: str) -> Any:
     """The checked N-d convolution behind conv1d/2d/3d and the Conv layers."""
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: float32 operands in low precision
+        x, weight, bias = autocast_low(x, weight, bias)
     x, added = batched(x, nd, who)
     shape, wshape = _shape(x), _shape(weight)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
@@ -193,6 +197,8 @@ def transposed(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output
                dilation: Any, nd: int, who: str) -> Any:
     """The checked N-d transposed convolution: the adjoint of the convolution with the same
     parameters, whose input would have had the output's size."""
+    if autocast_dtype() is not None:
+        x, weight, bias = autocast_low(x, weight, bias)
     x, added = batched(x, nd, who)
     shape, wshape = _shape(x), _shape(weight)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):

@@ -16,6 +16,8 @@ import math
 from typing import Any
 
 from .. import _backend
+from .._state import autocast_dtype
+from ..ops._helpers import autocast_low
 from ..ops import (
     add, divide, erf, exp, greater_equal, less_equal, log1p, logsumexp, matmul, matrix_transpose, mean,
     multiply, negative, reshape, sqrt, subtract, take, tanh, var, where, zeros_like,
@@ -154,6 +156,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     >>> ad.nn.functional.linear(ad.Variable([[1.0, 2.0]]), ad.Variable([[1.0, 1.0]]), ad.Variable([0.5]))
     Variable([[3.5]])
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: in low precision, bias included
+        x, weight, bias = autocast_low(x, weight, bias)
     y = matmul(x, matrix_transpose(weight))
     return y if bias is None else add(y, bias)
 

@@ -17,6 +17,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from .. import _backend
+from .._state import autocast_dtype
 from .. import random as _random
 from ..backends import backend_for
 from ..backends.transfer import same_device
@@ -59,6 +60,8 @@ def _factory(dtype: Any, backend: Any, device: Any) -> tuple[Any, dict]:
 
 def check_dtype(layer: Module, x: Any, weight: Any) -> None:
     """Raise when the input's dtype is not the layer's parameter dtype (no silent promotion)."""
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast the operations cast what they need
+        return
     raw, w = getattr(x, "value", x), weight.value
     if init.dtype_name(getattr(raw, "dtype", w.dtype)) != init.dtype_name(w.dtype):  # backends may differ
         raise TypeError(

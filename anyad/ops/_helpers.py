@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _backend
-from .._state import AUTO, OFF, mode as _mode
+from .._state import AUTO, OFF, autocast_dtype, mode as _mode
 from ..variable import Variable, wrap
 
 
@@ -78,3 +78,39 @@ def one_minus(fresh: Any) -> Any:
 def is_complex(x: Any) -> bool:
     r = raw(x)
     return _backend.namespace_of(r).isdtype(r.dtype, "complex floating")
+
+
+def _cast_where(x: Any, frm: str, to: str) -> Any:
+    r = raw(x)
+    dt = getattr(r, "dtype", None)
+    if dt is None:
+        return x
+    xp = _backend.namespace_of(r)
+    if dt != _backend.resolve_dtype(xp, frm):
+        return x
+    from .manipulation import astype  # (elementwise and manipulation import this module)
+
+    try:
+        target = _backend.resolve_dtype(xp, to)
+    except TypeError:
+        raise TypeError(f"anyad.amp.autocast: {_backend.backend_name(xp)} arrays have no {to}; autocast "
+                        f"another library's arrays, or leave this one out of the block") from None
+    return astype(x, target)
+
+
+def autocast_low(*xs: Any) -> tuple:
+    """Inside ``anyad.amp.autocast``: ``xs`` with float32 operands cast (differentiably)
+    to the block's low precision, for the operations that run there (matmul, conv)."""
+    low = autocast_dtype()
+    if low is None:
+        return xs
+    return tuple(_cast_where(x, "float32", low) for x in xs)
+
+
+def autocast_full(x: Any) -> Any:
+    """Inside ``anyad.amp.autocast``: ``x`` cast from the block's low precision to
+    float32, for the operations that need the range (reductions, softmax, losses)."""
+    low = autocast_dtype()
+    if low is None:
+        return x
+    return _cast_where(x, low, "float32")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import BackendMismatchError
+from .._state import autocast_dtype
 from ..graph import OpType, Primitive
 from ._core import apply
-from ._helpers import is_complex
+from ._helpers import autocast_low, is_complex
 from .elementwise import add, multiply
 from .elementwise_extra import conj
 from .manipulation import expand_dims, permute_dims, reshape, squeeze
@@ -75,6 +76,8 @@ def matmul(x1: Any, x2: Any, /) -> Any:
     ...
     ValueError: anyad.matmul: shapes (1, 2) and (1, 2) do not match: the last axis of x1 (2) must ...
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: float32 operands in low precision
+        x1, x2 = autocast_low(x1, x2)
     try:
         return apply(_MATMUL, (x1, x2))
     except BackendMismatchError:

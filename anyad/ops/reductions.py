@@ -12,7 +12,8 @@ from .._backend import device_of, layout_like
 from .._saves import META, Saves
 from ..graph import OpType, Primitive
 from ._core import apply
-from ._helpers import is_complex, scaled
+from .._state import autocast_dtype
+from ._helpers import autocast_full, is_complex, scaled
 from .creation import ones_like, zeros_like
 from .elementwise import divide, equal, exp, multiply, sqrt, subtract, where
 from .elementwise_extra import conj, real
@@ -88,6 +89,8 @@ def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
     """
     if dtype is not None:
         x = astype(x, dtype)
+    elif autocast_dtype() is not None:  # inside anyad.amp.autocast: summed in float32
+        x = autocast_full(x)
     return apply(_SUM, (x,), {"axis": normalize_axis(axis, _ndim(x), "sum"), "keepdims": keepdims})
 
 
@@ -110,6 +113,8 @@ def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     >>> ad.mean(ad.Variable([1.0, 2.0, 6.0]))
     Variable(3.0)
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: averaged in float32
+        x = autocast_full(x)
     return apply(_MEAN, (x,), {"axis": normalize_axis(axis, _ndim(x), "mean"), "keepdims": keepdims})
 
 
@@ -348,6 +353,8 @@ def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     >>> x.grad
     array([0.5, 0.5])
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: in float32
+        x = autocast_full(x)
     axes = normalize_axis(axis, _ndim(x), "logsumexp")
     return apply(_LOGSUMEXP, (x,), {"axis": axes, "keepdims": keepdims})
 
@@ -379,4 +386,6 @@ def softmax(x: Any, /, *, axis: Any = -1) -> Any:
     >>> softmax(ad.Variable([0.0, 0.0, 1000.0]))
     Variable([0. 0. 1.])
     """
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast: in float32
+        x = autocast_full(x)
     return apply(_SOFTMAX, (x,), {"axis": normalize_axis(axis, _ndim(x), "softmax")})
