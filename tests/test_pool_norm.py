@@ -279,3 +279,18 @@ def test_flatten_matches_torch_including_an_empty_batch(args):
     for shape in ((2, 3, 4, 5), (0, 3, 4, 5)):
         x = np.ones(shape)
         assert ad.nn.Flatten(*args)(x).shape == tuple(torch.nn.Flatten(*args)(torch.tensor(x)).shape)
+
+
+def test_conv_layers_run_under_autocast():
+    """Inside anyad.amp.autocast a conv's float16 output feeds the next layers (whose
+    dtype check steps aside); float32 parameters get float32 gradients."""
+    nn = ad.nn
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=0), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 4, 3, padding=1, rng=0), nn.GroupNorm(2, 4), nn.AvgPool2d(2), nn.Flatten(),
+                        nn.Linear(16, 3, rng=0))
+    x = np.random.default_rng(11).normal(size=(5, 1, 8, 8)).astype(np.float32)
+    with ad.amp.autocast(dtype="float16"):
+        loss = F.cross_entropy(net(x), np.array([0, 1, 2, 0, 1]))
+    loss.backward()
+    assert all(p.grad.dtype == np.float32 and np.all(np.isfinite(p.grad)) for p in net.parameters())
+    assert net[1].running_mean.dtype == np.float32

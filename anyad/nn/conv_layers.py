@@ -26,6 +26,7 @@ import math
 from typing import Any
 
 from .. import _backend
+from .._state import autocast_dtype
 from ..backends import transfer
 from . import init
 from .conv import convolution, ntuple, pad as _pad, transposed
@@ -41,6 +42,8 @@ __all__ = [
 
 
 def _check_dtype(layer: Module, x: Any, ref: Any) -> None:
+    if autocast_dtype() is not None:  # inside anyad.amp.autocast the operations cast what they need
+        return
     raw, w = getattr(x, "value", x), getattr(ref, "value", ref)
     if _backend._dtype_name(getattr(raw, "dtype", w.dtype)) != _backend._dtype_name(w.dtype):
         raise TypeError(
