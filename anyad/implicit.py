@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from . import _backend
 from ._pytree import tree_flatten, tree_unflatten
-from ._state import OFF, recording
+from ._state import OFF, pop, push, recording
 from .custom import custom_vjp
 from .functional import _as_constant, jvp, vjp
 from .linear_solve import cg, default_tol, gmres, residual
@@ -103,7 +103,7 @@ class _System:
         return op
 
     def _solve_kernel(self, transpose: bool, b: Any, a: Any, *leaves: Any) -> Any:
-        with recording(OFF):
+        with _opaque():
             fx = functools.partial(_f_at, self, leaves)
             mv = _first(vjp(fx, a)[1]) if transpose else linearize(fx, a)[1]
             return self.tangent_solve(_numbers(mv, a), b)
@@ -130,6 +130,17 @@ class _System:
             if r is None:
                 return None
             return self.solve_op(transpose)(r, a, *leaves)
+
+
+@contextlib.contextmanager
+def _opaque() -> Any:
+    """Nothing recorded and no tracer: the solver's and the linear solves'
+    inner work is one opaque operation, replayed as such by ``anyad.jit``."""
+    token = push(mode=OFF, tracer=None)
+    try:
+        yield
+    finally:
+        pop(token)
 
 
 def _rule_mode(ans: Any) -> Any:
@@ -164,7 +175,7 @@ class _Root:
         self.f = f
         self.x = x
         self.tangent_solve = tangent_solve
-        with recording(OFF):  # recorded now, while the graph f closes over is whole
+        with _opaque():  # recorded now, while the graph f closes over is whole
             self.ops = {True: _numbers(_first(vjp(f, x)[1]), x), False: _numbers(linearize(f, x)[1], x)}
         t = self.tap = custom_vjp(_named(_zeros_of, "custom_root"))
         t.defvjp(lambda g, ans, y: -self.solve(g, True, y))
@@ -176,7 +187,7 @@ class _Root:
                 "anyad.custom_root: derivatives of order 2 and more through custom_root (f closing over "
                 "its parameters) are not supported; pass the parameters explicitly with "
                 "anyad.implicit_root(F, solver)(x0, *theta), whose rules are differentiable to any order")
-        with recording(OFF):
+        with _opaque():
             return self.tangent_solve(self.ops[transpose], _raw(h))
 
 
@@ -226,10 +237,10 @@ def _solve_root(what: str, checked: Callable, solve: Callable, x0: Any) -> Any:
     def f_raw(x: Any) -> Any:
         if isinstance(x, Variable):
             return checked(x)
-        with recording(OFF):  # a constant Variable: f sees one kind of array (strict refuses mixing)
+        with _opaque():  # a constant Variable: f sees one kind of array (strict refuses mixing)
             return _raw(checked(wrap(x)))
 
-    with recording(OFF):
+    with _opaque():
         out = solve(f_raw, x0)
     return out
 
@@ -357,7 +368,8 @@ def implicit_root(F: Callable, solver: Callable | None = None, *, method: str = 
         positive definite (``F`` the gradient of a convex function).
     tol, maxiter
         Its relative tolerance and iteration count (defaults: 1e-12 in
-        float64, 1e-6 in float32; twice the size of ``x`` plus 10).
+        float64, 1e-6 in float32; the solver's own iteration count, see
+        :func:`anyad.linear_solve.gmres` and :func:`anyad.linear_solve.cg`).
     check : bool
         After each linear solve, check on the host (one synchronisation) that
         its relative residual is below ``sqrt(tol)``; a singular (or badly

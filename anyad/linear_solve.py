@@ -86,13 +86,15 @@ def gmres(matvec: Callable, b: Any, x0: Any = None, *, tol: float | None = None,
     """Solve ``A x = b`` for a general nonsingular ``A`` by restarted GMRES:
     cycles of ``min(restart, size)`` Arnoldi steps (modified Gram-Schmidt,
     Givens rotations on 0-d device arrays), ``maxiter`` matrix-vector
-    products in all (default: twice ``b``'s size plus 10), a cycle's update
-    skipped on the device once ``|r| <= tol |b|``."""
+    products in all (default: two full cycles where ``b``'s size is at most
+    ``restart``, else twice the size plus 10), a cycle's update skipped on
+    the device once ``|r| <= tol |b|``."""
     xp = namespace_of(b)
     tol = default_tol(b) if tol is None else tol
     n = _size(b)
     m = max(1, min(restart, n))
-    maxiter = 2 * n + 10 if maxiter is None else maxiter
+    if maxiter is None:  # two full cycles where one holds the whole Krylov space
+        maxiter = 2 * m if m == n else 2 * n + 10
     cycles = max(1, -(-maxiter // m))
     x = xp.zeros_like(b) if x0 is None else x0
     bnorm = xp.sqrt(_dot(xp, b, b))

@@ -20,7 +20,7 @@ def _close(a, b, tol=1e-8):
 
 def newton(g, x):
     """A Newton loop written with the namespace and anyad: portable, fixed steps."""
-    for _ in range(25):
+    for _ in range(8):
         _, jac = ad.linearize(g, x)
         x = x - gmres(jac, g(x))
     return x
@@ -306,3 +306,37 @@ def test_bad_method_and_parameters():
     root = ad.implicit_root(lambda x, n: x - n, newton)
     with pytest.raises(TypeError, match="parameter 0 of <lambda> is int"):
         root(np.ones(2), 3)
+
+
+# ---------------------------------------------------------------------------
+# composition with jit, float32
+# ---------------------------------------------------------------------------
+
+
+def test_jit_replays_the_solver():
+    """Under anyad.jit the solver and the linear solves are opaque operations,
+    re-run on each call's values."""
+    calls = []
+
+    def solver(g, x0):
+        calls.append(1)
+        return _scipy_solver(g, x0)
+
+    root = ad.implicit_root(lambda x, p: x * x - p, solver)
+    w = np.array([1.0, 2.0])
+    loss = lambda p: ad.sum(root(np.ones(2), p) * w)  # noqa: E731
+    g = ad.jit(ad.grad(loss))
+    h = ad.jit(ad.hessian(loss))
+    for p in (np.array([4.0, 9.0]), np.array([16.0, 25.0])):
+        _close(g(p), w / (2 * np.sqrt(p)))
+        _close(h(p), np.diag(-w * p ** -1.5 / 4))
+    assert len(calls) == 4  # once per call: nothing frozen into the programs
+
+
+def test_float32(be):
+    root = ad.implicit_root(lambda x, p: x * x - p, newton)
+    p = be.array([4.0, 9.0], dtype="float32")
+    x0 = be.array([1.0, 1.0], dtype="float32")
+    g = ad.grad(lambda p: ad.sum(root(x0, p)))(p)
+    assert g.dtype == p.dtype
+    _close(be.to_numpy(g), [0.25, 1 / 6], 1e-5)
