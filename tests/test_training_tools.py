@@ -77,6 +77,8 @@ def test_adagrad_matches_torch(be, kw):
 @pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
 @pytest.mark.parametrize("history_size", [100, 3])
 def test_lbfgs_matches_torch(be, line_search, history_size):
+    if be.name == "dask":
+        pytest.skip("dask recomputes the lazy parameter history at each of L-BFGS's host reads (minutes)")
     w, b = params(be)
     tw, tb = torch_params()
     # near the minimum the directions are made of rounding noise (a sum here, torch's BLAS dot
@@ -149,7 +151,8 @@ def test_zero_grad_set_to_none_and_zeros(be):
     opt.zero_grad(set_to_none=False)
     topt.zero_grad(set_to_none=False)
     assert be.to_numpy(w.grad).tolist() == tw.grad.numpy().tolist()  # all zeros, the shape kept
-    assert w.grad.dtype == w.value.dtype and w.grad.device == w.value.device
+    assert w.grad.dtype == w.value.dtype
+    assert str(ad._backend.device_of(w.grad)) == str(ad._backend.device_of(w.value))
     ours_loss(w, b, x).backward()  # accumulates onto the zeros: the fresh gradient
     torch_loss(tw, tb, XS[1]).backward()
     close(be, w.grad, tw.grad)
@@ -330,6 +333,47 @@ def test_manual_seed_makes_default_initialisation_reproducible(be):
     c = nn.Linear(3, 2, backend=be.xp, device=be.device)
     assert be.to_numpy(a.weight).tolist() == be.to_numpy(b.weight).tolist()
     assert be.to_numpy(b.weight).tolist() != be.to_numpy(c.weight).tolist()
-    assert a.weight.device == be.array([1.0]).device
+    assert str(a.weight.device) == str(ad._backend.device_of(be.array([1.0])))
     with pytest.raises(ValueError):
         ad.manual_seed(-1)
+
+
+# ---------------------------------------------------------------------------
+# optimizer checkpoints
+# ---------------------------------------------------------------------------
+
+
+def _closure(opt, w, b, x):
+    def closure():
+        opt.zero_grad()
+        loss = ours_loss(w, b, x)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+                                  lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.01),
+                                  lambda p: optim.LBFGS(p, max_iter=3, line_search_fn="strong_wolfe")],
+                         ids=["rmsprop", "adagrad", "lbfgs"])
+def test_state_dict_through_a_file_resumes_on_another_backend(tmp_path, make):
+    """Three steps, save (anyad.save), load onto array_api_strict's device1, three more steps on
+    both: the same parameters as the uninterrupted run."""
+    strict = pytest.importorskip("array_api_strict")
+    dev = strict.Device("device1")
+    w, b = nn.Parameter(W0.copy()), nn.Parameter(B0.copy())
+    opt = make([w, b])
+    for i in range(3):
+        opt.step(_closure(opt, w, b, XS[i]))
+    ad.save(opt.state_dict(), tmp_path / "opt.npz")
+    w2 = nn.Parameter(strict.asarray(w.value, device=dev))
+    b2 = nn.Parameter(strict.asarray(b.value, device=dev))
+    opt2 = make([w2, b2])
+    opt2.load_state_dict(ad.load(tmp_path / "opt.npz", backend="array_api_strict", device=dev))
+    for i in range(3, 6):
+        opt.step(_closure(opt, w, b, XS[i % 4]))
+        x = strict.asarray(XS[i % 4], device=dev)
+        opt2.step(_closure(opt2, w2, b2, x))
+    np.testing.assert_allclose(ad._backend.to_numpy(w2.value), w.value, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ad._backend.to_numpy(b2.value), b.value, rtol=1e-12, atol=1e-15)

@@ -62,7 +62,7 @@ def get_total_norm(grads: Iterable[Any], norm_type: float = 2.0) -> Any:
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Any:
+                    error_if_nonfinite: bool = False, foreach: Any = None) -> Any:
     """Scale the gradients of ``parameters`` together so their total norm is at most ``max_norm``.
 
     Parameters
@@ -75,6 +75,8 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
     error_if_nonfinite : bool
         Raise when the norm is NaN or infinite; this reads it on the host (a
         synchronisation), so it is off by default.
+    foreach : ignored
+        Accepted for torch's signature.
 
     Returns
     -------
@@ -109,7 +111,7 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
     return total
 
 
-def clip_grad_value_(parameters: Any, clip_value: float) -> None:
+def clip_grad_value_(parameters: Any, clip_value: float, foreach: Any = None) -> None:
     """Clip every gradient element of ``parameters`` to ``[-clip_value, clip_value]``.
 
     Examples

@@ -5,7 +5,10 @@ common backend and device); the two-loop recursion, the search directions and
 the history stay there. L-BFGS decides on scalars (has the gradient vanished,
 did the loss change, the line-search conditions), so each iteration reads a
 few numbers on the host: unlike the first-order optimizers, a step
-synchronises with the device, as in torch.
+synchronises with the device, as in torch. On dask each of those reads
+recomputes the whole lazy history of the parameters, so L-BFGS there is slow
+(minutes for a few steps); persist the parameters between steps, or use
+another backend.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Callable, Iterable
 from .. import _backend
 from ..backends import transfer
 from ..variable import Variable
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _python_value
 
 __all__ = ["LBFGS"]
 
@@ -187,14 +190,46 @@ class LBFGS(Optimizer):
                      prev_flat_grad=prev_g, prev_loss=prev_loss if n_iter else state.get("prev_loss"))
         return orig_loss
 
+    # -- checkpoints: the history lists as stacked arrays, numbers as numbers ----------------
+    _LISTS = ("old_dirs", "old_stps")
+
     def state_dict(self) -> dict:
-        """Hyperparameters and the iteration counters (the search history is not saved)."""
-        out = {k: v for k, v in super().state_dict().items() if k.startswith("param_groups.")}
+        """Hyperparameters and the whole search state (direction, step, history, counters), flat
+        as :meth:`Optimizer.state_dict` and savable with :func:`anyad.save`: ``old_dirs`` and
+        ``old_stps`` as ``(k, n)`` arrays, ``ro`` as a ``(k,)`` array (``line_search_fn``, a
+        string, is left to the constructor)."""
+        out = {k: v for k, v in super().state_dict().items()
+               if k.startswith("param_groups.") and not k.endswith(".line_search_fn")}
         s = self.state.get(self._params()[0], {})
-        for name in ("func_evals", "n_iter"):
-            if name in s:
-                out[f"state.0.{name}"] = s[name]
+        for name, v in s.items():
+            if name in self._LISTS or name == "ro":
+                d = s["d"]
+                xp = _backend.namespace_of(d)
+                if name == "ro":
+                    v = xp.asarray(v, dtype=d.dtype, device=_backend.device_of(d))
+                else:
+                    v = xp.stack(v) if v else xp.zeros((0, d.shape[0]), dtype=d.dtype, device=_backend.device_of(d))
+            out[f"state.0.{name}"] = v
         return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` saved (arrays onto the parameters' backend and device)."""
+        ref = self._params()[0].value
+        xp = _backend.namespace_of(ref)
+        be = _backend.Backend(_backend.backend_name(xp), xp)
+        s = self.state.setdefault(self._params()[0], {})
+        for key, v in state_dict.items():
+            kind, _, name = key.split(".", 2)
+            if kind == "param_groups":
+                self.param_groups[0][name] = _python_value(v, self.param_groups[0].get(name))
+            elif name == "ro":
+                s[name] = [float(x) for x in transfer.to_host(v).tolist()] if hasattr(v, "shape") else list(v)
+            elif name in ("d", "prev_flat_grad") + self._LISTS:
+                v = transfer.convert(v, be, _backend.device_of(ref), ref.dtype)
+                s[name] = [v[i, ...] for i in range(v.shape[0])] if name in self._LISTS else v
+            else:
+                v = _python_value(v, 0)
+                s[name] = int(v) if name in ("n_iter", "func_evals") else float(v)
 
 
 def _concat(parts: list) -> Any:
