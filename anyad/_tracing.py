@@ -99,6 +99,9 @@ class Recorder:
     def concrete(self, v: Variable, what: str) -> None:
         pass
 
+    def recorded(self, node: Any, out: Any) -> None:
+        """A recorded operation made ``out`` (only :class:`Tracer` keeps track)."""
+
     def plain_backprop(self, targets: Sequence[Any]) -> None:
         pass
 
@@ -114,6 +117,12 @@ class Tracer(Recorder):
         self.name = name
         for x in inputs:  # an index array taken from an input is read from it
             self.producers[id(x.value)] = vertex(x)
+
+    def recorded(self, node: Any, out: Any) -> None:
+        """``out`` was made by the recorded ``node``: an operation that takes ``out``
+        as a raw array (an index, a mask) reads it from ``node`` on replay, not as a
+        constant frozen from the trace."""
+        self.producers.setdefault(id(out), node)
 
     def _depends(self, v: Variable) -> bool:
         inputs = {vertex(x) for x in self.inputs}

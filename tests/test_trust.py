@@ -438,3 +438,39 @@ def test_complex_leaves_in_float32_stay_complex64():
     z = ad.Variable(Z0.astype(np.complex64), requires_grad=True)
     ad.sum(ad.abs(ad.exp(z)) ** 2).backward()
     assert z.grad.dtype == np.complex64
+
+
+# ---------------------------------------------------------------------------
+# anyad.jit: integer and boolean values computed from the inputs are recomputed
+# on every replay, never frozen from the trace
+# ---------------------------------------------------------------------------
+
+_XP = ad.Variable(np.ones(2)).__array_namespace__()
+JIT_INDEX_PROGRAMS = {
+    "x[argmax(x)]": lambda x: x[_XP.argmax(x)] * 2.0,
+    "x[argmin(x)]": lambda x: x[_XP.argmin(x)] * 2.0,
+    "take(x, argsort(x)[-1:])": lambda x: ad.take(x, ad.argsort(x)[-1:]) * 2.0,
+    "where(all(x > 1.5), x, -x)": lambda x: ad.where(_XP.all(x > 1.5), x, -x),
+    "where(any(x > 4), x, -x)": lambda x: ad.where(_XP.any(x > 4.0), x, -x),
+    "x * count_nonzero(x > 2.5)": lambda x: x * _XP.astype(_XP.count_nonzero(x > 2.5), x.dtype),
+    "where(isin(x, [5]), x, 0)": lambda x: ad.where(_XP.isin(x, _XP.asarray([5.0])), x, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JIT_INDEX_PROGRAMS))
+def test_jit_recomputes_integer_and_boolean_intermediates(name):
+    """These replayed the first input's index or mask: x[argmax(x)] gave 6 for [5, 3, 2]."""
+    f = JIT_INDEX_PROGRAMS[name]
+    compiled = ad.jit(f)
+    compiled(np.array([1.0, 3.0, 2.0]))  # traced here
+    for x in ([5.0, 3.0, 2.0], [2.0, 1.0, 9.0], [0.5, 0.25, 0.125]):
+        np.testing.assert_array_equal(np.asarray(compiled(np.array(x))), np.asarray(f(np.array(x))), err_msg=name)
+    g = ad.jit(ad.grad(lambda x: ad.sum(f(x))))
+    g(np.array([1.0, 3.0, 2.0]))
+    np.testing.assert_array_equal(g(np.array([5.0, 3.0, 2.0])), ad.grad(lambda x: ad.sum(f(x)))(np.array([5.0, 3.0, 2.0])))
+
+
+def test_jit_refuses_results_whose_shape_depends_on_the_values():
+    for f in (lambda x: _XP.nonzero(x > 2.0)[0] * 1.0, lambda x: ad.sum(_XP.unique_values(x))):
+        with pytest.raises(ad.TracingError, match="shape depends on the values"):
+            ad.jit(f)(np.array([1.0, 3.0, 2.0]))

@@ -11,7 +11,10 @@ from typing import Any, NamedTuple
 
 from .. import ops
 from .._backend import namespace_of, resolve_dtype
+from .._state import current as _state
 from ..backends import scatter
+from ..graph import OpType, Primitive
+from ..ops._core import apply
 from ..ops._helpers import like, raw, records
 from ..ops.linalg_composed import broadcast_shapes
 from ..variable import Variable, wrap
@@ -29,6 +32,26 @@ def _xp(x: Any) -> Any:
     return namespace_of(raw(x))
 
 
+def _reduction(name: str) -> Primitive:
+    """A non-differentiable reduction (integer or boolean result) as a primitive: never
+    recorded for gradients, but traced by anyad.jit, so a replay recomputes it."""
+    return Primitive(name, OpType.NOOP,
+                     lambda xp, x, axis, keepdims: getattr(xp, name)(x, axis=axis, keepdims=keepdims), None,
+                     register=False)
+
+
+_ARGMAX, _ARGMIN, _COUNT_NONZERO, _ALL, _ANY = (
+    _reduction(n) for n in ("argmax", "argmin", "count_nonzero", "all", "any"))
+_ISIN = Primitive("isin", OpType.NOOP, lambda xp, a, b, invert: xp.isin(a, b, invert=invert), None, register=False)
+
+
+def _shape_from_values(x: Any, name: str) -> None:
+    """Under anyad.jit: refuse a result whose shape depends on traced values."""
+    tracer = _state().tracer
+    if tracer is not None and isinstance(x, Variable):
+        tracer.concrete(x, f"anyad.array_api.{name} (a result whose shape depends on the values)")
+
+
 def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the maximum along ``axis`` (of the flattened array when None).
 
@@ -38,8 +61,7 @@ def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any
     >>> xp.argmax(xp.asarray([1.0, 3.0, 2.0]))
     Variable(1)
     """
-    r = raw(x)
-    return like(x, _xp(r).argmax(r, axis=axis, keepdims=keepdims))
+    return apply(_ARGMAX, (x,), {"axis": axis, "keepdims": keepdims})
 
 
 def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
@@ -51,8 +73,7 @@ def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any
     >>> xp.argmin(xp.asarray([1.0, 3.0, 2.0]))
     Variable(0)
     """
-    r = raw(x)
-    return like(x, _xp(r).argmin(r, axis=axis, keepdims=keepdims))
+    return apply(_ARGMIN, (x,), {"axis": axis, "keepdims": keepdims})
 
 
 def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -64,8 +85,7 @@ def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any
     >>> xp.count_nonzero(xp.asarray([1.0, 0.0, 2.0]))
     Variable(2)
     """
-    r = raw(x)
-    return like(x, _xp(r).count_nonzero(r, axis=axis, keepdims=keepdims))
+    return apply(_COUNT_NONZERO, (x,), {"axis": axis, "keepdims": keepdims})
 
 
 def nonzero(x: Any, /) -> tuple:
@@ -77,6 +97,7 @@ def nonzero(x: Any, /) -> tuple:
     >>> xp.nonzero(xp.asarray([0.0, 2.0, 3.0]))
     (Variable([1 2]),)
     """
+    _shape_from_values(x, "nonzero")
     r = raw(x)
     return like(x, tuple(_xp(r).nonzero(r)))
 
@@ -90,9 +111,7 @@ def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
     >>> xp.isin(xp.asarray([1, 2, 3]), xp.asarray([2, 5]))
     Variable([False  True False])
     """
-    r1, r2 = raw(x1), raw(x2)
-    xp = namespace_of(r1) if hasattr(r1, "shape") else namespace_of(r2)
-    return like(x1 if isinstance(x1, Variable) else x2, xp.isin(r1, r2, invert=invert))
+    return apply(_ISIN, (x1, x2), {"invert": invert})
 
 
 def _unique(x: Any, fields: tuple) -> Any:
@@ -103,6 +122,7 @@ def _unique(x: Any, fields: tuple) -> Any:
     gradient of a value goes to every element equal to it, shared equally: for
     distinct elements, the inverse permutation. The indices and counts are
     integers, constants."""
+    _shape_from_values(x, _UNIQUE[fields])
     r = raw(x)
     xp = _xp(r)
     if not records(x) or not xp.isdtype(r.dtype, "real floating"):
@@ -189,8 +209,7 @@ def all(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     >>> xp.all(xp.asarray([True, False]))
     Variable(False)
     """
-    r = raw(x)
-    return like(x, _xp(r).all(r, axis=axis, keepdims=keepdims))
+    return apply(_ALL, (x,), {"axis": axis, "keepdims": keepdims})
 
 
 def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -202,8 +221,7 @@ def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     >>> xp.any(xp.asarray([True, False]))
     Variable(True)
     """
-    r = raw(x)
-    return like(x, _xp(r).any(r, axis=axis, keepdims=keepdims))
+    return apply(_ANY, (x,), {"axis": axis, "keepdims": keepdims})
 
 
 def expand_dims(x: Any, /, axis: Any = 0) -> Any:

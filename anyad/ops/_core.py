@@ -149,6 +149,7 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
                 keep_out, code, _ = plan or _unary_plan()
                 if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
                     keep_out, code = True, VALUE
+                    st.tracer.recorded(node, out)
                 if p is None:  # a leaf: its value is alive anyway
                     p, k = x, xv
                 else:
@@ -245,6 +246,7 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
             if mode != AUTO and st.tracer is not None:  # a program is built: keep everything
                 keep_out = True
                 c1 = c2 = VALUE
+                st.tracer.recorded(node, out)
             if wrapped & 1:
                 p1 = x1._node
                 if p1 is None:
@@ -346,7 +348,10 @@ def apply(prim: Primitive, args: tuple, params: dict | None = None) -> Any:
     st = _state()
     mode = st.mode
     if prim.vjps is not None and mode != OFF and (rec or mode != AUTO):
-        return _record(prim, tuple(args), values, out, params or None, mode)
+        v = _record(prim, tuple(args), values, out, params or None, mode)
+        if mode != AUTO and st.tracer is not None:  # an index or mask taken from it is read from it
+            st.tracer.recorded(v._node, out)
+        return v
     v = _constant(out)
     if mode != AUTO and st.tracer is not None:  # anyad.compile records it
         st.tracer.untracked(prim, tuple(args), values, params or None, v)
