@@ -474,3 +474,13 @@ def test_jit_refuses_results_whose_shape_depends_on_the_values():
     for f in (lambda x: _XP.nonzero(x > 2.0)[0] * 1.0, lambda x: ad.sum(_XP.unique_values(x))):
         with pytest.raises(ad.TracingError, match="shape depends on the values"):
             ad.jit(f)(np.array([1.0, 3.0, 2.0]))
+
+
+def test_take_along_axis_of_empty_arrays_differentiates(be):
+    """The adjoint's scatter failed on array_api_strict for an empty selection."""
+    for shape, ishape in (((0, 3), (0, 2)), ((2, 3), (2, 0))):
+        x = ad.Variable(be.array(np.zeros(shape)), requires_grad=True)
+        idx = be.array(np.zeros(ishape), "int64")
+        ad.sum(ad.take_along_axis(x, idx, axis=1)).backward()
+        assert tuple(x.grad.shape) == shape
+        np.testing.assert_array_equal(be.to_numpy(x.grad), np.zeros(shape))

@@ -57,6 +57,8 @@ def _take_along_adjoint(xp: Any, g: Any, indices: Any, shape: tuple, axis: int) 
     n = 1
     for d in shape:
         n *= d
+    if n == 0 or 0 in tuple(g.shape):  # nothing taken: nothing to add (some libraries refuse empty scatters)
+        return xp.zeros(shape, dtype=g.dtype, device=_backend.device_of(g))
     pos = xp.reshape(_flat_positions(xp, shape, indices, axis), (-1,))
     flat = scatter.index_add(xp, xp.reshape(g, (-1,)), pos, (n,), True)
     return xp.reshape(flat, shape)
