@@ -13,7 +13,7 @@ from anyad.testing import gradcheck
 BINARY = [ad.add, ad.subtract, ad.multiply, lambda a, b: ad.divide(a, b * b + 1.0), ad.atan2]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # the same examples every run
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
        op=st.sampled_from(BINARY), seed=st.integers(0, 2**16))
 def test_binary_gradients_have_their_input_shapes(shapes, op, seed):
@@ -34,7 +34,7 @@ UNARY = {
 }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # the same examples every run
 @given(chain=st.lists(st.sampled_from(sorted(UNARY)), min_size=1, max_size=6),
        values=st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=5))
 def test_random_compositions_match_torch_to_second_order(chain, values):
