@@ -616,7 +616,7 @@ def to_numpy(value: Any) -> Any:
     if mod.startswith("cupy"):
         return value.get()
     if mod.startswith("torch"):
-        return value.detach().cpu().numpy()
+        return value.detach().cpu().resolve_conj().resolve_neg().numpy()  # fft results may carry a lazy conj
     if mod.startswith("dask"):
         return np.asarray(value.compute())
     try:

@@ -484,3 +484,9 @@ def test_take_along_axis_of_empty_arrays_differentiates(be):
         ad.sum(ad.take_along_axis(x, idx, axis=1)).backward()
         assert tuple(x.grad.shape) == shape
         np.testing.assert_array_equal(be.to_numpy(x.grad), np.zeros(shape))
+
+
+def test_torch_results_with_a_lazy_conjugate_convert_to_numpy():
+    torch = pytest.importorskip("torch")
+    x = ad.fft.ihfft(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    np.testing.assert_allclose(ad._backend.to_numpy(x), np.fft.ihfft([1.0, 2.0, 3.0, 4.0]), rtol=1e-15)
