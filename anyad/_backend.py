@@ -197,7 +197,8 @@ def is_real_floating(value: Any) -> bool:
     Examples
     --------
     >>> import numpy as np
-    >>> is_real_floating(np.ones(2, dtype=np.float32)), is_real_floating(np.arange(2))
+    >>> f32, ints = np.ones(2, dtype=np.float32), np.arange(2)
+    >>> is_real_floating(f32), is_real_floating(ints)
     (True, False)
     """
     return isdtype_cached(value, "real floating")

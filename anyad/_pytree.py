@@ -155,7 +155,8 @@ def tree_map(f: Callable, tree: Any, *rest: Any) -> Any:
 
     Examples
     --------
-    >>> tree_map(lambda a, b: a + b, {"x": 1.0, "y": (2.0,)}, {"x": 10.0, "y": (20.0,)})
+    >>> a, b = {"x": 1.0, "y": (2.0,)}, {"x": 10.0, "y": (20.0,)}
+    >>> tree_map(lambda u, v: u + v, a, b)
     {'x': 11.0, 'y': (22.0,)}
     """
     leaves, td = tree_flatten(tree)

@@ -334,7 +334,8 @@ class Graph:
         >>> a = ad.Tensor([0.0, 1.0], dtype="float64")
         >>> g = ad.Graph()
         >>> [g.gradient(a ** 4, [a], k)[0] for k in (1, 2, 3, 4, 5)]
-        [array([0., 4.]), array([ 0., 12.]), array([ 0., 24.]), array([24., 24.]), array([0., 0.])]
+        [array([0., 4.]), array([ 0., 12.]), array([ 0., 24.]), array([24., 24.]),
+         array([0., 0.])]
         """
         if isinstance(dxs, Variable):
             dxs = [dxs]

@@ -406,7 +406,8 @@ class GradientCache:
     ...     (gx,) = cache.gradient(ad.sum(x ** 2), [x])
     >>> gx, cache.hits, cache.misses
     (array([2., 8.]), 2, 1)
-    >>> (gx,) = cache.gradient(ad.sum(x ** 3), [x])   # another graph: no stale answer
+    >>> # another graph: no stale answer
+    >>> (gx,) = cache.gradient(ad.sum(x ** 3), [x])
     >>> gx, cache.misses
     (array([ 3., 48.]), 2)
     """

@@ -230,7 +230,8 @@ class Primitive:
         >>> from anyad import OpType
         >>> PRIMITIVES[OpType.EXP].saves          # the output only
         Saves(out=True, inputs=(0,), rest=0)
-        >>> PRIMITIVES[OpType.MUL].saves          # both inputs (codes: 0 none, 1 shape, 2 value)
+        >>> # codes: 0 none, 1 shape, 2 value
+        >>> PRIMITIVES[OpType.MUL].saves          # both inputs
         Saves(out=False, inputs=(2, 2), rest=0)
         >>> PRIMITIVES[OpType.MUL].saves_for(1)   # x * 2.0: only the 2.0
         Saves(out=False, inputs=(0, 2), rest=0)

@@ -164,7 +164,8 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     --------
     >>> import numpy as np
     >>> import anyad as ad
-    >>> ad.jacfwd(lambda x: ad.stack([x[0] * x[1], x[0], ad.sin(x[1])]))(np.array([2.0, 0.0]))
+    >>> f = lambda x: ad.stack([x[0] * x[1], x[0], ad.sin(x[1])])
+    >>> ad.jacfwd(f)(np.array([2.0, 0.0]))
     array([[0., 2.],
            [1., 0.],
            [0., 1.]])

@@ -13,7 +13,8 @@ and hands every other case to the wrapper.
 >>> xp = torch_namespace()
 >>> xp.multiply(torch.ones(2), torch.ones(2) * 3)
 tensor([3., 3.])
->>> xp.add(torch.ones(1, dtype=torch.float64), torch.ones((), dtype=torch.float32)).dtype
+>>> a = torch.ones(1, dtype=torch.float64)
+>>> xp.add(a, torch.ones((), dtype=torch.float32)).dtype
 torch.float64
 """
 

@@ -81,7 +81,8 @@ def convert(value: Any, backend: Any, device: Any = None, dtype: Any = None) -> 
     >>> import numpy as np
     >>> import anyad
     >>> convert(np.array([1.0, 2.0]), "array_api_strict", "device1", "float32")
-    Array([1., 2.], dtype=array_api_strict.float32, device=array_api_strict.Device('device1'))
+    Array([1., 2.], dtype=array_api_strict.float32,
+          device=array_api_strict.Device('device1'))
     """
     from . import backend_for
 
