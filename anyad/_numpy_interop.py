@@ -412,7 +412,8 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     >>> np.linalg.eig(ad.Variable([[1.0]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: anyad: numpy.linalg.eig has no differentiable anyad counterpart...
+    TypeError: anyad: numpy.linalg.eig has no differentiable anyad counterpart
+    for Variables; the closest is anyad.linalg.eigh (symmetric matrices). ...
     """
     impl = FUNCTIONS.get(func)
     if impl is None:

@@ -152,7 +152,8 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv1d(np.arange(5.0).reshape(1, 1, 5), np.ones((1, 1, 2)), stride=2)
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> ad.nn.functional.conv1d(x, np.ones((1, 1, 2)), stride=2)
     array([[[1., 5.]]])
     """
     return convolution(input, weight, bias, stride, padding, dilation, groups, 1,
@@ -168,7 +169,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), padding=1)[0, 0]
+    >>> x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    >>> ad.nn.functional.conv2d(x, w, padding=1)[0, 0]
     array([[1., 2., 2., 1.],
            [2., 4., 4., 2.],
            [2., 4., 4., 2.],
@@ -186,7 +188,8 @@ def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv3d(np.ones((1, 2, 3, 3, 3)), np.ones((1, 2, 2, 2, 2))).shape
+    >>> x, w = np.ones((1, 2, 3, 3, 3)), np.ones((1, 2, 2, 2, 2))
+    >>> ad.nn.functional.conv3d(x, w).shape
     (1, 1, 2, 2, 2)
     """
     return convolution(input, weight, bias, stride, padding, dilation, groups, 3,
@@ -240,7 +243,8 @@ def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv_transpose1d(np.ones((1, 1, 2)), np.ones((1, 1, 3)), stride=2)
+    >>> x, w = np.ones((1, 1, 2)), np.ones((1, 1, 3))
+    >>> ad.nn.functional.conv_transpose1d(x, w, stride=2)
     array([[[1., 1., 2., 1., 1.]]])
     """
     return transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
@@ -256,7 +260,8 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 3, 2, 2)), stride=2).shape
+    >>> x, w = np.ones((1, 1, 2, 2)), np.ones((1, 3, 2, 2))
+    >>> ad.nn.functional.conv_transpose2d(x, w, stride=2).shape
     (1, 3, 4, 4)
     """
     return transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
@@ -271,7 +276,8 @@ def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.conv_transpose3d(np.ones((1, 1, 2, 2, 2)), np.ones((1, 1, 2, 2, 2))).shape
+    >>> x, w = np.ones((1, 1, 2, 2, 2)), np.ones((1, 1, 2, 2, 2))
+    >>> ad.nn.functional.conv_transpose3d(x, w).shape
     (1, 1, 3, 3, 3)
     """
     return transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
@@ -361,7 +367,8 @@ def unfold(input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, st
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.unfold(np.arange(4.0).reshape(1, 1, 2, 2), 2, padding=1).shape
+    >>> x = np.arange(4.0).reshape(1, 1, 2, 2)
+    >>> ad.nn.functional.unfold(x, 2, padding=1).shape
     (1, 4, 9)
     """
     who = "anyad.nn.functional.unfold"

@@ -153,7 +153,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     Examples
     --------
     >>> import anyad as ad
-    >>> ad.nn.functional.linear(ad.Variable([[1.0, 2.0]]), ad.Variable([[1.0, 1.0]]), ad.Variable([0.5]))
+    >>> x, w = ad.Variable([[1.0, 2.0]]), ad.Variable([[1.0, 1.0]])
+    >>> ad.nn.functional.linear(x, w, ad.Variable([0.5]))
     Variable([[3.5]])
     """
     if autocast_dtype() is not None:  # inside anyad.amp.autocast: in low precision, bias included
@@ -224,7 +225,8 @@ def embedding(indices: Any, weight: Any) -> Any:
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.embedding(np.array([[2, 0]]), ad.Variable([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]))
+    >>> table = ad.Variable([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    >>> ad.nn.functional.embedding(np.array([[2, 0]]), table)
     Variable([[[4. 5.]
                [0. 1.]]])
     """

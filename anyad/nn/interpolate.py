@@ -62,7 +62,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.interpolate(np.ones((1, 2, 3, 4)), size=(5, 2), mode="bilinear").shape
+    >>> x = np.ones((1, 2, 3, 4))
+    >>> ad.nn.functional.interpolate(x, size=(5, 2), mode="bilinear").shape
     (1, 2, 5, 2)
     """
     who = "anyad.nn.functional.interpolate"

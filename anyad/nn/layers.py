@@ -276,7 +276,8 @@ class Flatten(Module):
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.Flatten()(np.ones((0, 2, 3))).shape, ad.nn.Flatten(0, 1)(np.ones((2, 3, 4))).shape
+    >>> a, b = np.ones((0, 2, 3)), np.ones((2, 3, 4))
+    >>> ad.nn.Flatten()(a).shape, ad.nn.Flatten(0, 1)(b).shape
     ((0, 6), (6, 4))
     """
 

@@ -132,7 +132,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", label_smoot
     --------
     >>> import numpy as np
     >>> import anyad as ad
-    >>> ad.nn.functional.cross_entropy(ad.Variable([[0.0, 0.0], [1000.0, 0.0]]), np.array([0, 0]))
+    >>> logits = ad.Variable([[0.0, 0.0], [1000.0, 0.0]])
+    >>> ad.nn.functional.cross_entropy(logits, np.array([0, 0]))
     Variable(0.34657359027997264)
     """
     raw = _raw(logits)
@@ -173,7 +174,8 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
     Examples
     --------
     >>> import anyad as ad
-    >>> ad.nn.functional.binary_cross_entropy_with_logits(ad.Variable([0.0, 1000.0]), ad.Variable([1.0, 1.0]))
+    >>> logits, target = ad.Variable([0.0, 1000.0]), ad.Variable([1.0, 1.0])
+    >>> ad.nn.functional.binary_cross_entropy_with_logits(logits, target)
     Variable(0.34657359027997264)
     """
     _same_shape(logits, target, "binary_cross_entropy_with_logits")

@@ -84,7 +84,8 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.batch_norm(np.ones((2, 1, 2)), np.array([0.5]), np.array([0.25]), eps=0.0)
+    >>> mean, var = np.array([0.5]), np.array([0.25])
+    >>> ad.nn.functional.batch_norm(np.ones((2, 1, 2)), mean, var, eps=0.0)
     array([[[1., 1.]],
     <BLANKLINE>
            [[1., 1.]]])

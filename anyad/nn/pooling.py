@@ -95,7 +95,8 @@ def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.max_pool1d(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, ceil_mode=True)
+    >>> x = np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+    >>> ad.nn.functional.max_pool1d(x, 2, ceil_mode=True)
     array([[[3., 5., 4.]]])
     """
     return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -111,7 +112,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     --------
     >>> import anyad as ad
     >>> import numpy as np
-    >>> ad.nn.functional.max_pool2d(np.arange(9.0).reshape(1, 1, 3, 3), 2, stride=1)[0, 0]
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> ad.nn.functional.max_pool2d(x, 2, stride=1)[0, 0]
     array([[4., 5.],
            [7., 8.]])
     """

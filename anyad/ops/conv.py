@@ -18,7 +18,8 @@ Examples
 >>> import anyad as ad
 >>> import numpy as np
 >>> x = ad.Variable(np.arange(4.0).reshape(1, 1, 4), requires_grad=True)
->>> y = conv(x, np.array([[[1.0, -1.0]]]), stride=(1,), pads=((0, 0),), dilation=(1,), groups=1)
+>>> w = np.array([[[1.0, -1.0]]])
+>>> y = conv(x, w, stride=(1,), pads=((0, 0),), dilation=(1,), groups=1)
 >>> y
 Variable([[[-1. -1. -1.]]])
 >>> ad.sum(y).backward()
@@ -193,7 +194,8 @@ def conv(x: Any, w: Any, *, stride: tuple, pads: tuple, dilation: tuple, groups:
     Examples
     --------
     >>> import numpy as np
-    >>> conv(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=(1,), pads=((1, 1),), dilation=(1,), groups=1)
+    >>> x, w = np.ones((1, 1, 3)), np.ones((1, 1, 2))
+    >>> conv(x, w, stride=(1,), pads=((1, 1),), dilation=(1,), groups=1)
     array([[[1., 2., 2., 1.]]])
     """
     return apply(_CONV, (x, w), {"stride": tuple(stride), "pads": tuple(tuple(p) for p in pads),

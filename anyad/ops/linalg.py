@@ -71,10 +71,11 @@ def matmul(x1: Any, x2: Any, /) -> Any:
     >>> b = ad.Variable([[1.0], [2.0]], requires_grad=True)
     >>> ad.matmul(a, b)
     Variable([[12.]])
-    >>> ad.matmul(ad.Variable([[1.0, 2.0]]), b.T)  # doctest: +ELLIPSIS
+    >>> ad.matmul(ad.Variable([[1.0, 2.0]]), b.T)
     Traceback (most recent call last):
     ...
-    ValueError: anyad.matmul: shapes (1, 2) and (1, 2) do not match: the last axis of x1 (2) must ...
+    ValueError: anyad.matmul: shapes (1, 2) and (1, 2) do not match: the last
+    axis of x1 (2) must equal the second-to-last axis of x2 (1)
     """
     if autocast_dtype() is not None:  # inside anyad.amp.autocast: float32 operands in low precision
         x1, x2 = autocast_low(x1, x2)
