@@ -33,6 +33,7 @@ array([0.        , 1.38177329])
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -273,6 +274,17 @@ def _check_kwargs(label: str, kwargs: dict, allowed: tuple = ()) -> dict:
     return keep
 
 
+def _scipy_special(ufunc: Any, name: str) -> Any:
+    """anyad's counterpart of a ``scipy.special`` ufunc that SciPy applies itself
+    (``log_expit``, ``erfcinv``: not dispatched to the namespace), else None."""
+    sp = sys.modules.get("scipy.special")
+    if sp is None or getattr(sp, name, None) is not ufunc:
+        return None
+    from .array_api import special
+
+    return getattr(special, name, None)
+
+
 def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     """``Variable.__array_ufunc__``: run the anyad counterpart of ``ufunc``.
 
@@ -291,7 +303,7 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
             return f(*_operands(inputs))
         name = getattr(ufunc, "__name__", repr(ufunc))
         if f is None:
-            f = _BY_NAME.get(name)
+            f = _BY_NAME.get(name) or _scipy_special(ufunc, name)
             if f is None:
                 raise _names_it(f"numpy.{name}")
         if kwargs:

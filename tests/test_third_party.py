@@ -38,8 +38,6 @@ KNOWN = {
     "signal.detrend": ("raises", _CONVERTS, "NumPy only in SciPy"),
     "signal.convolve": ("raises", _CONVERTS, "NumPy only in SciPy (fftconvolve is not)"),
     "signal.correlate": ("raises", _CONVERTS, "NumPy only in SciPy"),
-    "special.log_expit": ("raises", "no differentiable anyad counterpart", "not in anyad's special namespace"),
-    "special.erfcinv": ("raises", "no differentiable anyad counterpart", "not in anyad's special namespace"),
     "preprocessing.StandardScaler": ("NaN", "NaN gradient", "scikit-learn computes 0/0 and overwrites it: "
                                      "0 * NaN in the backward pass (torch refuses this code)"),
     **{f"metrics.{m}": ("raises", _LEFT, "scikit-learn returns float(...)") for m in (
