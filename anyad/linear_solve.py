@@ -111,26 +111,31 @@ def _safe(xp: Any, d: Any) -> Any:
 
 
 def _cycle(xp: Any, matvec: Callable, r: Any, beta: Any, m: int) -> Any:
-    """One GMRES cycle from residual ``r`` (norm ``beta``): the correction."""
+    """One GMRES cycle from residual ``r`` (norm ``beta``): the correction.
+    Arnoldi by classical Gram-Schmidt applied twice (four matrix products a
+    step), the small least-squares problem by Givens rotations of 0-d arrays."""
+    shape = tuple(r.shape)
     zero = 0 * beta
     breakdown = 1e-13 if beta.dtype == xp.float64 else 1e-5
-    vs = [r / _safe(xp, beta)]
+    vs = [xp.reshape(r / _safe(xp, beta), (-1,))]
     cs: list = []
     sn: list = []
     h_cols: list = []  # rotated columns of H (upper triangular R)
     g = [beta]
     for j in range(m):
-        w = matvec(vs[j])
+        w = xp.reshape(matvec(xp.reshape(vs[j], shape)), (-1,))
         wnorm = xp.sqrt(_dot(xp, w, w))
-        h = []
-        for v in vs:
-            hij = _dot(xp, w, v)
-            w = w - hij * v
-            h.append(hij)
+        basis = xp.stack(vs)  # (j + 1, n)
+        hv = xp.matmul(basis, w)
+        w = w - xp.matmul(hv, basis)
+        h2 = xp.matmul(basis, w)  # the second pass keeps the basis orthogonal
+        w = w - xp.matmul(h2, basis)
+        hv = hv + h2
         hnext = xp.sqrt(_dot(xp, w, w))
         # a (happy) breakdown: what is left of w is rounding noise, not a new direction
         hnext = xp.where(hnext > breakdown * wnorm, hnext, zero)
         vs.append(w * xp.where(hnext != 0, 1 / _safe(xp, hnext), zero))
+        h = [hv[i] for i in range(j + 1)]
         for i in range(j):  # earlier rotations
             a, c = h[i], h[i + 1]
             h[i], h[i + 1] = cs[i] * a + sn[i] * c, -sn[i] * a + cs[i] * c
@@ -152,10 +157,8 @@ def _cycle(xp: Any, matvec: Callable, r: Any, beta: Any, m: int) -> Any:
             s = s - h_cols[k][i] * y[k]
         rii = h_cols[i][i]
         y[i] = xp.where(rii != 0, s / _safe(xp, rii), zero)
-    dx = y[0] * vs[0]
-    for i in range(1, m):
-        dx = dx + y[i] * vs[i]
-    return dx
+    coef = xp.stack(y)
+    return xp.reshape(xp.matmul(coef, xp.stack(vs[:m])), shape)
 
 
 def residual(matvec: Callable, x: Any, b: Any) -> Any:
