@@ -6,14 +6,23 @@ A root ``x*(theta)`` of ``F(x, theta) = 0`` found by any solver (SciPy's
 solver runs on raw arrays, outside the graph; only the linear system is
 solved when a derivative is asked for.
 
-How: the root is returned as ``x* = x + T(F(x, theta))``, where ``x`` is the
-solver's answer (a constant), ``F(x, theta)`` is recorded (so it depends on
-``theta``, ~0 in value) and ``T`` is a "tap": an operation whose value is zero
-and whose derivative is ``-J^{-1}`` (its VJP ``g -> -J^{-T} g``, its JVP
-``t -> -J^{-1} t``). The linear solves inside the rules are built the same
-way (``u = J^{-T} g`` is the root of ``J^T u - g``), with ``J`` evaluated at
-the recorded ``x*``, so the rules are differentiable themselves: ``grad`` of
-``grad``, ``hessian``, ``jvp`` of ``grad`` through a root.
+How (``implicit_root``): the root is one custom operation of ``(x0,
+*theta)`` whose kernel runs the solver. Its VJP rule solves ``J^T u = g``
+and returns ``-(dF/dtheta)^T u``; its JVP rule solves ``J t = -(dF/dtheta)
+dtheta``. Those solves are custom operations too, of ``(b, a, *theta)``
+(``K^{-1} b`` with ``K = J(a, theta)`` or its transpose), whose own rules
+are the implicit derivatives of a linear solve (``db -> K^{-T} db``,
+``d(a, theta) -> -<K^{-T} g, dK u>``). Every rule is written with anyad's
+transforms at the recorded root, so it records when a derivative graph is
+being built: ``grad`` of ``grad``, ``hessian``, ``jvp`` of ``grad`` through
+a root, to any order. The kernels run the solver and the Krylov iterations
+on raw arrays, with recording and ``anyad.jit``'s tracer off.
+
+``custom_root`` (``jax.lax.custom_root``'s form, ``f`` closing over its
+parameters) cannot name the parameters, so it returns ``x + T(f(x))``:
+``f`` at the solver's answer ``x`` (a constant) is recorded, and ``T`` is a
+zero-valued operation whose derivative is ``-J^{-1}``. Exact at first order;
+its rule refuses to be differentiated again.
 """
 
 from __future__ import annotations
