@@ -119,6 +119,14 @@ def test_clip_with_array_bounds_passes_the_gradient_to_x_at_ties(be):
     np.testing.assert_array_equal(be.to_numpy(ghi), [0.0, 0.0, 3.0, 4.0])
 
 
+def test_matrix_rank_of_empty_matrices(be):
+    if be.name == "dask":
+        pytest.skip("dask: not what this checks")
+    for shape, batch in (((0, 0), ()), ((3, 0), ()), ((2, 0, 4), (2,))):
+        r = ad.matrix_rank(be.array(np.zeros(shape)))  # raised numpy's "zero-size array to reduction"
+        np.testing.assert_array_equal(be.to_numpy(r), np.zeros(batch, dtype=np.int64))
+
+
 def test_against_torch():
     torch = pytest.importorskip("torch")
     z = torch.tensor(Z, requires_grad=True)

@@ -280,4 +280,7 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Any:
     Variable(1)
     """
     r = raw(x)
-    return like(x, _linalg(namespace(r)).matrix_rank(r, rtol=raw(rtol)))
+    xp = namespace(r)
+    if len(r.shape) >= 2 and 0 in tuple(r.shape[-2:]):  # an empty matrix has rank 0 (numpy raises)
+        return like(x, xp.zeros(tuple(r.shape[:-2]), dtype=xp.int64, device=_backend.device_of(r)))
+    return like(x, _linalg(xp).matrix_rank(r, rtol=raw(rtol)))
