@@ -211,7 +211,7 @@ def _transposed_jvp(prim: Any, ts: tuple, args: tuple, kw: dict | None, node: No
                 "jvp rule (for a custom function: defjvp)"
             )
         (jt,) = backprop([total], [None], [g], create_graph=create, retain_graph=create)
-        if is_complex(g):  # total is holomorphic in g: its gradient (PyTorch's convention) is conj(J t)
+        if jt is not None and is_complex(g):  # total is holomorphic in g: its gradient is conj(J t)
             jt = conj(jt)
     return jt
 

@@ -490,3 +490,15 @@ def test_torch_results_with_a_lazy_conjugate_convert_to_numpy():
     torch = pytest.importorskip("torch")
     x = ad.fft.ihfft(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
     np.testing.assert_allclose(ad._backend.to_numpy(x), np.fft.ihfft([1.0, 2.0, 3.0, 4.0]), rtol=1e-15)
+
+
+def test_diff_with_n_zero_is_the_input_as_numpy_and_torch():
+    x = ad.Variable([1.0, 4.0, 9.0], requires_grad=True)
+    y = ad.diff(x, n=0, prepend=ad.asarray([0.0]), append=ad.asarray([2.0]))
+    np.testing.assert_array_equal(y.value, np.diff([1.0, 4.0, 9.0], n=0, prepend=[0.0], append=[2.0]))
+
+
+def test_forward_mode_of_cumulative_prod_on_empty_complex_input():
+    x = np.zeros((0,), dtype=complex)
+    out, t = ad.jvp(lambda v: ad.cumulative_prod(v, axis=-1), (x,), (np.ones_like(x),))
+    assert out.shape == (0,) and (t is None or tuple(t.shape) == (0,))

@@ -288,6 +288,8 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
     n = operator.index(n)
     if n < 0:
         raise ValueError(f"anyad.diff: n must be non-negative, got {n}")
+    if n == 0:  # as numpy and torch: x as it is, without prepend or append
+        return x
     if prepend is not None or append is not None:
         parts = [p for p in (prepend, x, append) if p is not None]
         x = concat(parts, axis=axis)
