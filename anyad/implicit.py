@@ -19,10 +19,12 @@ a root, to any order. The kernels run the solver and the Krylov iterations
 on raw arrays, with recording and ``anyad.jit``'s tracer off.
 
 ``custom_root`` (``jax.lax.custom_root``'s form, ``f`` closing over its
-parameters) cannot name the parameters, so it returns ``x + T(f(x))``:
-``f`` at the solver's answer ``x`` (a constant) is recorded, and ``T`` is a
-zero-valued operation whose derivative is ``-J^{-1}``. Exact at first order;
-its rule refuses to be differentiated again.
+parameters) cannot name the parameters. It returns ``x1 = x + T(f(x))``,
+``f`` at the solver's answer ``x`` (a constant) recorded and ``T`` a
+zero-valued operation whose derivative is ``-J^{-1}`` (exact first
+derivatives), followed by one Newton step written the same way,
+``x* = x1 + T(f(x1))``, whose derivative with respect to ``x1`` vanishes at
+the root: second derivatives are exact too. Third order raises.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from . import _backend
 from ._pytree import tree_flatten, tree_unflatten
 from ._state import OFF, pop, push, recording
 from .custom import custom_vjp
+from .graph import GraphFreedError
 from .functional import _as_constant, jvp, vjp
 from .linear_solve import cg, default_tol, gmres, residual
 from .linearize import linearize
@@ -176,28 +179,55 @@ def _named(f: Callable, name: str) -> Callable:
 
 
 class _Root:
-    """custom_root's tap: ``f`` (closing over its parameters) and the
-    solver's answer ``x``; a zero-valued operation with derivative
-    ``-J^{-1}`` (first order)."""
+    """custom_root's zero-valued operations with derivative ``-K^{-1}``
+    (``K = J`` or ``J^T``, ``J = df/dx`` at the solver's answer ``x``).
+    ``at``: where a rule evaluates ``J`` when a derivative graph is built
+    (the recorded first-order root, or the constant ``x``)."""
 
-    def __init__(self, f: Callable, x: Any, tangent_solve: Callable):
+    def __init__(self, f: Callable, x: Any, tangent_solve: Callable, ops: dict | None = None):
         self.f = f
         self.x = x
+        self.at: Any = wrap(x)
         self.tangent_solve = tangent_solve
-        with _opaque():  # recorded now, while the graph f closes over is whole
-            self.ops = {True: _numbers(_first(vjp(f, x)[1]), x), False: _numbers(linearize(f, x)[1], x)}
-        t = self.tap = custom_vjp(_named(_zeros_of, "custom_root"))
-        t.defvjp(lambda g, ans, y: -self.solve(g, True, y))
-        t.defjvp(lambda ts, ans, y: None if ts[0] is None else -self.solve(ts[0], False, y))
+        if ops is None:
+            with _opaque():  # recorded now, while the graph f closes over is whole
+                ops = {True: _numbers(_first(vjp(f, x)[1]), x), False: _numbers(linearize(f, x)[1], x)}
+        self.ops = ops
+        self.taps: dict = {}
 
-    def solve(self, h: Any, transpose: bool, y: Any) -> Any:
-        if isinstance(y, Variable):  # a derivative graph is being built
+    def tap(self, k_transposed: bool = False, inner: bool = False) -> custom_vjp:
+        key = (k_transposed, inner)
+        t = self.taps.get(key)
+        if t is None:
+            t = self.taps[key] = custom_vjp(_named(_zeros_of, "custom_root"))
+            t.defvjp(lambda g, ans, y: -self.solve(g, not k_transposed, isinstance(y, Variable), inner))
+            t.defjvp(lambda ts, ans, y: None if ts[0] is None else
+                     -self.solve(ts[0], k_transposed, isinstance(y, Variable), inner))
+        return t
+
+    def solve(self, h: Any, transpose: bool, building: bool, inner: bool) -> Any:
+        """``K^{-1} h`` (``K = J^T`` if ``transpose`` else ``J``); recorded
+        when ``building``, as ``u + T(K u - h)`` (exact at first order)."""
+        if building and inner:
             raise NotImplementedError(
-                "anyad.custom_root: derivatives of order 2 and more through custom_root (f closing over "
+                "anyad.custom_root: derivatives of order 3 and more through custom_root (f closing over "
                 "its parameters) are not supported; pass the parameters explicitly with "
                 "anyad.implicit_root(F, solver)(x0, *theta), whose rules are differentiable to any order")
-        with _opaque():
-            return self.tangent_solve(self.ops[transpose], _raw(h))
+        try:
+            with _opaque():
+                u = self.tangent_solve(self.ops[transpose], _raw(h))
+        except GraphFreedError as e:  # J^T products walk the graph f closes over; plain jvp frees it
+            raise NotImplementedError(
+                "anyad.custom_root: this derivative needs products with J^T after the graph f closes over "
+                "was freed (forward mode over reverse mode with anyad.jvp, as in hvp): use jacfwd or "
+                "hessian, or pass the parameters explicitly with anyad.implicit_root(F, solver)") from e
+        if not building:
+            return u
+        if transpose:
+            ku = _first(vjp(self.f, self.at)[1])(u)
+        else:
+            ku = jvp(self.f, (self.at,), (u,))[1]
+        return self.tap(transpose, True)(ku - h) + u
 
 
 def _zeros_of(y: Any) -> Any:
@@ -282,10 +312,11 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
     The root: a raw array where nothing is recorded, else a Variable whose
     derivative (reverse and forward mode) is ``-J^{-1} df``.
 
-    First order only: the parameters are found through ``f``'s closure, so
-    the rule cannot be differentiated again (an error says so); for second
-    and higher order, and for speed (``J`` products then never walk the graph
-    the parameters come from), pass them explicitly with :func:`implicit_root`.
+    First and second derivatives are exact (``grad`` of ``grad``,
+    ``hessian``, ``jacfwd`` of ``jacrev``); the third order, and ``jvp`` of a
+    gradient (``hvp``), raise an error. :func:`implicit_root`, which takes
+    the parameters explicitly, has none of these limits, and its ``J``
+    products never walk the graph the parameters come from.
 
     Examples
     --------
@@ -302,6 +333,8 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
     0.25
     >>> float(ad.jvp(sqrt, (np.array(4.0),), (np.array(1.0),))[1])
     0.25
+    >>> float(ad.grad(ad.grad(sqrt))(np.array(4.0)))     # -p^(-3/2) / 4
+    -0.03125
     """
     return _root("custom_root", f, initial_guess, solve, tangent_solve, has_aux)
 
@@ -317,7 +350,13 @@ def _root(what: str, f: Callable, initial_guess: Any, solve: Callable, tangent_s
     x = _as_like(what, _name(solve), out, x0)
     y = checked(wrap(x))  # f at the root, recorded where it depends on recorded parameters
     if isinstance(y, Variable) and y.requires_grad:
-        xstar = _Root(checked, x, tangent_solve).tap(y) + x  # Variable first: strict refuses Variables
+        # x1: exact first derivatives (f at the constant x); x*: one Newton step from x1, whose
+        # derivative in x vanishes at the root, so that x*'s second derivatives are exact too
+        first = _Root(checked, x, tangent_solve)
+        x1 = first.tap()(y) + x  # Variable first: strict arrays refuse Variables
+        second = _Root(checked, x, tangent_solve, first.ops)
+        second.at = x1
+        xstar = second.tap()(checked(x1)) + x1
     else:
         xstar = x
     return (xstar, aux) if has_aux else xstar

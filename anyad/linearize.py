@@ -65,7 +65,8 @@ def linearize(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     array([1., 0.])
     """
     rec = _Recorded("linearize", f, primals, has_aux)
-    sweeps: dict = {}
+    # the sweep's order is found now, while every graph f's output reaches is whole
+    sweeps: dict = {rec.nested: ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested)}
 
     def jvp_fn(*tangents: Any) -> Any:
         t_leaves, t_def = tree_flatten(tangents)

@@ -68,8 +68,37 @@ def test_custom_root_jax_semantics(be):
     _close(be.to_numpy(sqrt(p)), 2.0, 1e-12)
     _close(be.to_numpy(ad.grad(sqrt)(p)), 0.25, 1e-12)
     _close(be.to_numpy(ad.jvp(sqrt, (p,), (be.array(1.0),))[1]), 0.25, 1e-12)
-    with pytest.raises(NotImplementedError, match="order 2 and more through custom_root.*implicit_root"):
-        ad.grad(ad.grad(sqrt))(p)
+    _close(be.to_numpy(ad.grad(ad.grad(sqrt))(p)), -4.0 ** -1.5 / 4, 1e-12)
+    with pytest.raises(NotImplementedError, match="order 3 and more through custom_root.*implicit_root"):
+        ad.grad(ad.grad(ad.grad(sqrt)))(p)
+
+
+def test_custom_root_second_order_with_mixed_partials():
+    """x^2 - p x - 1 = 0 (d2F/dx dp != 0): x = (p + s) / 2, s = sqrt(p^2 + 4),
+    x'' = 2 / s^3, in every composition of modes."""
+    def r(p):
+        return ad.custom_root(lambda x: x * x - p * x - 1.0, np.array(1.0), newton, lambda g, y: y / g(1.0))
+
+    p = np.array(0.7)
+    s = np.sqrt(0.49 + 4)
+    _close(ad.grad(r)(p), (1 + 0.7 / s) / 2, 1e-12)
+    for d2 in (ad.grad(ad.grad(r)), ad.hessian(r), ad.jacrev(ad.jacfwd(r)), ad.jacfwd(ad.jacrev(r))):
+        _close(d2(p), 2 / s ** 3, 1e-12)
+    with pytest.raises(NotImplementedError, match="forward mode over reverse mode with anyad.jvp"):
+        ad.hvp(r, p, np.array(1.0))
+
+
+def test_custom_root_hessian_vs_implicit_root():
+    """The nonlinear system, its parameters closed over, against implicit_root's Hessian."""
+    x0 = np.array([0.5, 0.5])
+
+    def via_custom(t):
+        x = ad.custom_root(lambda x: _F_nonlinear(x, t), x0, _scipy_solver, lambda g, y: gmres(g, y))
+        return ad.sum(ad.sin(x))
+
+    root = ad.implicit_root(_F_nonlinear, _scipy_solver)
+    t = np.array([1.5, 1.2])
+    _close(ad.hessian(via_custom)(t), ad.hessian(lambda t: ad.sum(ad.sin(root(x0, t))))(t), 1e-9)
 
 
 def test_custom_root_vector_and_aux():
