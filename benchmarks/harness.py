@@ -142,7 +142,8 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
         res = {"workload": workload.name, "impl": impl.name, "backend": impl.backend, "key": impl.key,
                "timed": impl.timed, "checked": e["checked"], "max_error": e["max_error"],
                "timer": e["timer_method"], "device": impl.device, "note": impl.note, "module": impl.module,
-               "python": e.get("python", sys.executable), "pid": e.get("pid", os.getpid()),
+               "python": os.path.basename(e.get("python", sys.executable)),  # no folders of the machine
+               "_python_path": e.get("python", sys.executable), "pid": e.get("pid", os.getpid()),
                "threads_set": e.get("threads_set"),
                "first_step_s": e["first_step_s"], "build_s": e["build_s"],
                "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],

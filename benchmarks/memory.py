@@ -195,7 +195,7 @@ def _run_children(task_lists: list, spec: dict, log: Any) -> dict:
 
 def measure(runs: list, args: Any, log: Any) -> None:
     """Fill ``peak_bytes`` (and ``memory_method``) into every timed result of ``runs``."""
-    tasks = [(res.get("python") or sys.executable, [r["workload"], res["key"], res["module"]])
+    tasks = [(res.get("_python_path") or sys.executable, [r["workload"], res["key"], res["module"]])
              for r in runs for res in r["results"] if res["timed"]]
     spec = {"threads": args.threads, "quick": args.quick, "seed": args.seed}
     found = _run_children([(python, [t]) for python, t in tasks], spec, log)

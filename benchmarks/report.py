@@ -282,8 +282,8 @@ def markdown(out: dict) -> str:
 def _clean(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, dict):  # keys starting with "_" are the run's own (paths of this machine)
+        return {k: _clean(v) for k, v in x.items() if not (isinstance(k, str) and k.startswith("_"))}
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
     return x
