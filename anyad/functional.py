@@ -245,7 +245,8 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     --------
     >>> import numpy as np
     >>> import anyad as ad
-    >>> out, f_vjp = ad.vjp(lambda x, y: x * y, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    >>> x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    >>> out, f_vjp = ad.vjp(lambda x, y: x * y, x, y)
     >>> f_vjp(np.array([1.0, 10.0]))
     (array([ 3., 40.]), array([ 1., 20.]))
     """
@@ -360,7 +361,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> d2 = ad.grad(ad.grad(lambda x: x ** 3))     # derivatives compose
     >>> float(d2(np.array(2.0)))
     12.0
-    >>> ad.grad(lambda p: ad.sum(p["w"] * p["b"]))({"w": np.array([1.0, 2.0]), "b": np.array([3.0])})
+    >>> params = {"w": np.array([1.0, 2.0]), "b": np.array([3.0])}
+    >>> ad.grad(lambda p: ad.sum(p["w"] * p["b"]))(params)
     {'b': array([3.]), 'w': array([3., 3.])}
     """
     return _grad(f, argnums, has_aux, "grad")

@@ -18,7 +18,8 @@ Examples
 >>> rng.uniform(-1.0, 1.0, size=4, dtype="float32").dtype
 dtype('float32')
 >>> import array_api_strict as xp
->>> g = anyad.random.default_rng(0, backend="array_api_strict", device="device1")
+>>> g = anyad.random.default_rng(0, backend="array_api_strict",
+...                              device="device1")
 >>> g.permutation(5).device
 array_api_strict.Device('device1')
 """
@@ -204,7 +205,8 @@ class Generator:
         Examples
         --------
         >>> import anyad
-        >>> m = anyad.random.default_rng(0).bernoulli(0.25, size=100_000, dtype="float32")
+        >>> rng = anyad.random.default_rng(0)
+        >>> m = rng.bernoulli(0.25, size=100_000, dtype="float32")
         >>> m.dtype, round(float(m.mean()), 2)
         (dtype('float32'), 0.25)
         """

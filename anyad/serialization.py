@@ -94,8 +94,10 @@ def load(path: Any, *, backend: Any = None, device: Any = None, dtype: Any = Non
     >>> import anyad as ad
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npz")
     >>> ad.save({"w": np.array([1.0, 2.0])}, path)
-    >>> ad.load(path, backend="array_api_strict", device="device1", dtype="float32")["w"]
-    Array([1., 2.], dtype=array_api_strict.float32, device=array_api_strict.Device('device1'))
+    >>> ad.load(path, backend="array_api_strict", device="device1",
+    ...         dtype="float32")["w"]
+    Array([1., 2.], dtype=array_api_strict.float32,
+          device=array_api_strict.Device('device1'))
     """
     be = backend_for(backend)
     out: dict = {}

@@ -99,7 +99,8 @@ class ModuleDict(Module):
     Examples
     --------
     >>> import anyad as ad
-    >>> heads = ad.nn.ModuleDict({"cls": ad.nn.Linear(4, 3, rng=0), "reg": ad.nn.Linear(4, 1, rng=1)})
+    >>> heads = ad.nn.ModuleDict({"cls": ad.nn.Linear(4, 3, rng=0),
+    ...                           "reg": ad.nn.Linear(4, 1, rng=1)})
     >>> list(heads.keys()), "cls" in heads
     (['cls', 'reg'], True)
     >>> [n for n, _ in heads.named_parameters()]

@@ -181,7 +181,8 @@ class Module:
         Examples
         --------
         >>> import anyad as ad
-        >>> net = ad.nn.Sequential(ad.nn.Linear(2, 3, rng=0), ad.nn.ReLU(), ad.nn.Linear(3, 1, rng=1))
+        >>> net = ad.nn.Sequential(ad.nn.Linear(2, 3, rng=0), ad.nn.ReLU(),
+        ...                        ad.nn.Linear(3, 1, rng=1))
         >>> [n for n, _ in net.named_parameters()]
         ['0.weight', '0.bias', '2.weight', '2.bias']
         """
@@ -413,7 +414,8 @@ class Sequential(Module):
     Examples
     --------
     >>> import anyad as ad
-    >>> net = ad.nn.Sequential(ad.nn.Linear(3, 4, rng=0), ad.nn.Tanh(), ad.nn.Linear(4, 2, rng=1))
+    >>> net = ad.nn.Sequential(ad.nn.Linear(3, 4, rng=0), ad.nn.Tanh(),
+    ...                        ad.nn.Linear(4, 2, rng=1))
     >>> len(net), type(net[1]).__name__
     (3, 'Tanh')
     >>> net(ad.Variable([[1.0, 2.0, 3.0]], dtype="float32")).shape

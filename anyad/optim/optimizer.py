@@ -268,7 +268,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction, as in torch.optim.Adam::
 
-        g = grad + weight_decay * p            (L2 penalty; see AdamW for decoupled decay)
+        g = grad + weight_decay * p            (L2 penalty; AdamW: decoupled decay)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g^2      (amsgrad: v_hat = max(v_hat, v))
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
