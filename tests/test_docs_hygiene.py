@@ -146,6 +146,57 @@ def test_code_lines_fit_the_content_column() -> None:
     assert not long, f"code lines over {WIDTH} columns:\n" + "\n".join(long)
 
 
+def _docstring_owners():
+    """(label, object) for every module of anyad, the classes and functions it
+    defines, and their methods and properties: what the API reference renders."""
+    import inspect
+    import pkgutil
+
+    import anyad
+
+    for info in pkgutil.walk_packages(anyad.__path__, "anyad."):
+        try:
+            mod = importlib.import_module(info.name)
+        except Exception:  # an optional backend that is not installed
+            continue
+        yield info.name, mod
+        for name, obj in vars(mod).items():
+            if getattr(obj, "__module__", None) != info.name:
+                continue
+            yield f"{info.name}.{name}", obj
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    member = getattr(member, "__func__", member)
+                    if isinstance(member, property):
+                        member = member.fget
+                    yield f"{info.name}.{name}.{attr}", member
+
+
+def test_docstring_example_lines_fit_the_content_column() -> None:
+    """The API pages show the docstrings' ``>>>`` examples as code blocks: each
+    line, with its ``>>> ``/``... `` prompt, and each expected-output line fits
+    80 columns (split statements, name long arguments, wrap outputs and
+    exception messages: the doctests compare with NORMALIZE_WHITESPACE)."""
+    import doctest
+    import inspect
+
+    parser = doctest.DocTestParser()
+    seen, long, n = set(), [], 0
+    for label, obj in _docstring_owners():
+        doc = inspect.getdoc(obj)
+        if not doc or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        for ex in parser.get_examples(doc):
+            n += 1
+            src = ex.source.rstrip("\n").split("\n")
+            lines = [(">>> " if i == 0 else "... ") + s for i, s in enumerate(src)]
+            lines += ex.want.rstrip("\n").split("\n") if ex.want else []
+            long += [f"{label}: {len(s)} columns: {s[:100]}" for s in lines if len(s) > WIDTH]
+    assert n > 500, f"only {n} docstring examples found"
+    assert not long, f"docstring example lines over {WIDTH} columns:\n" + "\n".join(long)
+
+
 _MACHINE_PATH = re.compile(r"(?:/home/|/Users/|/root/|/tmp/|/work/|/private/var/|/mnt/|[A-Z]:\\Users\\)")
 
 
