@@ -369,7 +369,16 @@ def pack_saved(saved: Sequence[Any], hooks: tuple) -> tuple[tuple, Callable]:
 
 KEEP = 4  #: for make_node: keep every value (hand-built nodes; compiled programs read them all)
 _SCALARS = frozenset((bool, int, float, complex))
-EVERY = object()  #: toposort: keep every vertex reached
+class _Every:
+    """The type of :data:`EVERY` (a readable repr in signatures)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EVERY"
+
+
+EVERY = _Every()  #: toposort: keep every vertex reached
 
 
 class GraphFreedError(RuntimeError):
