@@ -9,13 +9,8 @@ microseconds of checks, which on a small-op graph is most of an op's cost.
 So each function here calls torch directly for two tensors of the same dtype
 and hands every other case to the wrapper.
 
->>> import torch
->>> xp = torch_namespace()
->>> xp.multiply(torch.ones(2), torch.ones(2) * 3)
-tensor([3., 3.])
->>> a = torch.ones(1, dtype=torch.float64)
->>> xp.add(a, torch.ones((), dtype=torch.float32)).dtype
-torch.float64
+(Checked against the wrapper over every pair of dtypes in
+``tests/test_torch_namespace.py``; no example here, as torch is optional.)
 """
 
 from __future__ import annotations
