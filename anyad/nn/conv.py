@@ -62,6 +62,11 @@ def ntuple(value: Any, nd: int, name: str, who: str, minimum: int = 1) -> tuple:
 def batched(x: Any, nd: int, who: str) -> tuple[Any, bool]:
     """``x`` with a batch axis (added when it has ``nd + 1`` axes), and whether one was added."""
     shape = _shape(x)
+    raw = x.value if isinstance(x, Variable) else x
+    if 0 in shape and type(raw) in _backend.UNKNOWN_SHAPES:  # dask: empty windows lose their shapes
+        raise NotImplementedError(
+            f"{who}: an empty {_backend.describe(raw)} input is not supported on this lazy backend "
+            "(its empty reshapes and writes lose the shape); skip the empty batch, or compute it with numpy")
     if len(shape) == nd + 2:
         return x, False
     if len(shape) == nd + 1:
