@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import random
 import sys
 import time
 import traceback
@@ -163,7 +162,7 @@ def _run_inline(workload: Any, data: Any, args: argparse.Namespace, backends: se
 
     from . import memory
     from .check import GradientMismatch, check_outputs
-    from .timing import timer_for
+    from .timing import interleave, timer_for
 
     reference = workload.reference(np, data.astype("float64"))
     impls, skipped = implementations_for(workload, backends, args.impl)
@@ -208,20 +207,12 @@ def _run_inline(workload: Any, data: Any, args: argparse.Namespace, backends: se
     for e in timed:
         for _ in range(e.get("warm", 0)):
             e["timer"](e["step"])
-    # A fresh order every round: no one always runs first, and no one always runs
-    # right after the same neighbour (a BLAS pool still spinning after a NumPy step
-    # slows whichever step follows it on a small machine; a rotation would pin that
-    # cost on one implementation).
-    shuffle = random.Random(args.seed).shuffle
-    for r in range(max((e["quota"] for e in timed), default=0)):
-        order = list(timed)
-        shuffle(order)
-        for e in order:
-            if len(e["times"]) < e["quota"]:
-                t, out = e["timer"](e["step"])
-                del out
-                e["times"].append(t)
-                e["cpu"].append(e["timer"].last_cpu)
+    def take(e: dict) -> tuple:
+        t, out = e["timer"](e["step"])
+        del out
+        return t, e["timer"].last_cpu
+
+    interleave(timed, args.seed, take)
     if args.memory == "inline":
         for e in timed:
             e["memory"] = memory.measure_step(e["step"], e["impl"])

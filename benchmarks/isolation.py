@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from typing import Any
 
 from .peers import PEERS, Impl
+from .timing import interleave
 
 __all__ = ["WorkerProcess", "run_workload"]
 
@@ -134,17 +134,13 @@ def run_workload(workload: Any, args: Any, backends: set, log: Any) -> tuple[lis
                             "threads_set": rep["threads_set"], "quota": rep["quota"], "python": python,
                             "pid": rep["pid"]})
         timed = [e for e in entries if e["impl"].timed]
-        shuffle = random.Random(args.seed).shuffle
-        for _ in range(max((e["quota"] for e in timed), default=0)):
-            order = list(timed)
-            shuffle(order)
-            for e in order:
-                if len(e["times"]) < e["quota"]:
-                    rep = e["worker"].request({"op": "step"})
-                    if not rep["ok"]:
-                        raise RuntimeError(f"benchmarks: {workload.name} / {e['impl'].key}: {rep['error']}")
-                    e["times"].append(rep["t"])
-                    e["cpu"].append(rep["cpu"])
+        def take(e: dict) -> tuple:
+            rep = e["worker"].request({"op": "step"})
+            if not rep["ok"]:
+                raise RuntimeError(f"benchmarks: {workload.name} / {e['impl'].key}: {rep['error']}")
+            return rep["t"], rep["cpu"]
+
+        interleave(timed, args.seed, take)
         for e in timed:
             if args.memory == "inline":
                 rep = e["worker"].request({"op": "memory"})

@@ -14,11 +14,12 @@ processes than the wall time is (``--clock cpu`` takes the ratios from it).
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from typing import Any, Callable
 
-__all__ = ["timer_for", "summarize"]
+__all__ = ["timer_for", "summarize", "interleave"]
 
 
 class CpuTimer:
@@ -103,3 +104,21 @@ def summarize(times: list, cpu_times: list) -> dict:
     if cpu:
         out["cpu_median_s"] = statistics.median(cpu)
     return out
+
+
+def interleave(entries: list, seed: int, take: Callable[[dict], tuple]) -> None:
+    """Time every entry up to its ``"quota"`` of steps, one step each per round, in
+    a fresh (seeded) random order every round: no one always runs first, and no one
+    always runs right after the same neighbour (a BLAS pool still spinning after a
+    step slows whichever step follows it on a small machine; a rotation would pin
+    that cost on one implementation). ``take(entry)`` runs one step and returns its
+    ``(wall, cpu)`` seconds, appended to the entry's ``"times"`` and ``"cpu"``."""
+    shuffle = random.Random(seed).shuffle
+    for _ in range(max((e["quota"] for e in entries), default=0)):
+        order = list(entries)
+        shuffle(order)
+        for e in order:
+            if len(e["times"]) < e["quota"]:
+                t, cpu = take(e)
+                e["times"].append(t)
+                e["cpu"].append(cpu)
