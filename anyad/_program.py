@@ -31,7 +31,7 @@ from ._saves import Meta
 from .graph import Node, OpType, toposort, vertex
 from .variable import Variable
 
-__all__ = ["Program", "build_program", "Uncompilable"]
+__all__ = ["Program", "FlatGraph", "build_program", "flatten_graph", "Uncompilable"]
 
 _SCALARS = frozenset((bool, int, float, complex))
 _IN, _CONST, _OP = 0, 1, 2
@@ -211,7 +211,46 @@ class Program:
         return f"<anyad Program: {len(self.code)} kernels, {self.n_slots} slots, {len(self.outputs)} outputs>"
 
 
-def build_program(
+class FlatGraph:
+    """A recorded computation flattened into operations, before slots are given.
+
+    What :func:`build_program` allocates slots for, and what other
+    interpreters of a traced function read (:func:`anyad.vmap` runs it
+    with batching rules, a saved program writes it out).
+
+    Attributes
+    ----------
+    nodes : list
+        ``[kind, payload]`` per value: ``kind`` 0 an input (payload: its
+        index), 1 a constant (the value), 2 an operation (payload:
+        ``(prim, xp, arg_ids, template, hole_ids)``: the primitive, the
+        namespace its kernel runs in, the node ids of its positional inputs,
+        its keyword parameters with each array replaced by a hole, and the
+        node ids that fill the holes in order).
+    order : list of int
+        The operation nodes, each after the nodes it reads.
+    outputs : list of int
+        The node id of each output (-1 for ``None``).
+    n_inputs : int
+        The inputs, then the live leaves.
+    live : list of Variable
+        Leaves read at every call (``live=True``), after the inputs.
+    """
+
+    __slots__ = ("nodes", "order", "outputs", "n_inputs", "live")
+
+    def __init__(self, nodes: list, order: list, outputs: list, n_inputs: int, live: list):
+        self.nodes, self.order, self.outputs, self.n_inputs, self.live = nodes, order, outputs, n_inputs, live
+
+
+def build_program(outputs: Sequence[Any], inputs: Sequence[Any], **options: Any) -> Program:
+    """Flatten the graph that computes ``outputs`` from ``inputs`` into a
+    :class:`Program` (the options are :func:`flatten_graph`'s)."""
+    g = flatten_graph(outputs, inputs, **options)
+    return _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live)
+
+
+def flatten_graph(
     outputs: Sequence[Any],
     inputs: Sequence[Any],
     *,
@@ -220,8 +259,8 @@ def build_program(
     forbidden: Any = None,
     strict: bool = False,
     fixed_shapes: bool = False,
-) -> Program:
-    """Flatten the graph that computes ``outputs`` from ``inputs`` into a :class:`Program`.
+) -> FlatGraph:
+    """Flatten the graph that computes ``outputs`` from ``inputs`` into a :class:`FlatGraph`.
 
     Parameters
     ----------
@@ -408,7 +447,7 @@ def build_program(
         else:
             p = producers.get(id(o))
             out_ids.append(visit(p) if p is not None and in_arr.get(id(o)) is None else raw_node(o))
-    return _allocate(nodes, order, out_ids, len(inputs) + len(live_vars), live_vars)
+    return FlatGraph(nodes, order, out_ids, len(inputs) + len(live_vars), live_vars)
 
 
 def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars: list) -> Program:
