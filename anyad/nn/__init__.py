@@ -19,6 +19,7 @@ from . import functional, init, utils
 from .containers import ModuleDict, ModuleList
 from .layers import GELU, MLP, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .module import Module, Parameter, Sequential
+from .stateless import functional_call
 from .attention import MultiheadAttention, TransformerEncoderLayer
 from .conv_layers import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Conv3d,
@@ -30,5 +31,5 @@ __all__ = [
     "Sigmoid", "Tanh", "Softplus", "Identity", "Flatten", "functional", "init", "utils", "ModuleList", "ModuleDict",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
     "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "GroupNorm",
-    "MultiheadAttention", "TransformerEncoderLayer",
+    "MultiheadAttention", "TransformerEncoderLayer", "functional_call",
 ]

@@ -350,7 +350,19 @@ class Module:
         >>> lin = ad.nn.Linear(2, 2, rng=0).to("array_api_strict", "device1", "float32")
         >>> lin.weight.device, lin.weight.dtype
         (array_api_strict.Device('device1'), array_api_strict.float32)
+
+        A torch-style device string alone, ``"cpu"``, ``"cuda"`` or
+        ``"cuda:1"``, keeps torch and JAX models in their library on that
+        device; NumPy and CuPy models go to NumPy (``"cpu"``) or CuPy
+        (``"cuda"``):
+
+        >>> lin.to("cpu").weight.device
+        array_api_strict.Device('CPU_DEVICE')
+        >>> type(ad.nn.Linear(2, 2).to("cpu").weight.value).__module__
+        'numpy'
         """
+        if device is None and _is_device_string(backend):
+            backend, device = self._device_target(backend)
         target = None if backend is None else backend_for(backend)
 
         def move(raw: Any) -> Any:
@@ -369,6 +381,20 @@ class Module:
         for m in self.modules():
             m._moved(target, device)
         return self
+
+    def _device_target(self, spec: str) -> tuple:
+        """``(backend, device)`` for a torch-style device string, from the library the arrays are in."""
+        name = None
+        for _, (owner, attr) in self._targets():
+            v = getattr(owner, attr)
+            name = _backend.backend_name(_backend.namespace_of(getattr(v, "value", v)))
+            break
+        if name in ("torch", "jax", "array_api_strict"):
+            if name == "array_api_strict" and not spec.lower().startswith("cpu"):
+                raise ValueError(f"anyad.nn.{type(self).__name__}.to({spec!r}): array_api_strict has no "
+                                 "CUDA device; name a backend, e.g. to('cupy')")
+            return name, spec
+        return ("numpy", None) if spec.lower() == "cpu" else ("cupy", spec)
 
     def _moved(self, backend: Any, device: Any) -> None:
         """Hook: this module's arrays now live on ``backend``/``device`` (e.g. move a generator)."""
@@ -400,6 +426,14 @@ def _drop(name: str, *lists: list) -> None:
     for lst in lists:
         if name in lst:
             lst.remove(name)
+
+
+def _is_device_string(spec: Any) -> bool:
+    """``"cpu"``, ``"cuda"``, ``"cuda:N"``: a torch-style device, not a backend name."""
+    if not isinstance(spec, str):
+        return False
+    kind, _, index = spec.lower().partition(":")
+    return (kind == "cpu" and not index) or (kind == "cuda" and (not index or index.isdigit()))
 
 
 def _backend_of(raw: Any) -> Any:
