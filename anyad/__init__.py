@@ -41,6 +41,7 @@ from .implicit import custom_root, implicit_root
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .custom import custom_vjp
 from .compile import GradientCache, TracingError, jit
+from .lowered import Lowered, load_program
 from .autodiff import Graph, Tensor
 from .memory import checkpoint, save_on_host
 
@@ -54,5 +55,6 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
     "linearize", "linear_transpose", "custom_root", "implicit_root", "linear_solve",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
-    "jit", "GradientCache", "TracingError", "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",
+    "jit", "GradientCache", "TracingError", "Lowered", "load_program",
+    "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",
 ]

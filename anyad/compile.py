@@ -31,8 +31,8 @@ import operator
 from typing import Any, Callable, Sequence
 
 from . import _backend
-from ._program import Uncompilable, _is_array, build_program
-from ._pytree import tree_flatten, tree_unflatten
+from ._program import Uncompilable, _allocate, _is_array, build_program, flatten_graph
+from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._tracing import Recorder, Tracer, TracingError, array_key, freeze, tracing
 from ._saves import Meta
 from ._state import ALL, AUTO, OFF, mode as _mode, recording, tracer as _tracer
@@ -58,7 +58,7 @@ def _is_dynamic(leaf: Any) -> bool:
 class _Entry:
     """One traced signature: its program and how to rebuild the outputs."""
 
-    __slots__ = ("program", "out_def", "statics", "live_keys")
+    __slots__ = ("program", "graph", "out_def", "statics", "live_keys")
 
 
 class Compiled:
@@ -172,6 +172,34 @@ class Compiled:
 
         return replay
 
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """The program for the signature of ``args`` as a :class:`~anyad.Lowered`.
+
+        It runs on the arrays of any backend and device that match the
+        signature, and saves to a file (:meth:`~anyad.Lowered.save`) that
+        :func:`anyad.load_program` reads in another process. Variables among
+        ``args`` are taken by value (only their shapes and dtypes matter).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import anyad as ad
+        >>> lowered = ad.jit(lambda x: ad.sum(ad.sin(x))).lower(np.zeros(3))
+        >>> lowered
+        <anyad Lowered <lambda>(float64[3]): 2 operations>
+        >>> lowered(np.array([0.0, 1.0, 2.0])).round(6)
+        np.float64(1.750768)
+        """
+        from .lowered import Lowered
+
+        args, kwargs = tree_map(lambda a: a.value if isinstance(a, Variable) else a, (args, kwargs))
+        entry, _, _, _ = self._entry(args, kwargs)
+        if entry is None:
+            raise TypeError("anyad.jit.lower: cannot lower while a transform or a trace is running; "
+                            "lower the function outside it")
+        return Lowered.from_trace(getattr(self._fun, "__name__", "function"), (args, kwargs), entry.graph,
+                                  entry.out_def, entry.statics)
+
     def _trace(self, args: tuple, kwargs: dict, static: set, leaves: list, treedef: Any,
                values: list) -> tuple:
         self.traces += 1
@@ -203,11 +231,13 @@ class Compiled:
                 targets.append(None)
                 statics.append((o,))
         try:
-            program = build_program(targets, xs, producers=tracer.producers, live=True, fixed_shapes=True)
+            g = flatten_graph(targets, xs, producers=tracer.producers, live=True, fixed_shapes=True)
         except Uncompilable as e:
             raise TracingError(f"anyad.jit: {name} cannot be compiled: {e}; call it without jit") from None
+        program = _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live)
         entry = _Entry()
         entry.program = program
+        entry.graph = g  # the operations before slots were given: what lower() writes out
         entry.out_def = out_def
         entry.statics = statics
         entry.live_keys = [array_key(v.value) for v in program.live]

@@ -20,6 +20,7 @@ LAYERS = {
     "anyad._state": 1, "anyad._saves": 1, "anyad.graph": 1, "anyad.variable": 1, "anyad.backprop": 1,
     "anyad.ops.": 2,
     "anyad.forward": 3, "anyad._program": 3, "anyad._tracing": 3, "anyad.compile": 3, "anyad.custom": 3,
+    "anyad.lowered": 3, "anyad._program_json": 3,
     "anyad.memory": 3,
     "anyad.tracker": 4, "anyad.autodiff": 4, "anyad.functional": 4, "anyad.jacobians": 4,
     "anyad.linearize": 4, "anyad.linear_solve": 4, "anyad.implicit": 4,
