@@ -156,6 +156,13 @@ class OpType(enum.Enum):
     I0E = 220
     I1 = 221
     I1E = 222
+    # incomplete beta and gamma functions (anyad.ops.special_incomplete)
+    BETALN = 223
+    BETAINC = 224
+    BETAINCC = 225
+    STDTR = 226
+    GAMMAINC = 227
+    GAMMAINCC = 228
 
 
 class Primitive:
