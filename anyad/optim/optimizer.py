@@ -126,8 +126,9 @@ class Optimizer:
 
     def _step(self) -> None:
         state = self.state
+        counts = self._counts_steps
         for group in self.param_groups:
-            update = self._update
+            update, hyper = self._update, self._hyper
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -140,11 +141,29 @@ class Optimizer:
                 s = state.get(p)
                 if s is None:
                     s = state[p] = {}
-                new = update(value, g, s, group)
+                new = update(value, g, s, group, hyper(group, s.get("step", 0) + 1))
+                if counts:
+                    s["step"] = s.get("step", 0) + 1
                 if not transfer.assign(value, new):
                     p.value = new
 
-    def _update(self, value: Any, grad: Any, state: dict, group: dict) -> Any:
+    #: whether the state holds a step count (``state["step"]``, kept by :meth:`_step`)
+    _counts_steps = False
+
+    def _hyper(self, group: dict, t: int) -> dict:
+        """The numbers the update's arithmetic reads, for step ``t`` (1 for the first) of ``group``:
+        Python floats, computed here once so that a compiled step
+        (:func:`anyad.optim.compile_step`) can pass them as 0-d arrays and stay exact."""
+        raise NotImplementedError
+
+    def _update(self, value: Any, grad: Any, state: dict, group: dict, h: dict) -> Any:
+        """The new value of one parameter from its gradient; updates ``state`` (arrays) in place.
+
+        Arithmetic reads only ``h`` (from :meth:`_hyper`: Python floats, or 0-d
+        arrays in a compiled step); Python decisions read only ``group``'s flags
+        and which hyperparameters are zero (:func:`structure` keys a compiled
+        step by them), and which state arrays exist yet.
+        """
         raise NotImplementedError
 
     # -- checkpoints ------------------------------------------------------------
@@ -252,17 +271,20 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
-    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
-        wd = group["weight_decay"]
-        if wd:
-            g = g + wd * value
-        momentum = group["momentum"]
-        if momentum:
+    def _hyper(self, group: dict, t: int) -> dict:
+        return {"lr": group["lr"], "weight_decay": group["weight_decay"], "momentum": group["momentum"],
+                "undamped": 1.0 - group["dampening"]}
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict, h: dict) -> Any:
+        if group["weight_decay"]:
+            g = g + h["weight_decay"] * value
+        if group["momentum"]:
+            momentum = h["momentum"]
             buf = state.get("momentum_buffer")
-            buf = g if buf is None else momentum * buf + (1.0 - group["dampening"]) * g
+            buf = g if buf is None else momentum * buf + h["undamped"] * g
             state["momentum_buffer"] = buf
             g = g + momentum * buf if group["nesterov"] else buf
-        return value - group["lr"] * g
+        return value - h["lr"] * g
 
 
 class Adam(Optimizer):
@@ -295,33 +317,36 @@ class Adam(Optimizer):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                                   "amsgrad": amsgrad})
 
-    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
+    _counts_steps = True
+
+    def _hyper(self, group: dict, t: int) -> dict:
         lr, wd = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        t = state.get("step", 0) + 1
-        state["step"] = t
-        if wd:
+        return {"weight_decay": wd, "decay": 1.0 - lr * wd, "beta1": beta1, "beta2": beta2,
+                "one_minus_beta1": 1.0 - beta1, "one_minus_beta2": 1.0 - beta2, "eps": group["eps"],
+                "sqrt_bias2": (1.0 - beta2 ** t) ** 0.5, "step_size": lr / (1.0 - beta1 ** t)}
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict, h: dict) -> Any:
+        if group["weight_decay"]:
             if self._decoupled:
-                value = value * (1.0 - lr * wd)
+                value = value * h["decay"]
             else:
-                g = g + wd * value
+                g = g + h["weight_decay"] * value
         m, v = state.get("exp_avg"), state.get("exp_avg_sq")
         if m is None:
-            m = (1.0 - beta1) * g
-            v = (1.0 - beta2) * (g * g)
+            m = h["one_minus_beta1"] * g
+            v = h["one_minus_beta2"] * (g * g)
         else:
-            m = beta1 * m + (1.0 - beta1) * g
-            v = beta2 * v + (1.0 - beta2) * (g * g)
+            m = h["beta1"] * m + h["one_minus_beta1"] * g
+            v = h["beta2"] * v + h["one_minus_beta2"] * (g * g)
         state["exp_avg"], state["exp_avg_sq"] = m, v
         xp = _backend.namespace_of(value)
         if group["amsgrad"]:
             vmax = state.get("max_exp_avg_sq")
             v = v if vmax is None else xp.maximum(vmax, v)
             state["max_exp_avg_sq"] = v
-        bias1 = 1.0 - beta1 ** t
-        bias2 = 1.0 - beta2 ** t
-        denom = xp.sqrt(v) / bias2 ** 0.5 + group["eps"]
-        return value - (lr / bias1) * (m / denom)
+        denom = xp.sqrt(v) / h["sqrt_bias2"] + h["eps"]
+        return value - h["step_size"] * (m / denom)
 
 
 class AdamW(Adam):
@@ -374,28 +399,33 @@ class RMSprop(Optimizer):
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                                   "momentum": momentum, "centered": centered})
 
-    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
+    _counts_steps = True
+
+    def _hyper(self, group: dict, t: int) -> dict:
+        return {"lr": group["lr"], "alpha": group["alpha"], "one_minus_alpha": 1.0 - group["alpha"],
+                "eps": group["eps"], "weight_decay": group["weight_decay"], "momentum": group["momentum"]}
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict, h: dict) -> Any:
         xp = _backend.namespace_of(value)
-        alpha, wd, momentum = group["alpha"], group["weight_decay"], group["momentum"]
-        state["step"] = state.get("step", 0) + 1
-        if wd:
-            g = g + wd * value
+        alpha, rest = h["alpha"], h["one_minus_alpha"]
+        if group["weight_decay"]:
+            g = g + h["weight_decay"] * value
         v = state.get("square_avg")
-        v = (1.0 - alpha) * (g * g) if v is None else alpha * v + (1.0 - alpha) * (g * g)
+        v = rest * (g * g) if v is None else alpha * v + rest * (g * g)
         state["square_avg"] = v
         if group["centered"]:
             m = state.get("grad_avg")
-            m = (1.0 - alpha) * g if m is None else m + (1.0 - alpha) * (g - m)  # torch's lerp
+            m = rest * g if m is None else m + rest * (g - m)  # torch's lerp
             state["grad_avg"] = m
-            avg = xp.sqrt(v - m * m) + group["eps"]
+            avg = xp.sqrt(v - m * m) + h["eps"]
         else:
-            avg = xp.sqrt(v) + group["eps"]
-        if momentum:
+            avg = xp.sqrt(v) + h["eps"]
+        if group["momentum"]:
             b = state.get("momentum_buffer")
-            b = g / avg if b is None else momentum * b + g / avg
+            b = g / avg if b is None else h["momentum"] * b + g / avg
             state["momentum_buffer"] = b
-            return value - group["lr"] * b
-        return value - group["lr"] * (g / avg)
+            return value - h["lr"] * b
+        return value - h["lr"] * (g / avg)
 
 
 class Adagrad(Optimizer):
@@ -424,14 +454,17 @@ class Adagrad(Optimizer):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps})
 
-    def _update(self, value: Any, g: Any, state: dict, group: dict) -> Any:
+    _counts_steps = True
+
+    def _hyper(self, group: dict, t: int) -> dict:
+        return {"weight_decay": group["weight_decay"], "initial": group["initial_accumulator_value"],
+                "clr": group["lr"] / (1.0 + (t - 1) * group["lr_decay"]), "eps": group["eps"]}
+
+    def _update(self, value: Any, g: Any, state: dict, group: dict, h: dict) -> Any:
         xp = _backend.namespace_of(value)
-        t = state.get("step", 0) + 1
-        state["step"] = t
         if group["weight_decay"]:
-            g = g + group["weight_decay"] * value
+            g = g + h["weight_decay"] * value
         s = state.get("sum")
-        s = g * g + group["initial_accumulator_value"] if s is None else s + g * g
+        s = g * g + h["initial"] if s is None else s + g * g
         state["sum"] = s
-        clr = group["lr"] / (1.0 + (t - 1) * group["lr_decay"])
-        return value - clr * (g / (xp.sqrt(s) + group["eps"]))
+        return value - h["clr"] * (g / (xp.sqrt(s) + h["eps"]))
