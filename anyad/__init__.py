@@ -36,6 +36,7 @@ from .serialization import load, save
 from .functional import grad, jvp, no_grad, value_and_grad, vjp
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .linearize import linear_transpose, linearize
+from .vmap import vmap
 from . import linear_solve  # matrix-free CG and GMRES (what implicit_root solves with)
 from .implicit import custom_root, implicit_root
 from .testing import GradcheckError, gradcheck, gradgradcheck
@@ -53,7 +54,7 @@ __all__ = [
     "linalg", "special", "nn", "optim", "random", "save", "load", "get_default_dtype", "set_default_dtype",
     "data", "manual_seed",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian", "hvp", "no_grad",
-    "linearize", "linear_transpose", "custom_root", "implicit_root", "linear_solve",
+    "linearize", "linear_transpose", "vmap", "custom_root", "implicit_root", "linear_solve",
     "gradcheck", "gradgradcheck", "GradcheckError", "custom_vjp",
     "jit", "GradientCache", "TracingError", "Lowered", "load_program",
     "saved_values_hooks", "checkpoint", "save_on_host", "debug_checks",

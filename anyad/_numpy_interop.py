@@ -42,6 +42,7 @@ from . import _backend
 from . import _numpy_functions as _fn
 from .array_api import _functions as _array_api
 from . import ops as _ops
+from ._state import tracer as _tracer
 from .variable import Variable
 
 __all__ = ["array_ufunc", "array_function", "cupy_elementwise", "UFUNCS", "FUNCTIONS"]
@@ -444,6 +445,10 @@ def array(v: Variable, dtype: Any = None, copy: Any = None) -> Any:
             "wrong. Compute with anyad functions (or the differentiable namespace, "
             "xp = array_namespace(x), which SciPy and scikit-learn use under SCIPY_ARRAY_API=1 / "
             "array_api_dispatch=True), or convert x.detach() (or x.value) if a constant is what you want")
+    tracer = _tracer()
+    if tracer is not None:  # under jit or vmap: a value computed from the inputs would be frozen
+        tracer.concrete(v, "np.asarray() (NumPy reading the Variable: e.g. a NumPy array indexed by it; "
+                        "index an anyad Variable, or use anyad.take)")
     out = np.asarray(v.value, dtype=dtype)
     return out.copy() if copy and out is v.value else out
 

@@ -42,6 +42,13 @@ def _no_gradients(g: Any, needed: tuple, *args: Any, **params: Any) -> tuple:
     return (None,) * len(needed)
 
 
+def _passed_on(size: int, prim: Primitive, args: tuple, batched: tuple, params: Any) -> tuple:
+    """The batching rule of a value passed on unchanged (``stop_gradient``)."""
+    from .ops._core import apply
+
+    return apply(prim, args, params), True
+
+
 _SHADOWS: dict = {}  # primitive -> its rule-less twin (a memo of immutable objects)
 
 
@@ -64,6 +71,7 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.holomorphic = False
         s.broadcasts = False
         s.jvp = _no_tangent
+        s.batch = _passed_on if prim is None else prim.batch
         s.declared = s._saves = KEEP_ALL
         s._by_mask = {}
         _SHADOWS[prim] = s
@@ -109,12 +117,13 @@ class Recorder:
 class Tracer(Recorder):
     """Active while :func:`jit` traces a function on its input Variables."""
 
-    __slots__ = ("inputs", "name")
+    __slots__ = ("inputs", "name", "transform")
 
-    def __init__(self, inputs: Sequence[Variable], name: str) -> None:
+    def __init__(self, inputs: Sequence[Variable], name: str, transform: str = "anyad.jit") -> None:
         super().__init__()
         self.inputs = set(inputs)
         self.name = name
+        self.transform = transform
         for x in inputs:  # an index array taken from an input is read from it
             self.producers[id(x.value)] = vertex(x)
 
@@ -132,16 +141,17 @@ class Tracer(Recorder):
     def concrete(self, v: Variable, what: str) -> None:
         if self._depends(v):
             raise TracingError(
-                f"anyad.jit: {what} of a Variable that depends on the inputs of {self.name} "
+                f"{self.transform}: {what} of a Variable that depends on the inputs of {self.name} "
                 f"({_backend.describe(v.value)}) while it is being traced: Python control flow on "
-                "traced values cannot be compiled (one branch would be frozen into the program). "
-                "Use anyad.where(...) for a data-dependent choice, pass the value as a static "
-                "argument (static_argnums), or call the function without jit"
+                "traced values cannot be traced (one branch would be frozen into the program). "
+                "Use anyad.where(...) for a data-dependent choice, "
+                + ("pass the value as a static argument (static_argnums), or call the function without jit"
+                   if self.transform == "anyad.jit" else f"or call the function without {self.transform}")
             )
 
     def plain_backprop(self, targets: Sequence[Any]) -> None:
         raise TracingError(
-            f"anyad.jit: a gradient computed as raw arrays (create_graph=False: Variable.backward, "
+            f"{self.transform}: a gradient computed as raw arrays (create_graph=False: Variable.backward, "
             f"GradientTracker.gradient, Graph.gradient, or a transform under no_grad) inside {self.name} "
             "would be frozen into the program as a constant. Inside a compiled function, take "
             "gradients with anyad.grad / value_and_grad / vjp, or backprop(..., create_graph=True)"

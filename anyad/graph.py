@@ -205,10 +205,13 @@ class Primitive:
         input (``None`` where ``needed[i]`` is false), from one call: for
         primitives whose gradients share work (a recomputed checkpoint, a
         user's custom rule). Such a primitive declares ``saves``.
+
+    Its batching rule for :func:`anyad.vmap`, ``batch``, is attached by
+    :mod:`anyad.ops.batching` (the elementwise ones where they are declared).
     """
 
     __slots__ = ("name", "op_type", "fwd", "vjps", "vjp", "broadcasts", "jvp", "declared", "_saves",
-                 "_by_mask", "holomorphic")
+                 "_by_mask", "holomorphic", "batch")
 
     def __init__(self, name: str, op_type: OpType | None, fwd: Callable, vjps: Any, broadcasts: bool = False,
                  saves: Saves | None = None, vjp: Callable | None = None, register: bool = True,
@@ -221,6 +224,7 @@ class Primitive:
         self.holomorphic = holomorphic
         self.broadcasts = broadcasts
         self.jvp = None  # forward-mode rule, filled in where one is defined
+        self.batch = None  # batching rule (anyad.vmap), filled in by anyad.ops.batching
         self.declared = saves
         self._saves = saves
         self._by_mask: dict = {}

@@ -14,6 +14,7 @@ from .._backend import namespace_of, resolve_dtype
 from .._state import current as _state
 from ..backends import scatter
 from ..graph import OpType, Primitive
+from ..ops import batching
 from ..ops._core import apply
 from ..ops._helpers import like, raw, records
 from ..ops.linalg_composed import broadcast_shapes
@@ -43,6 +44,9 @@ def _reduction(name: str) -> Primitive:
 _ARGMAX, _ARGMIN, _COUNT_NONZERO, _ALL, _ANY = (
     _reduction(n) for n in ("argmax", "argmin", "count_nonzero", "all", "any"))
 _ISIN = Primitive("isin", OpType.NOOP, lambda xp, a, b, invert: xp.isin(a, b, invert=invert), None, register=False)
+_ARGMAX.batch = _ARGMIN.batch = batching.flat_reduction
+_COUNT_NONZERO.batch = _ALL.batch = _ANY.batch = batching.reduction
+_ISIN.batch = batching.isin_rule
 
 
 def _shape_from_values(x: Any, name: str) -> None:

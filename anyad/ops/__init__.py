@@ -34,6 +34,7 @@ from .linalg_composed import (
 from .linalg_einsum import einsum
 from .sorting import argsort, cumulative_prod, diff, searchsorted, sort, take_along_axis
 from . import fft
+from . import batching  # noqa: F401  (attaches the batching rules of anyad.vmap)
 from . import _variable  # noqa: F401  (installs Variable's operators and methods)
 
 import types as _types

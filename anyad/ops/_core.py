@@ -116,9 +116,17 @@ def _pair_namespace(name: str, a: Any, b: Any) -> tuple[Any, Any, Any]:
     return xp, a, b
 
 
+def _elementwise_batch(size: int, prim: Primitive, args: tuple, batched: tuple, params: Any) -> tuple:
+    """The batching rule of the elementwise primitives (:func:`anyad.ops.batching.elementwise`)."""
+    from .batching import elementwise
+
+    return elementwise(size, prim, args, batched, params)
+
+
 def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | None, doc: str = "") -> Callable:
     """Declare an elementwise primitive of one argument and return its public function."""
     prim = Primitive(name, op_type, fwd, None if vjp is None else (vjp,))
+    prim.batch = _elementwise_batch
     differentiable = vjp is not None
     plan = None
 
@@ -190,6 +198,7 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
                     vjp2: Callable | None, doc: str = "", differentiable: bool = True) -> Callable:
     """Declare a broadcasting elementwise primitive of two arguments."""
     prim = Primitive(name, op_type, fwd, (vjp1, vjp2) if differentiable else None, broadcasts=True)
+    prim.batch = _elementwise_batch
     plans: list = [None] * 4  # by which operands are Variables (bit 0: x1, bit 1: x2)
 
     def _binary_plan(mask: int) -> tuple:
