@@ -26,11 +26,13 @@ array_api_strict.Device('device1')
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import secrets
 import zlib
 from typing import Any
 
-from . import _backend
+from . import _backend, _state
 from .backends import backend_for, default_dtype
 from .backends.rng import make_source, mix64
 
@@ -43,6 +45,33 @@ def _shape(size: Any) -> tuple:
     if isinstance(size, int):
         return (size,)
     return tuple(int(d) for d in size)
+
+
+#: who answers draws instead of the generator (anyad.optim.compile_step while it traces), or None
+DRAW_HANDLER: contextvars.ContextVar = contextvars.ContextVar("anyad_draw_handler", default=None)
+
+
+def _draw(method: Any) -> Any:
+    """A draw method: answered by :data:`DRAW_HANDLER` when one is set; refused while
+    :func:`anyad.jit` traces (the drawn numbers would be frozen into the program)."""
+    @functools.wraps(method)
+    def draw(self: "Generator", *args: Any, **kwargs: Any) -> Any:
+        handler = DRAW_HANDLER.get()
+        if handler is not None:
+            return handler(self, method, args, kwargs)
+        tracer = _state.tracer()
+        if tracer is not None and hasattr(tracer, "inputs"):  # a jit trace (not a GradientCache build)
+            from ._tracing import TracingError
+
+            raise TracingError(
+                f"anyad.random: {method.__name__}() while {getattr(tracer, 'transform', 'anyad.jit')} traces "
+                f"{tracer.name}: the numbers would "
+                "be frozen into the program and repeat at every call. Draw outside and pass them in as "
+                "an argument, use anyad.optim.compile_step (which draws them anew at every step), or "
+                "call the function without jit (dropout: model.eval() or p=0 under jit)")
+        return method(self, *args, **kwargs)
+
+    return draw
 
 
 class Generator:
@@ -115,6 +144,7 @@ class Generator:
         return dtype
 
     # -- draws -----------------------------------------------------------------
+    @_draw
     def random(self, size: Any = None, dtype: Any = None) -> Any:
         """Uniform floats on ``[0, 1)``.
 
@@ -127,6 +157,7 @@ class Generator:
         """
         return self._source.random(_shape(size), self._float(dtype))
 
+    @_draw
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None) -> Any:
         """Uniform floats on ``[low, high)`` (``low``/``high`` may be arrays that broadcast).
 
@@ -140,6 +171,7 @@ class Generator:
         u = self._source.random(_shape(size), self._float(dtype))
         return u * (high - low) + low
 
+    @_draw
     def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = None) -> Any:
         """Normal (Gaussian) floats with mean ``loc`` and standard deviation ``scale``.
 
@@ -155,10 +187,12 @@ class Generator:
             return z
         return z * scale + loc
 
+    @_draw
     def standard_normal(self, size: Any = None, dtype: Any = None) -> Any:
         """Standard normal floats (``normal(0, 1)``)."""
         return self._source.normal(_shape(size), self._float(dtype))
 
+    @_draw
     def integers(self, low: int, high: int | None = None, size: Any = None, dtype: Any = None) -> Any:
         """Uniform integers on ``[low, high)`` (on ``[0, low)`` when ``high`` is None).
 
@@ -176,6 +210,7 @@ class Generator:
             raise ValueError(f"anyad.random.integers: empty range [{low}, {high})")
         return self._source.integers(low, high, _shape(size), self._int(dtype))
 
+    @_draw
     def permutation(self, x: Any) -> Any:
         """A random permutation of ``range(x)`` (int ``x``), or of an array's first axis.
 
@@ -196,6 +231,7 @@ class Generator:
 
         return take(x, idx, axis=0)
 
+    @_draw
     def bernoulli(self, p: Any = 0.5, size: Any = None, dtype: Any = None) -> Any:
         """Draws that are 1 (True) with probability ``p``, else 0 (False).
 
