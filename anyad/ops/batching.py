@@ -439,6 +439,8 @@ def _batched_key(size: int, key: Any, x_batched: bool, shape: tuple, like: Any) 
         else:
             new = lifted
             full = _expand(_axes(pe, rank), ["B"] + adv)
+    if not any(k is Ellipsis for k in new):  # explicit (the standard has no implicit trailing slices)
+        new = new + (Ellipsis,)
     perm = tuple(full.index(lab) for lab in ["B"] + per_example)
     return new, (None if perm == tuple(range(len(perm))) else perm), len(per_example)
 
