@@ -77,13 +77,15 @@ def dtype_name(dtype: Any) -> str:
 
 
 def _as_dtype(obj: Any, xp: Any) -> DType | None:
-    name = dtype_name(obj)
-    if name not in DTYPE_NAMES or xp is None:
+    if xp is None:
         return None
-    try:
-        return DType(name) if _backend.resolve_dtype(xp, name) == obj else None
-    except (TypeError, ValueError):
-        return None
+    for name in DTYPE_NAMES:
+        try:
+            if obj is _backend.resolve_dtype(xp, name) or bool(_backend.resolve_dtype(xp, name) == obj):
+                return DType(name)
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return None
 
 
 def normalise_dtypes(obj: Any, xp: Any) -> Any:

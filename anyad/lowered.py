@@ -47,6 +47,11 @@ def _array_text(shape: tuple, dtype: str) -> str:
     return f"{dtype}[{', '.join(str(d) for d in shape)}]"
 
 
+def _leaf_text(x: Any) -> str:
+    raw = x.value if isinstance(x, Variable) else x
+    return _array_text(tuple(raw.shape), dtype_name(raw.dtype)) if _is_array(raw) else repr(x)
+
+
 def _static_key(value: Any) -> Any:
     try:
         return ("json", json.dumps(encode(value, "a static argument")))
@@ -131,16 +136,15 @@ class Lowered:
                     if not _is_array(raw):
                         problem = f"argument leaf {i} is a {type(leaf).__name__}, not an array"
                     elif tuple(raw.shape) != spec[1] or dtype_name(raw.dtype) != spec[2]:
-                        problem = (f"argument leaf {i} is {_array_text(tuple(raw.shape), dtype_name(raw.dtype))}"
-                                   f", not {_array_text(spec[1], spec[2])}")
-                elif _is_array(leaf) or isinstance(leaf, Variable) or _static_key(leaf) != _static_key(spec[1]):
+                        want = _array_text(spec[1], spec[2])
+                        problem = f"argument leaf {i} is {_leaf_text(raw)}, not {want}"
+                elif (_is_array(leaf) or isinstance(leaf, Variable)
+                      or _static_key(leaf) != _static_key(spec[1])):
                     problem = f"argument leaf {i} is {leaf!r:.40}, the program was lowered for {spec[1]!r}"
                 if problem:
                     break
         if problem:
-            got = tree_unflatten(tree, [
-                _Spec(_array_text(tuple(getattr(x, "value", x).shape), dtype_name(getattr(x, "value", x).dtype))
-                      if _is_array(getattr(x, "value", x)) else repr(x)) for x in leaves])
+            got = tree_unflatten(tree, [_Spec(_leaf_text(x)) for x in leaves])
             raise TypeError(f"anyad: the program {self.name} expects {self.signature}; called as "
                             f"{self._call_text(got)}: {problem}")
         values, anyvar = [], False
@@ -163,7 +167,8 @@ class Lowered:
         if program is None:
             program = self._programs[key] = self._build(xp, device)
         outs = program(values)
-        leaves = [s[0] if s is not None else (wrap(o) if anyvar else o) for s, o in zip(self.out_statics, outs)]
+        leaves = [s[0] if s is not None else (wrap(o) if anyvar else o)
+                  for s, o in zip(self.out_statics, outs)]
         return tree_unflatten(self.out_tree, leaves)
 
     def _build(self, xp: Any, device: Any) -> Any:
@@ -248,8 +253,8 @@ def _from_json(doc: dict) -> Lowered:
     self = Lowered.__new__(Lowered)
     self.name = str(doc["name"])
     self.in_tree = decode_tree(doc["inputs"]["tree"])
-    self.in_leaves = [("array", tuple(int(d) for d in s["array"]["shape"]), s["array"]["dtype"]) if "array" in s
-                      else ("static", decode(s["static"])) for s in doc["inputs"]["leaves"]]
+    self.in_leaves = [("array", tuple(int(d) for d in s["array"]["shape"]), str(s["array"]["dtype"]))
+                      if "array" in s else ("static", decode(s["static"])) for s in doc["inputs"]["leaves"]]
     self.n_inputs = sum(1 for s in self.in_leaves if s[0] == "array")
     constants = [decode_array(c) for c in doc["constants"]]
     nodes = []
@@ -265,11 +270,10 @@ def _from_json(doc: dict) -> Lowered:
             if prim is None:
                 raise ValueError(f"anyad.load_program: operation {nid} is {n['op']!r}, which this version of "
                                  "anyad does not have")
-            ids = [int(i) for i in n["args"]] + [int(i) for i in n["holes"]]
-            if any(not 0 <= i < nid for i in ids):
+            args, holes = [int(i) for i in n["args"]], [int(i) for i in n["holes"]]
+            if any(not 0 <= i < nid for i in args + holes):
                 raise ValueError(f"anyad.load_program: operation {nid} ({n['op']}) reads a later node")
-            params = decode(n["params"])
-            nodes.append((_OP, (prim, None, [int(i) for i in n["args"]], params, [int(i) for i in n["holes"]])))
+            nodes.append((_OP, (prim, None, args, decode(n["params"]), holes)))
     self.nodes = nodes
     self.order = [int(i) for i in doc["order"]]
     self.outputs = [int(i) for i in doc["outputs"]["nodes"]]
