@@ -231,6 +231,9 @@ def embedding(indices: Any, weight: Any) -> Any:
                [0. 1.]]])
     """
     idx = _raw(indices)
-    xp = _backend.namespace_of(idx)
-    rows = take(weight, xp.reshape(idx, (-1,)), axis=0)
+    if isinstance(indices, Variable):  # recorded: anyad.jit reads new indices (not the traced ones)
+        flat = reshape(indices, (-1,))
+    else:
+        flat = _backend.namespace_of(idx).reshape(idx, (-1,))
+    rows = take(weight, flat, axis=0)
     return reshape(rows, tuple(idx.shape) + (tuple(_raw(weight).shape)[1],))

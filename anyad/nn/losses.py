@@ -23,7 +23,10 @@ from typing import Any
 
 from .. import _backend
 from .._state import current
-from ..ops import add, log1p, exp, logsumexp, mean, multiply, negative, subtract, sum, where, greater_equal
+from ..ops import (
+    add, astype, equal, expand_dims, log1p, exp, logsumexp, mean, multiply, negative, subtract, sum, where,
+    greater_equal,
+)
 from ..variable import Variable
 
 __all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "one_hot"]
@@ -62,6 +65,9 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = None) -> Any:
             f"anyad.nn.functional.one_hot: labels must be integers, got {_backend.describe(raw)}"
         )
     classes = xp.arange(num_classes, dtype=raw.dtype, device=_backend.device_of(raw))
+    if isinstance(labels, Variable):  # recorded, so that anyad.jit recomputes it from new labels
+        hot = equal(expand_dims(labels, axis=-1), classes)
+        return hot if dtype is None else astype(hot, _backend.resolve_dtype(xp, dtype))
     hot = raw[..., None] == classes
     return hot if dtype is None else xp.astype(hot, _backend.resolve_dtype(xp, dtype))
 
@@ -147,7 +153,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", label_smoot
                 f"anyad.nn.functional.cross_entropy: class labels must have the logits' shape without its "
                 f"last axis, {tuple(raw.shape[:-1])}, got {tuple(traw.shape)}")
         _check_labels(traw, n_classes, "cross_entropy")
-        probs = one_hot(traw, n_classes, dtype=raw.dtype)
+        probs = one_hot(target, n_classes, dtype=raw.dtype)
     else:
         if tuple(traw.shape) != tuple(raw.shape):
             raise ValueError(

@@ -16,8 +16,9 @@ from .lr_scheduler import (
     CosineAnnealingLR, CosineAnnealingWarmRestarts, LambdaLR, LinearLR, LRScheduler, SequentialLR, StepLR,
 )
 from .optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .compiled import CompiledStep, compile_step
 from .schedules import OneCycleLR, ReduceLROnPlateau
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "LRScheduler", "StepLR",
            "CosineAnnealingLR", "LambdaLR", "LinearLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR",
-           "CosineAnnealingWarmRestarts"]
+           "CosineAnnealingWarmRestarts", "compile_step", "CompiledStep"]

@@ -1,0 +1,253 @@
+"""``compile_step``: a whole training step (forward, backward, update) as one compiled program.
+
+The step is traced by :func:`anyad.jit` once per signature (batch shapes and
+dtypes, which optimizer state exists yet, which hyperparameters are zero) and
+replayed after: no Variable, no graph, no Python per operation. The
+parameters are read from the model when the program runs (live Variables of
+the jit), the optimizer's state and its hyperparameters are program inputs
+(the hyperparameters as 0-d arrays, so a learning-rate schedule does not
+retrace), and the results are written back into the eager objects: the
+parameters in place (as ``optimizer.step()`` does), their ``.grad``, and
+``optimizer.state``, so eager and compiled steps can be mixed, and
+``state_dict``, schedules and checkpoints work as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import _backend
+from .._pytree import tree_flatten
+from .._tracing import array_key, freeze
+from ..backends import transfer
+from ..backprop import backprop
+from ..compile import jit
+from ..random import DRAW_HANDLER, Generator
+from ..variable import Variable
+from .optimizer import Optimizer
+
+__all__ = ["compile_step", "CompiledStep"]
+
+
+def structure(group: dict) -> tuple:
+    """What a group's update decides in Python: its flags, and which numbers are zero."""
+    def key(v: Any) -> Any:
+        if isinstance(v, bool) or v is None:
+            return v
+        if isinstance(v, (int, float)):
+            return v == 0
+        if isinstance(v, tuple):
+            return tuple(key(u) for u in v)
+        return type(v).__name__
+    return tuple((k, key(v)) for k, v in group.items() if k != "params")
+
+
+class CompiledStep:
+    """A training step compiled by :func:`compile_step`.
+
+    Calling it with a batch runs one step and returns the loss (a raw 0-d
+    array of the model's backend; reading it, ``float(loss)``, is the only
+    host synchronisation, and is up to you).
+
+    Attributes
+    ----------
+    traces : int
+        How many times the step has been traced (once per new signature).
+    """
+
+    def __init__(self, loss_fn: Callable, optimizer: Optimizer, model: Any = None):
+        if not isinstance(optimizer, Optimizer) or type(optimizer)._hyper is Optimizer._hyper:
+            raise TypeError(f"anyad.optim.compile_step: {type(optimizer).__name__} has no compiled update "
+                            "(SGD, Adam, AdamW, RMSprop and Adagrad have one; LBFGS calls its closure "
+                            "many times per step: use it eagerly)")
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.model = model
+        self._jit = jit(self._traced, static_argnums=(0,))
+        self._scalars: dict = {}
+        self._draws: dict = {}  # signature -> the draws one step makes: (generator, method, args, kwargs)
+
+    @property
+    def traces(self) -> int:
+        return self._jit.traces
+
+    def _scalar(self, v: float, like: Any) -> Any:
+        """``v`` as a 0-d array of ``like``'s real dtype and device (memoised: a replay reads it)."""
+        xp = _backend.namespace_of(like)
+        dtype = like.dtype
+        if xp.isdtype(dtype, "complex floating"):
+            dtype = xp.float32 if dtype == xp.complex64 else xp.float64
+        key = (v if type(v) is not float else v.hex(), type(v), type(like), dtype, _backend.device_of(like))
+        a = self._scalars.get(key)
+        if a is None:
+            if len(self._scalars) > 4096:
+                self._scalars.clear()
+            a = self._scalars[key] = xp.asarray(v, dtype=dtype, device=_backend.device_of(like))
+        return a
+
+    def __call__(self, *batch: Any) -> Any:
+        opt = self.optimizer
+        params, states, hypers, keys = [], [], [], []
+        for g, group in enumerate(opt.param_groups):
+            keys.append(structure(group))
+            for p in group["params"]:
+                if not p.requires_grad:
+                    continue
+                s = opt.state.get(p, {})
+                t = s.get("step", 0) + 1
+                raw = p.value
+                params.append((p, g))
+                states.append({k: v for k, v in s.items() if k != "step"})
+                hypers.append({k: self._scalar(v, raw) for k, v in opt._hyper(group, t).items()})
+        modes = () if self.model is None else tuple(m.training for m in self.model.modules())
+        static = (tuple(keys), tuple((id(p), g) for p, g in params), modes)
+        self._params = params
+        leaves, treedef = tree_flatten(batch)  # what the draws depend on (with the model's modes)
+        sig = (static, treedef,
+               tuple(array_key(x) if hasattr(x, "shape") else freeze(x, None) for x in leaves))
+        for _ in range(2):
+            draws = self._draws.get(sig, [])
+            noise = [method(gen, *args, **kwargs) for gen, method, args, kwargs in draws]  # fresh each step
+            handler = _Draws(draws)
+            token = DRAW_HANDLER.set(handler)
+            try:
+                cache, traces = self._jit._cache, self._jit.traces
+                before = set(cache)
+                loss, values, new_states, grads = self._jit(static, states, hypers, batch, noise)
+            finally:
+                DRAW_HANDLER.reset(token)
+            if self._jit.traces == traces or handler.seen == draws:  # replayed, or traced as expected
+                break
+            # the trace met draws it was not given: forget that program (stand-ins were frozen into
+            # it) and trace again with the draws passed in as inputs
+            for key in set(cache) - before:
+                del cache[key]
+            self._draws[sig] = handler.seen
+        else:
+            raise RuntimeError("anyad.optim.compile_step: the step's random draws change from one trace to "
+                               "the next")
+        counts = opt._counts_steps
+        for (p, _), new, s_new, grad in zip(params, values, new_states, grads):
+            if new is None:  # the loss does not depend on it: no gradient, no update (as eagerly)
+                p.grad = None
+                continue
+            if not transfer.assign(p.value, new):
+                p.value = new
+            p.grad = grad
+            s = opt.state.setdefault(p, {})
+            s.update(s_new)
+            if counts:
+                s["step"] = s.get("step", 0) + 1
+        return loss
+
+    def _traced(self, static: tuple, states: list, hypers: list, batch: tuple, noise: list) -> tuple:
+        opt = self.optimizer
+        params = self._params
+        DRAW_HANDLER.get().given = noise
+        loss = self.loss_fn(*batch)
+        if not isinstance(loss, Variable) or tuple(loss.shape) != ():
+            raise ValueError(f"anyad.optim.compile_step: the loss function must return a scalar computed "
+                             f"from the model's parameters, got {type(loss).__name__} of shape "
+                             f"{tuple(getattr(loss, 'shape', ()))}")
+        grads = backprop([loss], [None], [p for p, _ in params], create_graph=True)
+        values, new_states, out_grads = [], [], []
+        for (p, g), grad, s, h in zip(params, grads, states, hypers):
+            if grad is None:
+                values.append(None)
+                new_states.append({})
+                out_grads.append(None)
+                continue
+            if grad.dtype != p.dtype:
+                grad = _backend.namespace_of(grad).astype(grad, p.dtype)
+            s = dict(s)
+            values.append(opt._update(p, grad, s, opt.param_groups[g], h))
+            new_states.append(s)
+            out_grads.append(grad)
+        return loss, values, new_states, out_grads
+
+
+class _Draws:
+    """Answers the step's random draws while it is traced: with the numbers drawn for this
+    step and passed in (program inputs, drawn anew before every replay), or, for a draw
+    not known yet, with a stand-in from a throwaway generator (that trace is then discarded)."""
+
+    def __init__(self, expected: list):
+        self.expected = expected
+        self.seen: list = []
+        self.given: list = []
+
+    def __call__(self, gen: Generator, method: Any, args: tuple, kwargs: dict) -> Any:
+        try:
+            freeze((args, kwargs), None)
+        except Exception:
+            raise TypeError(f"anyad.optim.compile_step: {method.__name__}() with array arguments inside the "
+                            "step cannot be drawn before the step runs; give it Python numbers") from None
+        draw = (gen, method, args, kwargs)
+        k = len(self.seen)
+        self.seen.append(draw)
+        if k < len(self.expected) and self.expected[k] == draw and k < len(self.given):
+            return self.given[k]
+        stand_in = Generator(0, backend=gen.backend, device=gen.device)
+        return method(stand_in, *args, **kwargs)
+
+
+def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> CompiledStep:
+    """Compile ``loss_fn``'s gradient step with ``optimizer`` into one replayed program.
+
+    ``step = compile_step(loss_fn, opt); loss = step(*batch)`` does what the
+    eager loop ``opt.zero_grad(); loss = loss_fn(*batch); loss.backward();
+    opt.step()`` does, with the same results, traced once per signature
+    (:func:`anyad.jit`) and replayed after.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(*batch) -> scalar loss``, written with anyad functions and
+        the model as usual (it closes over the model: ``F.cross_entropy(
+        model(x), y)``). No Python decision on the values (``if loss > 0``,
+        ``float(loss)``) inside; it raises :class:`anyad.TracingError`.
+    optimizer : Optimizer
+        SGD, Adam, AdamW, RMSprop or Adagrad. Every parameter of its groups
+        that requires grad is differentiated and updated; its learning rate
+        and other hyperparameters may change between steps (schedules) without
+        a new trace, except a change between zero and non-zero.
+
+    model : Module, optional
+        The model: its modules' training flags (``train()``/``eval()``) then
+        key the program, so switching modes between steps compiles the other
+        mode instead of replaying a stale one.
+
+    Returns
+    -------
+    CompiledStep
+        Call it with a batch; it returns the loss as a raw 0-d array.
+
+    Notes
+    -----
+    After each step the parameters hold their new values (written in place
+    where the library allows), their ``.grad`` this step's gradient, and
+    ``optimizer.state`` the new state. Random draws inside the step (dropout)
+    are made before each replay, from the same generators in the same order
+    as the eager step makes them, and passed in: a seeded compiled run
+    follows the eager one. Not compiled (it raises while tracing): batch
+    normalisation's running statistics in training mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import anyad as ad
+    >>> from anyad.nn import functional as F
+    >>> model = ad.nn.MLP([4, 8, 3], rng=0)
+    >>> opt = ad.optim.Adam(model.parameters(), lr=1e-2)
+    >>> def loss_fn(x, y):
+    ...     return F.cross_entropy(model(x), y)
+    >>> step = ad.optim.compile_step(loss_fn, opt)
+    >>> gen = np.random.default_rng(0)
+    >>> x = gen.normal(size=(16, 4)).astype(np.float32)
+    >>> y = gen.integers(0, 3, size=16)
+    >>> for i in range(100):
+    ...     loss = step(x, y)
+    >>> float(loss) < 0.5, step.traces   # 2: no Adam state yet at the first
+    (True, 2)
+    """
+    return CompiledStep(loss_fn, optimizer, model)
