@@ -29,6 +29,7 @@ __all__ = ["Lowered", "load_program", "Unsavable"]
 
 FORMAT = "anyad.program"
 VERSION = 1
+_NOT_SAVED = frozenset(("to_backend", "to_device"))  # their parameters are library objects: never written
 
 
 class _Spec:
@@ -158,7 +159,13 @@ class Lowered:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values, anyvar = self._check(args, kwargs)
         if values:
-            xp, device = _backend.namespace_of(values[0]), _backend.device_of(values[0])
+            first = values[0]
+            xp, device = _backend.namespace_of(first), _backend.device_of(first)
+            for v in values:
+                if type(v) is not type(first) and _backend.namespace_of(v) is not xp:
+                    raise TypeError(f"anyad: the program {self.name} was called with arrays of two libraries "
+                                    f"({_backend.describe(first)} and {_backend.describe(v)}); "
+                                    "convert them to one (anyad.to_backend)")
         else:
             be = _backend.current_backend()
             xp, device = be.xp, be.device
@@ -266,10 +273,10 @@ def _from_json(doc: dict) -> Lowered:
         elif "value" in n:
             nodes.append((_CONST, decode(n["value"])))
         else:
-            prim = primitive_named(n["op"])
+            prim = None if n["op"] in _NOT_SAVED else primitive_named(n["op"])
             if prim is None:
                 raise ValueError(f"anyad.load_program: operation {nid} is {n['op']!r}, which this version of "
-                                 "anyad does not have")
+                                 "anyad does not have (or never writes)")
             args, holes = [int(i) for i in n["args"]], [int(i) for i in n["holes"]]
             if any(not 0 <= i < nid for i in args + holes):
                 raise ValueError(f"anyad.load_program: operation {nid} ({n['op']}) reads a later node")

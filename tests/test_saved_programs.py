@@ -110,6 +110,19 @@ def _conv():
     return (lambda x: model(x)), (x,), {}
 
 
+def _gradients_through_gathers_and_conv():
+    idx = np.array([0, 2, 2, 1])
+
+    def loss(x, w, i):
+        picked = ad.sum(x[idx, 1] ** 2) + ad.sum(ad.take(x, i, axis=1) * 3.0) + ad.sum(x[1:, ::2])
+        y = ad.nn.functional.conv2d(ad.reshape(x, (1, 1, 3, 4)), w, padding=1)
+        return picked + ad.sum(ad.nn.functional.max_pool2d(y, 2) ** 2)
+
+    rng = np.random.default_rng(8)
+    return (ad.value_and_grad(loss, argnums=(0, 1)),
+            (rng.normal(size=(3, 4)), rng.normal(size=(2, 1, 3, 3)), np.array([3, 0, 3])), {})
+
+
 def _hostile():
     def f(x, n):
         y = ad.clip(x, min=-0.0, max=math.inf) * -0.0 + HOSTILE
@@ -122,7 +135,7 @@ def _hostile():
 
 CASES = {"mlp_forward": _mlp_forward, "value_and_grad": _value_and_grad, "indexing": _indexing,
          "reductions": _reductions, "where_compare": _where_compare, "matmul_shapes": _matmul_shapes,
-         "conv": _conv, "hostile_floats": _hostile}
+         "conv": _conv, "gather_conv_grad": _gradients_through_gathers_and_conv, "hostile_floats": _hostile}
 
 # The loading process: reads each program and its arguments, runs it on each
 # backend, writes the outputs' leaves (on the host) and structure.
@@ -315,10 +328,32 @@ def test_loaded_program_refuses_bad_files(tmp_path):
     (tmp_path / "u.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="no_such_primitive"):
         ad.load_program(tmp_path / "u.json")
+    doc["nodes"][1]["op"] = "to_backend"  # never written: its parameters are library objects
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="to_backend"):
+        ad.load_program(tmp_path / "b.json")
     doc["version"] = 99
     (tmp_path / "v.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="version 99"):
         ad.load_program(tmp_path / "v.json")
+
+
+def test_arguments_of_two_libraries_are_refused():
+    import array_api_strict as xps
+
+    fn, args, kwargs = _where_compare()
+    lowered = ad.jit(fn).lower(*args, **kwargs)
+    with pytest.raises(TypeError, match="two libraries"):
+        lowered(args[0], xps.asarray(args[1]), **kwargs)
+
+
+def test_loaded_program_runs_on_dask(tmp_path):
+    da = pytest.importorskip("dask.array")
+    fn, args, _ = _conv()
+    ad.jit(fn).lower(*args).save(tmp_path / "c.json")
+    out = ad.load_program(tmp_path / "c.json")(da.from_array(args[0], chunks=1))
+    assert isinstance(out, da.Array)
+    np.testing.assert_allclose(out.compute(), _host(fn(*args)), rtol=1e-5, atol=1e-6)
 
 
 def test_lowered_runs_on_other_backends_in_process():
