@@ -83,7 +83,7 @@ def _as_dtype(obj: Any, xp: Any) -> DType | None:
         try:
             if obj is _backend.resolve_dtype(xp, name) or bool(_backend.resolve_dtype(xp, name) == obj):
                 return DType(name)
-        except (TypeError, ValueError, AttributeError):
+        except Exception:  # noqa: BLE001  (any object: a dtype only if it compares equal to one)
             continue
     return None
 

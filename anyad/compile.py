@@ -197,7 +197,7 @@ class Compiled:
         if entry is None:
             raise TypeError("anyad.jit.lower: cannot lower while a transform or a trace is running; "
                             "lower the function outside it")
-        return Lowered.from_trace(getattr(self._fun, "__name__", "function"), (args, kwargs), entry.graph,
+        return Lowered._from_trace(getattr(self._fun, "__name__", "function"), (args, kwargs), entry.graph,
                                   entry.out_def, entry.statics)
 
     def _trace(self, args: tuple, kwargs: dict, static: set, leaves: list, treedef: Any,

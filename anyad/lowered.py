@@ -82,13 +82,26 @@ class Lowered:
         The lowered function's name.
     signature : str
         The expected call, as ``f(float32[8, 4], 3)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import array_api_strict as xps
+    >>> import anyad as ad
+    >>> def scale(x, factor):
+    ...     return {"y": x * factor, "total": ad.sum(x)}
+    >>> lowered = ad.jit(scale).lower(np.ones(2), 3.0)
+    >>> lowered.signature
+    'scale(float64[2], 3.0)'
+    >>> lowered(xps.asarray([1.0, 2.0]), 3.0)["y"]
+    Array([3., 6.], dtype=array_api_strict.float64)
     """
 
     __slots__ = ("name", "nodes", "order", "outputs", "n_inputs", "in_tree", "in_leaves", "out_tree",
                  "out_statics", "_programs")
 
     @classmethod
-    def from_trace(cls, name: str, call: tuple, graph: Any, out_def: Any, statics: list) -> Lowered:
+    def _from_trace(cls, name: str, call: tuple, graph: Any, out_def: Any, statics: list) -> Lowered:
         """The :class:`Lowered` of a traced call (:meth:`anyad.compile.Compiled.lower`)."""
         self = cls.__new__(cls)
         self.name = name
