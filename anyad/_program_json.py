@@ -66,9 +66,18 @@ class DType:
         return self.name
 
 
+_NAMES: dict = {}  # dtype object -> name (numpy's dtype.name costs microseconds; a call checks every array)
+
+
 def dtype_name(dtype: Any) -> str:
     """``"float32"`` for any library's float32 dtype object."""
-    return _backend._dtype_name(dtype)
+    try:
+        return _NAMES[dtype]
+    except KeyError:
+        name = _NAMES[dtype] = _backend._dtype_name(dtype)
+        return name
+    except TypeError:  # unhashable
+        return _backend._dtype_name(dtype)
 
 
 # ----------------------------------------------------------------------------
