@@ -71,10 +71,11 @@ _NAMES: dict = {}  # dtype object -> name (numpy's dtype.name costs microseconds
 
 def dtype_name(dtype: Any) -> str:
     """``"float32"`` for any library's float32 dtype object."""
+    key = (type(dtype), dtype)  # the type first: no comparison across libraries
     try:
-        return _NAMES[dtype]
+        return _NAMES[key]
     except KeyError:
-        name = _NAMES[dtype] = _backend._dtype_name(dtype)
+        name = _NAMES[key] = _backend._dtype_name(dtype)
         return name
     except TypeError:  # unhashable
         return _backend._dtype_name(dtype)
