@@ -9,6 +9,7 @@ during training):
     python examples/train_digits.py --backend cupy                   # GPU
     python examples/train_digits.py --backend torch --device cpu
     python examples/train_digits.py --backend array_api_strict --device device1
+    python examples/train_digits.py --compiled   # the step as one compiled program
 
 It prints the test accuracy and the time per epoch, shows a progress bar with
 the loss and accuracy, and writes the loss curve to ``--out`` (PNG).
@@ -81,6 +82,16 @@ def train_step(model, optimizer, xb, yb):
     return loss.value
 
 
+def compiled_train_step(model, optimizer):
+    """The same step compiled by anyad.optim.compile_step: traced once per batch shape,
+    then replayed (forward, backward and Adam's update) with no Python per operation."""
+    def loss_fn(xb, yb):
+        return F.cross_entropy(model(xb), yb)
+
+    step = optim.compile_step(loss_fn, optimizer, model=model)
+    return lambda model, optimizer, xb, yb: step(xb, yb)
+
+
 def batches(rng, n: int, batch_size: int):
     """Index arrays of shuffled mini-batches (drawn on the device, sliced there)."""
     order = rng.permutation(n)
@@ -102,19 +113,20 @@ def evaluate(model, x, y) -> tuple:
 
 def run(backend: str = "numpy", device=None, epochs: int = 60, seed: int = 0, batch_size: int = 64,
         lr: float = 3e-3, hidden: int = 128, dtype: str = "float32", dropout: float = 0.2,
-        progress: bool = True, threads: int = 1) -> dict:
+        progress: bool = True, threads: int = 1, compiled: bool = False) -> dict:
     """Train and evaluate; returns per-epoch losses, accuracies and times, and the final accuracy."""
     with limit_threads(threads, backend):
-        return _run(backend, device, epochs, seed, batch_size, lr, hidden, dtype, dropout, progress)
+        return _run(backend, device, epochs, seed, batch_size, lr, hidden, dtype, dropout, progress, compiled)
 
 
-def _run(backend, device, epochs, seed, batch_size, lr, hidden, dtype, dropout, progress) -> dict:
+def _run(backend, device, epochs, seed, batch_size, lr, hidden, dtype, dropout, progress, compiled) -> dict:
     from tqdm import tqdm
 
     x_train, x_test, y_train, y_test = load_data(seed)
     x_train, x_test = standardise(x_train, x_test)
     x_train, x_test, y_train, y_test = to_backend((x_train, x_test, y_train, y_test), backend, device, dtype)
     model, optimizer, schedule, rng = build(backend, device, seed, dtype, hidden, lr, epochs, dropout)
+    step = compiled_train_step(model, optimizer) if compiled else train_step
     xp = array_api_compat.array_namespace(x_train)
     n = x_train.shape[0]
 
@@ -126,7 +138,7 @@ def _run(backend, device, epochs, seed, batch_size, lr, hidden, dtype, dropout, 
         for idx in batches(rng, n, batch_size):
             xb = xp.take(x_train, idx, axis=0)
             yb = xp.take(y_train, idx, axis=0)
-            total = total + train_step(model, optimizer, xb, yb) * idx.shape[0]  # stays on the device
+            total = total + step(model, optimizer, xb, yb) * idx.shape[0]  # stays on the device
         schedule.step()
         test_loss, test_acc = evaluate(model, x_test, y_test)
         # one host synchronisation per epoch, to report
@@ -207,13 +219,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=DEFAULT_OUT, help="loss-curve PNG ('' to skip)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for BLAS/OpenMP (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--compiled", action="store_true", help="compile the training step (anyad.jit)")
     args = parser.parse_args(argv)
 
     history = run(args.backend, args.device, args.epochs, args.seed, args.batch_size, args.lr, args.hidden,
-                  args.dtype, args.dropout, progress=not args.no_progress, threads=args.threads)
+                  args.dtype, args.dropout, progress=not args.no_progress, threads=args.threads,
+                  compiled=args.compiled)
     times = history["epoch_seconds"]
     steady = times[1:] if len(times) > 1 else times  # the first epoch includes warm-up
     where = args.backend + (f" ({args.device})" if args.device else "")
+    where += ", compiled step" if args.compiled else ""
     print(f"backend {where}, {args.dtype}, seed {args.seed}: test accuracy {100 * history['accuracy']:.2f}% "
           f"after {args.epochs} epochs; {1000 * statistics.median(steady):.1f} ms per epoch "
           f"(median; first epoch {1000 * times[0]:.1f} ms)")

@@ -9,7 +9,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from anyad._backend import to_numpy
 
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
@@ -32,6 +35,19 @@ def test_a_short_run_on_numpy_learns():
     assert h["accuracy"] > 0.9
     assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
     assert all(p.dtype.name == "float32" for p in h["model"].parameters())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_compiled_step_follows_the_eager_run(backend):
+    """--compiled: the same losses and weights as the eager loop (float64, dropout on: the masks are drawn
+    from the same generator in the same order), on numpy and on array_api_strict's device1."""
+    device = "device1" if backend == "array_api_strict" else None
+    kw = dict(epochs=2, seed=0, progress=False, dtype="float64", hidden=32)
+    eager = td.run(backend, device, **kw)
+    compiled = td.run(backend, device, compiled=True, **kw)
+    np.testing.assert_allclose(compiled["train_loss"], eager["train_loss"], rtol=1e-12)
+    for p, q in zip(eager["model"].parameters(), compiled["model"].parameters()):
+        np.testing.assert_allclose(to_numpy(q.value), to_numpy(p.value), rtol=1e-11, atol=1e-13)
 
 
 @pytest.mark.parametrize("backend,device", [("array_api_strict", "device1"), ("torch", None)])

@@ -64,106 +64,132 @@ class CompiledStep:
         self.optimizer = optimizer
         self.model = model
         self._jit = jit(self._traced, static_argnums=(0,))
-        self._scalars: dict = {}
+        self._scalars: dict = {}  # memo of the hyperparameters' 0-d arrays
+        self._layouts: dict = {}  # what a step's program is for -> its number
         self._draws: dict = {}  # signature -> the draws one step makes: (generator, method, args, kwargs)
 
     @property
     def traces(self) -> int:
         return self._jit.traces
 
-    def _scalar(self, v: float, like: Any) -> Any:
-        """``v`` as a 0-d array of ``like``'s real dtype and device (memoised: a replay reads it)."""
+    def _hypers(self, h: dict, like: Any) -> list:
+        """The values of ``h`` as 0-d arrays of ``like``'s real dtype and device (memoised)."""
         xp = _backend.namespace_of(like)
-        dtype = like.dtype
-        if xp.isdtype(dtype, "complex floating"):
-            dtype = xp.float32 if dtype == xp.complex64 else xp.float64
-        key = (v if type(v) is not float else v.hex(), type(v), type(like), dtype, _backend.device_of(like))
-        a = self._scalars.get(key)
-        if a is None:
-            if len(self._scalars) > 4096:
+        dtype, device = like.dtype, _backend.device_of(like)
+        key = (tuple(v.hex() if type(v) is float else (type(v), v) for v in h.values()), type(like), dtype, device)
+        arrays = self._scalars.get(key)
+        if arrays is None:
+            if len(self._scalars) > 1024:
                 self._scalars.clear()
-            a = self._scalars[key] = xp.asarray(v, dtype=dtype, device=_backend.device_of(like))
-        return a
+            if xp.isdtype(dtype, "complex floating"):
+                dtype = xp.float32 if dtype == xp.complex64 else xp.float64
+            arrays = self._scalars[key] = [xp.asarray(v, dtype=dtype, device=device) for v in h.values()]
+        return arrays
 
     def __call__(self, *batch: Any) -> Any:
         opt = self.optimizer
-        params, states, hypers, keys = [], [], [], []
+        params, layout, states, hypers, groups = [], [], [], [], []
+        hyper_sets: dict = {}
         for g, group in enumerate(opt.param_groups):
-            keys.append(structure(group))
+            groups.append(structure(group))
             for p in group["params"]:
                 if not p.requires_grad:
                     continue
-                s = opt.state.get(p, {})
-                t = s.get("step", 0) + 1
+                s = opt.state.get(p)
+                names, t = (), 1
+                if s:
+                    t = s.get("step", 0) + 1
+                    names = tuple(k for k in s if k != "step")
+                    states.extend(s[k] for k in names)
                 raw = p.value
-                params.append((p, g))
-                states.append({k: v for k, v in s.items() if k != "step"})
-                hypers.append({k: self._scalar(v, raw) for k, v in opt._hyper(group, t).items()})
+                key = (g, t, type(raw), raw.dtype)
+                h = hyper_sets.get(key)
+                if h is None:
+                    numbers = opt._hyper(group, t)
+                    h = hyper_sets[key] = (len(hyper_sets), tuple(numbers))
+                    hypers.extend(self._hypers(numbers, raw))
+                params.append(p)
+                layout.append((g, names, h[0], h[1]))
         modes = () if self.model is None else tuple(m.training for m in self.model.modules())
-        static = (tuple(keys), tuple((id(p), g) for p, g in params), modes)
-        self._params = params
-        leaves, treedef = tree_flatten(batch)  # what the draws depend on (with the model's modes)
-        sig = (static, treedef,
-               tuple(array_key(x) if hasattr(x, "shape") else freeze(x, None) for x in leaves))
+        groups, ids, layout = tuple(groups), tuple(map(id, params)), tuple(layout)
+        # the static argument: a small int standing for the layout (cheap for jit to key on)
+        static = self._layouts.setdefault((groups, ids, layout, modes), len(self._layouts))
+        self._params, self._layout = params, layout
+        draws_key = (groups, ids, modes, _batch_key(batch))  # what the draws depend on
+        jitted = self._jit
         for _ in range(2):
-            draws = self._draws.get(sig, [])
+            draws = self._draws.get(draws_key, ())
             noise = [method(gen, *args, **kwargs) for gen, method, args, kwargs in draws]  # fresh each step
             handler = _Draws(draws)
             token = DRAW_HANDLER.set(handler)
             try:
-                cache, traces = self._jit._cache, self._jit.traces
-                before = set(cache)
-                loss, values, new_states, grads = self._jit(static, states, hypers, batch, noise)
+                traces = jitted.traces
+                loss, values, grads, new_states = jitted(static, states, hypers, batch, noise)
             finally:
                 DRAW_HANDLER.reset(token)
-            if self._jit.traces == traces or handler.seen == draws:  # replayed, or traced as expected
+            if jitted.traces == traces or handler.seen == list(draws):  # replayed, or traced as expected
                 break
             # the trace met draws it was not given: forget that program (stand-ins were frozen into
-            # it) and trace again with the draws passed in as inputs
-            for key in set(cache) - before:
-                del cache[key]
-            self._draws[sig] = handler.seen
+            # it; it is the newest entry) and trace again with the draws passed in as inputs
+            jitted._cache.popitem(last=True)
+            self._draws[draws_key] = tuple(handler.seen)
         else:
             raise RuntimeError("anyad.optim.compile_step: the step's random draws change from one trace to "
                                "the next")
-        counts = opt._counts_steps
-        for (p, _), new, s_new, grad in zip(params, values, new_states, grads):
+        state, counts = opt.state, opt._counts_steps
+        for p, new, grad, s_new in zip(params, values, grads, new_states):
             if new is None:  # the loss does not depend on it: no gradient, no update (as eagerly)
                 p.grad = None
                 continue
             if not transfer.assign(p.value, new):
                 p.value = new
             p.grad = grad
-            s = opt.state.setdefault(p, {})
+            s = state.get(p)
+            if s is None:
+                s = state[p] = {}
             s.update(s_new)
             if counts:
                 s["step"] = s.get("step", 0) + 1
         return loss
 
-    def _traced(self, static: tuple, states: list, hypers: list, batch: tuple, noise: list) -> tuple:
+    def _traced(self, static: int, states: list, hypers: list, batch: tuple, noise: list) -> tuple:
         opt = self.optimizer
-        params = self._params
+        params, layout = self._params, self._layout
         DRAW_HANDLER.get().given = noise
         loss = self.loss_fn(*batch)
         if not isinstance(loss, Variable) or tuple(loss.shape) != ():
             raise ValueError(f"anyad.optim.compile_step: the loss function must return a scalar computed "
                              f"from the model's parameters, got {type(loss).__name__} of shape "
                              f"{tuple(getattr(loss, 'shape', ()))}")
-        grads = backprop([loss], [None], [p for p, _ in params], create_graph=True)
-        values, new_states, out_grads = [], [], []
-        for (p, g), grad, s, h in zip(params, grads, states, hypers):
+        grads = backprop([loss], [None], params, create_graph=True)
+        values, out_grads, new_states = [], [], []
+        at, offsets, k = 0, {}, 0
+        for g, names, h, hnames in layout:
+            if h not in offsets:
+                offsets[h] = k
+                k += len(hnames)
+        for p, grad, (g, names, h, hnames) in zip(params, grads, layout):
+            s = dict(zip(names, states[at:at + len(names)]))
+            at += len(names)
             if grad is None:
                 values.append(None)
-                new_states.append({})
                 out_grads.append(None)
+                new_states.append({})
                 continue
             if grad.dtype != p.dtype:
                 grad = _backend.namespace_of(grad).astype(grad, p.dtype)
-            s = dict(s)
-            values.append(opt._update(p, grad, s, opt.param_groups[g], h))
-            new_states.append(s)
+            numbers = dict(zip(hnames, hypers[offsets[h]:offsets[h] + len(hnames)]))
+            values.append(opt._update(p, grad, s, opt.param_groups[g], numbers))
             out_grads.append(grad)
-        return loss, values, new_states, out_grads
+            new_states.append(s)
+        return loss, values, out_grads, new_states
+
+
+def _batch_key(batch: tuple) -> tuple:
+    if all(hasattr(x, "shape") for x in batch):
+        return tuple(array_key(getattr(x, "value", x)) for x in batch)
+    leaves, treedef = tree_flatten(batch)
+    return (treedef,) + tuple(array_key(x) if hasattr(x, "shape") else freeze(x, None) for x in leaves)
 
 
 class _Draws:
