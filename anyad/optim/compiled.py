@@ -76,7 +76,8 @@ class CompiledStep:
         """The values of ``h`` as 0-d arrays of ``like``'s real dtype and device (memoised)."""
         xp = _backend.namespace_of(like)
         dtype, device = like.dtype, _backend.device_of(like)
-        key = (tuple(v.hex() if type(v) is float else (type(v), v) for v in h.values()), type(like), dtype, device)
+        numbers = tuple(v.hex() if type(v) is float else (type(v), v) for v in h.values())
+        key = (numbers, type(like), dtype, device)
         arrays = self._scalars.get(key)
         if arrays is None:
             if len(self._scalars) > 1024:
