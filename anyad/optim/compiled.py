@@ -63,6 +63,7 @@ class CompiledStep:
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.model = model
+        self._modules = [] if model is None else list(model.modules())  # whose train/eval flags key a program
         self._jit = jit(self._traced, static_argnums=(0,))
         self._scalars: dict = {}  # memo of the hyperparameters' 0-d arrays
         self._layouts: dict = {}  # what a step's program is for -> its number
@@ -111,7 +112,7 @@ class CompiledStep:
                     hypers.extend(self._hypers(numbers, raw))
                 params.append(p)
                 layout.append((g, names, h[0], h[1]))
-        modes = () if self.model is None else tuple(m.training for m in self.model.modules())
+        modes = tuple([m.training for m in self._modules])
         groups, ids, layout = tuple(groups), tuple(map(id, params)), tuple(layout)
         # the static argument: a small int standing for the layout (cheap for jit to key on)
         static = self._layouts.setdefault((groups, ids, layout, modes), len(self._layouts))
@@ -242,7 +243,8 @@ def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> 
     model : Module, optional
         The model: its modules' training flags (``train()``/``eval()``) then
         key the program, so switching modes between steps compiles the other
-        mode instead of replaying a stale one.
+        mode instead of replaying a stale one (the modules it has when
+        ``compile_step`` is called).
 
     Returns
     -------
