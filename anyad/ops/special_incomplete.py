@@ -103,7 +103,7 @@ def betaln(a: Any, b: Any, /) -> Any:
     Examples
     --------
     >>> import anyad as ad
-    >>> ad.special.betaln(ad.Variable([2.0, 0.5]), 3.0)   # log(1/12), log(B(1/2, 3))
+    >>> ad.special.betaln(ad.Variable([2.0, 0.5]), 3.0)  # B(2, 3) = 1/12
     Variable([-2.48490665  0.06453852])
     """
     return apply(_BETALN, _operands((a, b)))
