@@ -43,6 +43,10 @@ TARGETS = [
      "matmul_chain: peak memory <= 1.1x torch eager", "memory"),
     ("attention", "anyad eager [numpy]", "torch eager [torch]", 1.1,
      "attention: peak memory <= 1.1x torch eager", "memory"),
+    ("transformer", "anyad eager [numpy]", "torch eager [torch]", 1.2,
+     "transformer: anyad on numpy <= 1.2x torch eager"),
+    ("transformer", "anyad eager [numpy]", "torch eager [torch]", 1.1,
+     "transformer: peak memory <= 1.1x torch eager", "memory"),
     ("xor", ("anyad Tensor/Graph [numpy]", "anyad eager [numpy]"), "python-autodiff [numpy]", 0.5,
      "xor: the same program with anyad <= 0.5x python-autodiff"),
 ]

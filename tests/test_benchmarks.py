@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("mlp", "matmul_chain", "attention", "cnn", "smallops", "hvp", "deep", "xor")
+WORKLOADS = ("mlp", "matmul_chain", "attention", "cnn", "transformer", "smallops", "hvp", "deep", "xor")
 
 pytest.importorskip("threadpoolctl")
 

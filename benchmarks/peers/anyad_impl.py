@@ -147,6 +147,23 @@ def cnn_loss(c: dict, dims: dict) -> Callable:
     return f
 
 
+def transformer_loss(c: dict, dims: dict) -> Callable:
+    """``anyad.nn.TransformerEncoderLayer`` run on the given parameters (``functional_call``)."""
+    from ..workloads.transformer import NAMES
+
+    x, target = c["x"], c["target"]
+    D = x.shape[-1]
+    dtype = ad.nn.init.dtype_name(x.dtype)
+    layer = ad.nn.TransformerEncoderLayer(D, dims["heads"], dims["ff"], dropout=0.0, batch_first=True,
+                                          dtype=dtype, rng=0)
+
+    def f(*params):
+        out = ad.nn.functional_call(layer, dict(zip(NAMES, params)), (x,))
+        return ad.nn.functional.mse_loss(out, target)
+
+    return f
+
+
 def smallops_loss(c: dict, dims: dict) -> Callable:
     steps = dims["steps"]
 
@@ -185,6 +202,7 @@ LOSSES = {
     "matmul_chain": lambda c, d: matmul_chain_loss(c),
     "attention": attention_loss,
     "cnn": cnn_loss,
+    "transformer": transformer_loss,
     "smallops": smallops_loss,
     "deep": deep_loss,
 }

@@ -128,8 +128,16 @@ def xor(d):
     return step
 
 
+def transformer(d):
+    """The workload's own forward (written for any numpy-like module) with autograd.numpy."""
+    from ..workloads.transformer import forward
+
+    x, target, heads = d.consts["x"], d.consts["target"], d.dims["heads"]
+    return _value_and_grad(lambda ps: forward(anp, ps, x, target, heads), list(d.params))
+
+
 BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "smallops": smallops,
-            "deep": deep, "hvp": hvp, "xor": xor}
+            "deep": deep, "hvp": hvp, "xor": xor, "transformer": transformer}
 
 
 def implementations(workload, backends):

@@ -158,8 +158,8 @@ def _build(name, jit):
 
 
 def implementations(workload, backends):
-    if workload.name == "cnn":
-        raise NotApplicable("jax: the cnn workload is not written for jax yet")
+    if workload.name in ("cnn", "transformer"):
+        raise NotApplicable(f"jax: the {workload.name} workload is not written for jax yet")
     if "jax" not in backends:
         return []
     name = workload.name

@@ -149,8 +149,26 @@ def cnn(d, dev):
     return _value_and_grad(loss, params)
 
 
+def transformer(d, dev):
+    """``torch.nn.TransformerEncoderLayer`` run on the given parameters (``torch.func.functional_call``)."""
+    from ..workloads.transformer import NAMES
+
+    T = _mk(dev)
+    x, target = T(d.consts["x"]), T(d.consts["target"])
+    D = x.shape[-1]
+    layer = torch.nn.TransformerEncoderLayer(D, d.dims["heads"], d.dims["ff"], dropout=0.0, batch_first=True,
+                                             device=dev, dtype=x.dtype)
+    params = [T(p).requires_grad_() for p in d.params]
+
+    def loss(*ps):
+        out = torch.func.functional_call(layer, dict(zip(NAMES, ps)), (x,))
+        return F.mse_loss(out, target)
+
+    return _value_and_grad(loss, params)
+
+
 BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "cnn": cnn, "smallops": smallops,
-            "deep": deep, "hvp": hvp, "xor": xor}
+            "deep": deep, "hvp": hvp, "xor": xor, "transformer": transformer}
 
 
 def to_numpy(t):

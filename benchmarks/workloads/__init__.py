@@ -75,9 +75,9 @@ class Workload:
 
 
 def _registry() -> dict:
-    from . import attention, cnn, deep, hvp, matmul_chain, mlp, smallops, xor
+    from . import attention, cnn, deep, hvp, matmul_chain, mlp, smallops, transformer, xor
 
-    mods = (mlp, matmul_chain, attention, cnn, smallops, hvp, deep, xor)
+    mods = (mlp, matmul_chain, attention, cnn, transformer, smallops, hvp, deep, xor)
     return {m.WORKLOAD.name: m.WORKLOAD for m in mods}
 
 
