@@ -30,7 +30,7 @@ from ..graph import PRIMITIVES, OpType, Primitive
 from ..variable import Variable
 from ._core import apply
 from . import conv as _conv_ops, special_gamma as _special_gamma  # noqa: F401  (their primitives get rules here)
-from .manipulation import broadcast_to, permute_dims, reshape
+from .manipulation import astype, broadcast_to, permute_dims, reshape
 
 __all__ = ["Batched", "BatchingError", "elementwise", "reduction", "set_rule"]
 
@@ -67,6 +67,14 @@ def lift(x: Any, rank: int) -> Any:
     s = _shape(x)
     k = rank - (len(s) - 1)
     return x if k <= 0 else reshape(x, s[:1] + (1,) * k + s[1:])
+
+
+def _flat(x: Any, size: int) -> Any:
+    """A batched ``x`` as ``(size, elements per example)`` (no -1: the batch may be empty)."""
+    n = 1
+    for d in _shape(x)[1:]:
+        n *= d
+    return reshape(x, (size, n))
 
 
 def batch_of(x: Any, b: bool, size: int) -> Any:
@@ -134,7 +142,7 @@ def _flat_reduction(size: int, prim: Primitive, args: tuple, batched: tuple, par
     if params.get("axis") is not None:
         return reduction(size, prim, args, batched, params)
     rank = _pe_ndim(x, True)
-    out = apply(prim, (reshape(x, (size, -1)),), dict(params, axis=1, keepdims=False))
+    out = apply(prim, (_flat(x, size),), dict(params, axis=1, keepdims=False))
     return (reshape(out, (size,) + (1,) * rank) if params.get("keepdims") else out), True
 
 
@@ -174,7 +182,8 @@ def merged(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict
         params = dict(params, shape=(size * shape[0],) + tuple(shape[1:]))
     out = apply(prim, tuple(flat), params)
     s = _shape(out)
-    return reshape(out, (size, s[0] // size if size else 0) + s[1:]), True
+    n = s[0] // size if size else _shape(batch_of(args[0], batched[0], size))[1]  # the examples' N
+    return reshape(out, (size, n) + s[1:]), True
 
 
 # ----------------------------------------------------------------------------
@@ -194,8 +203,8 @@ def _matmul(size: int, prim: Primitive, args: tuple, batched: tuple, params: dic
     out = apply(prim, (lift(a, rank) if ba else a, lift(b, rank) if bb else b), params)
     if rb == 1 and bb:
         out = _squeeze(out, -1)
-    if ra == 1 and ba:
-        out = _squeeze(out, -1 if rb == 1 and not bb else -2)
+    if ra == 1 and ba:  # the row axis: last once b's vector axis is gone, else next to last
+        out = _squeeze(out, -1 if rb == 1 else -2)
     return out, True
 
 
@@ -218,7 +227,15 @@ def _solve(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict
 
 
 def _reshape(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
-    return apply(prim, args, dict(params, shape=(size,) + tuple(params["shape"]))), True
+    shape = tuple(params["shape"])
+    if -1 in shape:  # resolved per example: (0, -1) is ambiguous for an empty batch
+        n, known = 1, 1
+        for d in _shape(args[0])[1:]:
+            n *= d
+        for d in shape:
+            known *= d if d != -1 else 1
+        shape = tuple(n // known if d == -1 and known else d for d in shape)
+    return apply(prim, args, dict(params, shape=(size,) + shape)), True
 
 
 def _permute(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
@@ -242,7 +259,7 @@ def _joined(size: int, prim: Primitive, args: tuple, batched: tuple, params: dic
     xs = tuple(batch_of(a, b, size) for a, b in zip(args, batched))
     axis = params.get("axis")
     if axis is None:  # concat of the flattened examples
-        return apply(prim, tuple(reshape(x, (size, -1)) for x in xs), dict(params, axis=1)), True
+        return apply(prim, tuple(_flat(x, size) for x in xs), dict(params, axis=1)), True
     rank = _pe_ndim(xs[0], True) + (1 if prim.op_type is OpType.STACK else 0)
     return apply(prim, xs, dict(params, axis=shift_axes(axis, rank, prim.name))), True
 
@@ -252,7 +269,7 @@ def _roll(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict)
     if params.get("axis") is not None:
         return _along()(size, prim, args, batched, params)
     s = _shape(x)
-    out = apply(prim, (reshape(x, (size, -1)),), dict(params, axis=1))
+    out = apply(prim, (_flat(x, size),), dict(params, axis=1))
     return reshape(out, s), True
 
 
@@ -273,14 +290,15 @@ def _take(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict)
         axis = 0
     if not bi:
         return apply(prim, (x, idx), dict(params, axis=shift_axes(axis, rank, prim.name))), True
-    # per-example indices: an integer-array index with the batch's own positions
-    axis = shift_axes(axis, rank, prim.name) - 1
-    key = (slice(None),) * axis + (idx,)
-    return _getitem(size, None, (x,), (bx,), {"key": _mark(key, (False,) * axis + (True,)), "repeats": True})
+    # per-example indices: take_along_axis with the indices spread over the other axes
+    # (portable: the standard's integer-array indexing allows no slices beside the arrays)
+    from .sorting import take_along_axis
 
-
-def _mark(key: tuple, batched: tuple) -> tuple:
-    return tuple(Batched(k) if b else k for k, b in zip(key, batched))
+    x = batch_of(x, bx, size)
+    axis = shift_axes(axis, rank, prim.name)
+    s, k = _shape(x), _shape(idx)[1]
+    idx = reshape(idx, (size,) + (1,) * (axis - 1) + (k,) + (1,) * (len(s) - axis - 1))
+    return take_along_axis(x, broadcast_to(idx, s[:axis] + (k,) + s[axis + 1:]), axis=axis), True
 
 
 def _take_along_axis(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
@@ -308,10 +326,18 @@ def _clip(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict)
 
 
 def _isin(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
-    if batched[1]:
-        raise BatchingError("anyad.vmap: isin has no batching rule for a batched test set (its second "
-                            "argument); pass it unbatched (in_axes=None)")
-    return apply(prim, args, params), True
+    """``isin``; with a batched test set, each element compared with its example's set."""
+    if not batched[1]:
+        return apply(prim, args, params), True
+    from .elementwise import equal, greater
+    from .reductions import sum as _sum
+
+    a, b = batch_of(args[0], batched[0], size), _flat(args[1], size)
+    rank = _pe_ndim(a, True)
+    hits = equal(reshape(a, _shape(a) + (1,)), reshape(b, (size,) + (1,) * rank + _shape(b)[1:]))
+    xp = _backend.namespace_of(_raw(hits))
+    count = _sum(astype(hits, xp.int64), axis=-1)
+    return (equal(count, 0) if params.get("invert") else greater(count, 0)), True
 
 
 def _conv(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
@@ -322,6 +348,11 @@ def _conv(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict)
         out = apply(prim, (reshape(x, (size * s[1],) + s[2:]), w), params)
         o = _shape(out)
         return reshape(out, (size, s[1]) + o[1:]), True
+    if not size:  # an empty batch: the shapes of filters of zeros (groups=0 has no meaning)
+        raw = _raw(w)
+        xp = _backend.namespace_of(raw)
+        zeros = xp.zeros(_shape(w)[1:], dtype=raw.dtype, device=_backend.device_of(raw))
+        return _conv(size, prim, (batch_of(x, bx, size), zeros), (True, False), params)
     # per-example filters: the batch becomes groups (as torch.func does)
     x = batch_of(x, bx, size)
     s, k = _shape(x), _shape(w)
@@ -348,14 +379,17 @@ def _is_bool(k: Any) -> bool:
     return _backend.namespace_of(k).isdtype(k.dtype, "bool")
 
 
-def _axes(parts: list, rank: int) -> list:
-    """The axes of ``x[key]`` as labels, by numpy's rules.
+def _axes(parts: list, rank: int, ints_basic: bool = False) -> list:
+    """The axes of ``x[key]`` as labels, by numpy's rules (torch's with ``ints_basic``).
 
     ``parts`` is the key as ``(kind, consumed, label)``: kind ``"s"`` a slice,
     ``"n"`` None, ``"i"`` an int, ``"a"`` an index array, ``"e"`` Ellipsis;
     ``consumed`` how many axes of ``x`` it takes. A slice or None gives the
     result axis labelled ``label``; the index arrays' broadcast shape is the
     block ``"A"``, where the arrays sit if they are adjacent, else first.
+    NumPy counts the ints among the index arrays when there are any; torch
+    applies them first, as basic indexing (they neither join nor separate
+    the arrays).
     """
     arrays = any(k == "a" for k, _, _ in parts)
     rest = rank - sum(c for _, c, _ in parts)
@@ -363,7 +397,7 @@ def _axes(parts: list, rank: int) -> list:
     for k, c, label in parts:
         if k == "e":
             expanded.extend(("s", 1, ("e", j)) for j in range(rest))
-        else:
+        elif not (k == "i" and ints_basic):
             expanded.append((k, c, label))
     if not any(k == "e" for k, _, _ in parts):
         expanded.extend(("s", 1, ("t", j)) for j in range(rest))
@@ -379,7 +413,7 @@ def _axes(parts: list, rank: int) -> list:
     return labels
 
 
-def _parts(key: tuple) -> list:
+def _parts(key: tuple, ints_basic: bool = False) -> list:
     out = []
     for i, k in enumerate(key):
         if k is Ellipsis:
@@ -388,9 +422,11 @@ def _parts(key: tuple) -> list:
             out.append(("n", 0, ("p", i)))
         elif isinstance(k, slice):
             out.append(("s", 1, ("p", i)))
-        elif _is_index_array(k):
-            out.append(("a", len(_shape(k)) if _is_bool(k) else 1, None))
-        else:
+        elif _is_index_array(k) and _is_bool(k):
+            out.append(("a", len(_shape(k)), None))
+        elif _is_index_array(k) and not (ints_basic and not _shape(k)):
+            out.append(("a", 1, None))
+        else:  # an int (or, for torch, a 0-d index array: indexed as an int)
             out.append(("i", 1, None))
     return out
 
@@ -400,6 +436,28 @@ def _expand(labels: list, block: list) -> list:
     for lab in labels:
         out.extend(block if lab == "A" else [lab])
     return out
+
+
+_INTS_BASIC: dict = {}  # array type -> whether ints beside index arrays index as basic indexing (torch)
+
+
+def _ints_basic(like: Any) -> bool:
+    """Whether the library of ``like`` indexes ``x[0, :, idx]`` by applying the int
+    first (torch: shape ``(3, 2)`` for ``x`` of shape ``(2, 3, 4)`` and two
+    indices) or as one more index array (numpy: ``(2, 3)``). Probed once per
+    library, on its device."""
+    raw = _raw(like)
+    xp = _backend.namespace_of(raw)
+    known = _INTS_BASIC.get(type(raw))
+    if known is None:
+        dev = _backend.device_of(raw)
+        try:
+            z = xp.zeros((2, 3, 4), device=dev)
+            known = tuple(z[0, :, xp.asarray([0, 1], device=dev)].shape) == (3, 2)
+        except Exception:  # the library refuses the mix (array_api_strict): no per-example key has it
+            known = False
+        _INTS_BASIC[type(raw)] = known
+    return known
 
 
 def _batched_key(size: int, key: Any, x_batched: bool, shape: tuple, like: Any) -> tuple:
@@ -417,17 +475,20 @@ def _batched_key(size: int, key: Any, x_batched: bool, shape: tuple, like: Any) 
     if any(f and _is_bool(k) for k, f in zip(parts, flags)):
         raise BatchingError("anyad.vmap: indexing with a boolean mask that differs between examples: the "
                             "result's shape would depend on the values; use anyad.where(mask, x, 0.0)")
-    pe = _parts(tuple(k if not f else _Shaped(_shape(k)[1:], k) for k, f in zip(parts, flags)))
-    ints = [len(_shape(k)) - (1 if f else 0) for k, f in zip(parts, flags)
-            if _is_index_array(k) and not _is_bool(k)]
+    basic = _ints_basic(like)
+    pe = _parts(tuple(k if not f else _Shaped(_shape(k)[1:], k) for k, f in zip(parts, flags)), basic)
+    pb = _parts(parts, basic)  # the batched key's own parts (a batched index is an array there)
+    ints = [len(_shape(k)) - (1 if f else 0) for k, f, (kind, _, _) in zip(parts, flags, pe)
+            if kind == "a" and not _is_bool(k)]
     masks = any(_is_index_array(k) and _is_bool(k) for k in parts)
     adv = [("A", j) for j in range(max(ints + [1 if masks else 0]))]
-    per_example = _expand(_axes(pe, rank), adv)
-    if not ints:  # basic indexing and masks: a leading full slice keeps the batch in front
+    per_example = _expand(_axes(pe, rank, basic), adv)
+    if not any(f or kind == "a" and not _is_bool(k) for k, f, (kind, _, _) in zip(parts, flags, pb)):
+        # basic indexing and masks: a leading full slice keeps the batch in front
         if not x_batched:
             raise AssertionError("a key without index arrays batches nothing")
         new = (slice(None),) + parts
-        full = _expand(_axes([("s", 1, "B")] + pe, rank + 1), adv)
+        full = _expand(_axes([("s", 1, "B")] + pe, rank + 1, basic), adv)
     else:
         lifted = tuple(lift(k, len(adv)) if f else k for k, f in zip(parts, flags))
         if x_batched:  # each example indexes its own row: the batch positions as an index array
@@ -435,14 +496,29 @@ def _batched_key(size: int, key: Any, x_batched: bool, shape: tuple, like: Any) 
             xp = _backend.namespace_of(raw)
             idx = xp.arange(size, device=_backend.device_of(raw))
             new = (xp.reshape(idx, (size,) + (1,) * len(adv)),) + lifted
-            full = _expand(_axes([("a", 1, None)] + pe, rank + 1), ["B"] + adv)
+            full = _expand(_axes([("a", 1, None)] + pb, rank + 1, basic), ["B"] + adv)
         else:
             new = lifted
-            full = _expand(_axes(pe, rank), ["B"] + adv)
-    if not any(k is Ellipsis for k in new):  # explicit (the standard has no implicit trailing slices)
-        new = new + (Ellipsis,)
+            full = _expand(_axes(pb, rank, basic), ["B"] + adv)
+    consumed = sum(c for _, c, _ in _parts(new, basic))
+    if consumed < len(shape) and not any(k is Ellipsis for k in new):
+        new = new + (Ellipsis,)  # explicit (the standard has no implicit trailing slices)
+    new = tuple(_raw(k) for k in new)  # a key holds arrays (an index computed in f is a Variable)
     perm = tuple(full.index(lab) for lab in ["B"] + per_example)
     return new, (None if perm == tuple(range(len(perm))) else perm), len(per_example)
+
+
+def _sole_mask(key: Any) -> Any:
+    """The boolean array of a key that is one constant mask and nothing else, else None."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if len(parts) == 1 and type(parts[0]) is not Batched and _is_index_array(parts[0]) and _is_bool(parts[0]):
+        return parts[0]
+    return None
+
+
+def _behind(k: int, rank: int) -> tuple:
+    """The permutation moving axis 0 (the batch) behind the next ``k`` axes (those a mask covers)."""
+    return tuple(range(1, k + 1)) + (0,) + tuple(range(k + 1, rank))
 
 
 def _getitem(size: int, prim: Primitive | None, args: tuple, batched: tuple, params: dict) -> tuple:
@@ -450,6 +526,11 @@ def _getitem(size: int, prim: Primitive | None, args: tuple, batched: tuple, par
 
     x, bx = args[0], batched[0]
     key = params["key"]
+    mask = _sole_mask(key)
+    if mask is not None:  # the batch axis moved behind the masked axes: x[mask] keeps it second
+        k = len(_shape(mask))
+        out = apply(_GETITEM, (permute_dims(x, _behind(k, len(_shape(x)))),), dict(params, key=mask))
+        return permute_dims(out, _behind(1, len(_shape(out)))), True
     if not bx and not _key_has_int_arrays(key):
         x, bx = batch_of(x, bx, size), True
     new, perm, _ = _batched_key(size, key, bx, _shape(x), x)
@@ -472,10 +553,8 @@ def _inverse(perm: tuple) -> tuple:
 
 def _key_of(key: Any) -> Any:
     """A take's adjoint key (``TakeKey``) as an ordinary key."""
-    if isinstance(key, TakeKey):
+    if isinstance(key, TakeKey):  # its indices may carry the batch (Batched)
         return (slice(None),) * key.axis + (key.indices,)
-    if type(key) is Batched and isinstance(key.value, TakeKey):
-        return (slice(None),) * key.value.axis + (Batched(key.value.indices),)
     return key
 
 
@@ -484,8 +563,22 @@ def _index_add(size: int, prim: Primitive, args: tuple, batched: tuple, params: 
     v = batch_of(args[0], batched[0], size)
     key = params["key"]
     shape = (size,) + tuple(params["shape"])
-    if isinstance(key, TakeKey) and type(key) is not Batched:
+    if isinstance(key, TakeKey) and type(key.indices) is not Batched:
         return apply(prim, (v,), dict(params, key=TakeKey(key.indices, key.axis + 1), shape=shape)), True
+    if isinstance(key, TakeKey):  # per-example take indices: the adjoint of _take's take_along_axis
+        from .sorting import _TAKE_ALONG_ADJOINT
+
+        idx, axis = key.indices.value, key.axis + 1
+        k = _shape(idx)[1]
+        idx = reshape(idx, (size,) + (1,) * (axis - 1) + (k,) + (1,) * (len(shape) - axis - 1))
+        idx = broadcast_to(idx, shape[:axis] + (k,) + shape[axis + 1:])
+        return apply(_TAKE_ALONG_ADJOINT, (v, idx), {"shape": shape, "axis": axis}), True
+    mask = _sole_mask(key)
+    if mask is not None:  # into (*masked axes, batch, *rest), then the batch brought back in front
+        k = len(_shape(mask))
+        v = permute_dims(v, _behind(1, len(_shape(v))))
+        out = apply(prim, (v,), dict(params, key=mask, shape=shape[1:k + 1] + (size,) + shape[k + 1:]))
+        return permute_dims(out, _inverse(_behind(k, len(shape)))), True
     new, perm, res_rank = _batched_key(size, _key_of(key), True, shape, v)
     v = lift(v, res_rank)
     if perm is not None:
@@ -495,11 +588,23 @@ def _index_add(size: int, prim: Primitive, args: tuple, batched: tuple, params: 
 
 def _setitem(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
     x = batch_of(args[0], batched[0], size)
-    v = batch_of(args[1], batched[1], size)
+    v = args[1]
+    scalar = not batched[1] and not hasattr(v, "shape")  # a Python number: written as it is
+    v = v if scalar else batch_of(v, batched[1], size)
+    mask = _sole_mask(params["key"])
+    if mask is not None:
+        k, n = len(_shape(mask)), len(_shape(x))
+        if scalar:
+            out = apply(prim, (permute_dims(x, _behind(k, n)), v), dict(params, key=mask))
+            return permute_dims(out, _inverse(_behind(k, n))), True
+        v = permute_dims(lift(v, 1 + n - 1 - k), _behind(1, 2 + n - 1 - k))
+        out = apply(prim, (permute_dims(x, _behind(k, n)), v), dict(params, key=mask))
+        return permute_dims(out, _inverse(_behind(k, n))), True
     new, perm, res_rank = _batched_key(size, params["key"], True, _shape(x), x)
-    v = lift(v, res_rank)
-    if perm is not None:
-        v = permute_dims(v, _inverse(perm))
+    if not scalar:
+        v = lift(v, res_rank)
+        if perm is not None:
+            v = permute_dims(v, _inverse(perm))
     return apply(prim, (x, v), dict(params, key=new)), True
 
 
