@@ -275,3 +275,24 @@ def test_to_with_a_device_string():
     except ImportError:
         with pytest.raises(Exception, match="cupy"):
             nn.Linear(2, 2).to("cuda")
+
+
+@pytest.mark.skipif(not hasattr(ad, "vmap"), reason="anyad.vmap not in this version")
+def test_vmap_ensembles_and_per_sample_gradients():
+    net = Net()
+    rng = np.random.default_rng(7)
+    stacked = {k: rng.normal(size=(3,) + tuple(p.shape)) for k, p in net.named_parameters()}
+    out = ad.vmap(lambda p: functional_call(net, p, X))(stacked)  # three models at once
+    for i in range(3):
+        one = functional_call(net, {k: v[i] for k, v in stacked.items()}, X)
+        np.testing.assert_allclose(getattr(out, "value", out)[i], one.value, rtol=1e-13)
+    params = {k: p.value for k, p in net.named_parameters()}
+
+    def loss(p, xi):
+        return ad.sum(functional_call(net, p, xi[None]) ** 2)
+
+    per = ad.vmap(ad.grad(loss), in_axes=(None, 0))(params, X)  # a gradient per sample
+    for i in range(X.shape[0]):
+        gi = ad.grad(loss)(params, X[i])
+        for k in params:
+            np.testing.assert_allclose(getattr(per[k], "value", per[k])[i], gi[k], rtol=1e-12, atol=1e-14)
