@@ -206,3 +206,22 @@ def test_jit_embedding_reads_new_indices():
     for k in range(3):
         idx = np.array([k, k + 1, 9 - k])
         np.testing.assert_array_equal(g(idx), emb.weight.value[idx])
+
+
+@pytest.mark.parametrize("backend,device", [("torch", None), ("array_api_strict", "device1")])
+def test_other_backends(backend, device):
+    pytest.importorskip(backend)
+    m1, o1 = make("adam", dropout=0.3, seed=1)
+    m2, o2 = make("adam", dropout=0.3, seed=1)
+    for m in (m1, m2):
+        m.to(backend, device)
+    o1, o2 = OPTIMIZERS["adam"](m1.parameters()), OPTIMIZERS["adam"](m2.parameters())
+    step = optim.compile_step(loss_of(m2), o2, model=m2)
+    for x, y in zip(XS, YS):
+        x, y = ad.to_backend(x, backend, device), ad.to_backend(y, backend, device)
+        eager_step(m1, o1, x, y)
+        loss = step(x, y)
+        assert type(loss).__module__.startswith(backend)  # the loss stays on the backend and device
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert q.device == p.device
+        np.testing.assert_allclose(ad._backend.to_numpy(q.value), ad._backend.to_numpy(p.value), rtol=1e-12)
