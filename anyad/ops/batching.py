@@ -534,7 +534,9 @@ def _getitem(size: int, prim: Primitive | None, args: tuple, batched: tuple, par
     if not bx and not _key_has_int_arrays(key):
         x, bx = batch_of(x, bx, size), True
     new, perm, _ = _batched_key(size, key, bx, _shape(x), x)
-    out = apply(_GETITEM, (x,), dict(params, key=new))
+    # an unbatched x read by per-example indices: two examples may read one element,
+    # so the gradient must accumulate (a 0-d index is no repeat within one example)
+    out = apply(_GETITEM, (x,), dict(params, key=new, repeats=params.get("repeats", False) or not bx))
     return (out if perm is None else permute_dims(out, perm)), True
 
 

@@ -1,0 +1,594 @@
+"""anyad.vmap against a Python loop over the examples.
+
+Every check compares the vmapped function with the stack of its per-example
+results (the loop runs the ordinary engine, with no tracing and no batching
+rule): the values, ``grad`` of a scalar loss of the vmapped output w.r.t. the
+batched and unbatched inputs (against ``grad`` of the loop), and ``vmap`` of
+``grad`` (per-example gradients, against the loop of ``grad``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anyad as ad
+from anyad._pytree import tree_flatten, tree_unflatten
+
+from conftest import BACKENDS
+from primitive_cases import CASES
+
+NUMPY = [b for b in BACKENDS if b.name == "numpy"]
+OTHERS = [b for b in BACKENDS if b.name in ("strict", "strict-device1", "torch")]
+TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-4, atol=2e-5)}
+
+
+# ----------------------------------------------------------------------------
+# The loop: the reference every test compares with
+# ----------------------------------------------------------------------------
+
+
+def _rank(x):
+    return len(tuple((x.value if isinstance(x, ad.Variable) else x).shape))
+
+
+def _spec_leaves(spec, tree):
+    """``spec`` (a prefix of ``tree``) as one axis per leaf of ``tree``."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * len(tree_flatten(tree)[0])
+    if isinstance(spec, dict):
+        return [a for k in sorted(spec) for a in _spec_leaves(spec[k], tree[k])]
+    return [a for s, t in zip(spec, tree) for a in _spec_leaves(s, t)]
+
+
+def _example(x, axis, i):
+    if axis is None:
+        return x
+    return x[(slice(None),) * (axis % _rank(x)) + (i,) + (Ellipsis,)]
+
+
+def _size(args, in_axes):
+    leaves = tree_flatten(args)[0]
+    axes = _spec_leaves(tuple(in_axes) if isinstance(in_axes, list) else in_axes, args)
+    for x, a in zip(leaves, axes):
+        if a is not None:
+            return tuple((x.value if isinstance(x, ad.Variable) else x).shape)[a]
+    return None
+
+
+def loop(f, in_axes=0, out_axes=0, axis_size=None):
+    """vmap's meaning, written as a Python loop and a stack."""
+
+    def looped(*args):
+        leaves, treedef = tree_flatten(args)
+        axes = _spec_leaves(in_axes if not isinstance(in_axes, int) and in_axes is not None else
+                            (in_axes,) * len(args), args)
+        size = axis_size if axis_size is not None else _size(args, in_axes)
+        outs = [f(*tree_unflatten(treedef, [_example(x, a, i) for x, a in zip(leaves, axes)]))
+                for i in range(size)]
+        flat = [tree_flatten(o)[0] for o in outs]
+        out_def = tree_flatten(outs[0])[1]
+        oaxes = _spec_leaves(out_axes, outs[0])
+        res = []
+        for k, ax in enumerate(oaxes):
+            if ax is None:
+                res.append(flat[0][k])
+            else:
+                per = [fl[k] for fl in flat]
+                res.append(ad.stack([ad.Variable(p) if not isinstance(p, ad.Variable) else p for p in per],
+                                    axis=ax))
+        return tree_unflatten(out_def, res)
+
+    return looped
+
+
+def to_np(be, x):
+    return be.to_numpy(x)
+
+
+def _float(x):
+    v = x.value if isinstance(x, ad.Variable) else x
+    return str(v.dtype).rsplit(".", 1)[-1] in ("float32", "float64")
+
+
+def close(be, got, want, dtype="float64", what=""):
+    gl, gd = tree_flatten(got)
+    wl, wd = tree_flatten(want)
+    assert gd == wd, f"{what}: structure {gd} != {wd}"
+    for k, (g, w) in enumerate(zip(gl, wl)):
+        gv = g.value if isinstance(g, ad.Variable) else g
+        wv = w.value if isinstance(w, ad.Variable) else w
+        assert type(gv) is type(wv), f"{what} leaf {k}: {type(gv)} is not {type(wv)}"
+        assert gv.dtype == wv.dtype, f"{what} leaf {k}: dtype {gv.dtype} != {wv.dtype}"
+        gn, wn = to_np(be, gv), to_np(be, wv)
+        assert gn.shape == wn.shape, f"{what} leaf {k}: shape {gn.shape} != {wn.shape}"
+        if gn.dtype.kind in "fc":
+            np.testing.assert_allclose(gn, wn, err_msg=f"{what} leaf {k}", **TOL[dtype])
+        else:
+            np.testing.assert_array_equal(gn, wn, err_msg=f"{what} leaf {k}")
+
+
+def _weights(be, out, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return [be.array(rng.normal(size=tuple((o.value if isinstance(o, ad.Variable) else o).shape)), dtype)
+            for o in tree_flatten(out)[0]]
+
+
+def _loss(g, ws):
+    def loss(*args):
+        leaves = [o for o in tree_flatten(g(*args))[0]]
+        total = 0.0
+        for o, w in zip(leaves, ws):
+            if _float(o):
+                total = total + ad.sum(o * w)
+        return total
+
+    return loss
+
+
+def check(be, f, args, in_axes=0, out_axes=0, axis_size=None, chunk_size=None, dtype="float64",
+          grads=True, per_example=True, seed=1):
+    """vmap(f) against the loop: values, grad(vmap(f)), vmap(grad(f))."""
+    vf = ad.vmap(f, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size, chunk_size=chunk_size)
+    lf = loop(f, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size)
+    got, want = vf(*args), lf(*args)
+    close(be, got, want, dtype, "value")
+    diff = [k for k, a in enumerate(args) if all(_float(x) for x in tree_flatten(a)[0])
+            and tree_flatten(a)[0]]
+    if not grads or not diff or not any(_float(o) for o in tree_flatten(want)[0]):
+        return got
+    ws = _weights(be, want, dtype, seed)
+    argnums = tuple(diff)
+    close(be, ad.grad(_loss(vf, ws), argnums=argnums)(*args),
+          ad.grad(_loss(lf, ws), argnums=argnums)(*args), dtype, "grad(vmap(f))")
+    if not per_example or out_axes != 0:
+        return got
+    # per-example gradients: one example's output weighted by fixed weights
+    one = lf(*args)
+    wpe = [be.array(np.random.default_rng(seed + 1).normal(
+        size=tuple((o.value if isinstance(o, ad.Variable) else o).shape)[1:]), dtype)
+        for o in tree_flatten(one)[0]]
+    g1 = ad.grad(_loss(f, wpe), argnums=argnums)
+    close(be, ad.vmap(g1, in_axes=in_axes, axis_size=axis_size)(*args),
+          loop(g1, in_axes=in_axes, axis_size=axis_size)(*args), dtype, "vmap(grad(f))")
+    return got
+
+
+def arr(be, shape, dtype="float64", seed=0, gen=None):
+    rng = np.random.default_rng(seed)
+    data = gen(rng, shape) if gen is not None else rng.uniform(-1.5, 1.5, size=shape)
+    return be.array(data, dtype)
+
+
+def batched_inputs(be, case, B=3, dtype="float64", seed=0):
+    """The case's inputs with a batch of B examples in front."""
+    rng = np.random.default_rng(seed)
+    return [be.array(np.stack([g(rng, s) for _ in range(B)]), dtype) for g, s in zip(case.gens, case.shapes)]
+
+
+def _empty(x, axis):
+    if axis is None:
+        return x
+    return x[(slice(None),) * (axis % _rank(x)) + (slice(0, 0),) + (Ellipsis,)]
+
+
+def check_empty(be, f, args, in_axes=0, out_axes=0):
+    """B = 0: the outputs are empty along the batch axis, with the per-example
+    shapes and dtypes of a non-empty batch; grad(vmap(f)) gives empty gradients."""
+    leaves, treedef = tree_flatten(tuple(args))
+    axes = _spec_leaves(in_axes if not isinstance(in_axes, int) and in_axes is not None else
+                        (in_axes,) * len(args), tuple(args))
+    empty = tree_unflatten(treedef, [_empty(x, a) for x, a in zip(leaves, axes)])
+    vf = ad.vmap(f, in_axes=in_axes, out_axes=out_axes)
+    full, got = tree_flatten(vf(*args))[0], tree_flatten(vf(*empty))[0]
+    oaxes = _spec_leaves(out_axes, vf(*args))
+    for g, w, ax in zip(got, full, oaxes):
+        want = list(w.shape)
+        if ax is not None:
+            want[ax] = 0
+        assert tuple(g.shape) == tuple(want) and g.dtype == w.dtype, (g.shape, g.dtype, want, w.dtype)
+    diff = [k for k, a in enumerate(empty) if all(_float(x) for x in tree_flatten(a)[0])]
+    if diff and any(_float(o) for o in full):
+        gs = ad.grad(_loss(vf, [0.0] * len(full)), argnums=tuple(diff))(*empty)
+        for g, k in zip(gs, diff):
+            for gl, al in zip(tree_flatten(g)[0], tree_flatten(empty[k])[0]):
+                assert tuple(gl.shape) == tuple(al.shape)
+
+
+
+# ----------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------
+
+B = 3
+
+
+def A(be, shape, kind="f", dtype="float64", seed=0):
+    """A test array of ``shape`` on ``be``: ``kind`` f (uniform), pos, int, idx<n>, bool, spd, cond."""
+    rng = np.random.default_rng(seed)
+    if kind == "f":
+        return be.array(rng.uniform(-1.5, 1.5, size=shape), dtype)
+    if kind == "pos":
+        return be.array(rng.uniform(0.3, 2.0, size=shape), dtype)
+    if kind == "int":
+        return be.array(rng.integers(-5, 6, size=shape), "int64")
+    if kind == "nz":
+        return be.array(rng.integers(1, 6, size=shape), "int64")
+    if kind.startswith("idx"):
+        return be.array(rng.integers(0, int(kind[3:]), size=shape), "int64")
+    if kind == "bool":
+        return be.array(rng.random(shape) > 0.5, "bool")
+    if kind == "spd":  # symmetric positive definite, well separated eigenvalues
+        m = rng.normal(size=shape)
+        n = shape[-1]
+        return be.array(m @ np.swapaxes(m, -1, -2) + np.diag(np.arange(1.0, n + 1)) * 2.0, dtype)
+    if kind == "cond":  # well conditioned square
+        return be.array(rng.normal(size=shape) + 3.0 * np.eye(shape[-1]), dtype)
+    if kind == "distinct":
+        n = int(np.prod(shape))
+        return be.array(rng.permutation(np.arange(n) * 0.37 - n * 0.15).reshape(shape), dtype)
+    raise ValueError(kind)
+
+
+def I(be, *values):
+    return be.array(np.array(values), "int64")
+
+
+def M(be, values):
+    return be.array(np.array(values, dtype=bool), "bool")
+
+
+def example0(x):
+    return x[0, ...]
+
+
+# ----------------------------------------------------------------------------
+# 1. The differentiable primitives of tests/primitive_cases.py
+# ----------------------------------------------------------------------------
+
+
+def _case_variants(case):
+    yield 0
+    if len(case.shapes) == 2:
+        yield (0, None)
+        yield (None, 0)
+
+
+CASE_PARAMS = [pytest.param(c, ia, id=f"{c.name}-{ia}") for c in CASES for ia in _case_variants(c)]
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("case,in_axes", CASE_PARAMS)
+def test_primitive_cases(be, case, in_axes):
+    args = batched_inputs(be, case, B)
+    if isinstance(in_axes, tuple):
+        args = [x if a == 0 else example0(x) for x, a in zip(args, in_axes)]
+    if case.name == "getitem_bool_mask":  # a mask computed from the example: shape depends on values
+        from anyad.ops.batching import BatchingError
+
+        with pytest.raises(BatchingError, match="boolean mask that differs between examples"):
+            ad.vmap(case.f)(*args)
+        return
+    check(be, case.f, args, in_axes=in_axes)
+
+
+# ----------------------------------------------------------------------------
+# 2. Everything else, by family: (f, args, in_axes) made on a backend
+# ----------------------------------------------------------------------------
+
+xa = pytest.importorskip("anyad.array_api")
+F = ad.nn.functional
+sp = ad.special
+
+
+def _sx(key):
+    """x[key] = v inside f (a copy first: x may be an input)."""
+
+    def f(x, v):
+        x = x * 1.0
+        x[key] = v
+        return x * x
+
+    return f
+
+
+def _setitem_idx(x, i, v):
+    x = x * 1.0
+    x[i] = v
+    return x * x
+
+
+OPS = {
+    # comparisons, integer and boolean results
+    "greater": lambda be: (lambda a, b: a > b, [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
+    "equal_mask_mul": lambda be: (lambda a: ad.astype(a == a[0, 0], a.dtype) * a, [A(be, (B, 4, 5))]),
+    "where_masks": lambda be: (lambda a, b: ad.where(a > b, a, b * 2.0), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "where_scalar": lambda be: (lambda a: ad.where(a > 0.0, a, 0.0), [A(be, (B, 4, 5))]),
+    "where_const_mask": lambda be: (lambda a: ad.where(M(be, [1, 0, 1, 1, 0]), a, -a), [A(be, (B, 4, 5))]),
+    "argmax_none": lambda be: (lambda a: xa.argmax(a), [A(be, (B, 4, 5), "distinct")]),
+    "argmax_axis_keepdims": lambda be: (lambda a: xa.argmax(a, axis=1, keepdims=True), [A(be, (B, 4, 5), "distinct")]),
+    "argmin_none_keepdims": lambda be: (lambda a: xa.argmin(a, keepdims=True), [A(be, (B, 4, 5), "distinct")]),
+    "argmin_neg_axis": lambda be: (lambda a: xa.argmin(a, axis=-2), [A(be, (B, 4, 5), "distinct")]),
+    "sort_axis0": lambda be: (lambda a: ad.sort(a, axis=0), [A(be, (B, 4, 5), "distinct")]),
+    "sort_descending": lambda be: (lambda a: ad.sort(a, descending=True), [A(be, (B, 4, 5), "distinct")]),
+    "argsort": lambda be: (lambda a: ad.argsort(a, axis=0), [A(be, (B, 4, 5), "distinct")]),
+    "all_axis": lambda be: (lambda a: xa.all(a > 0.0, axis=1), [A(be, (B, 4, 5))]),
+    "any_none": lambda be: (lambda a: xa.any(a > 1.0), [A(be, (B, 4, 5))]),
+    "count_nonzero": lambda be: (lambda a: xa.count_nonzero(a > 0.0, axis=(0, 1)), [A(be, (B, 4, 5))]),
+    "isin": lambda be: (lambda a, b: xa.isin(a, b), [A(be, (B, 4, 5), "int"), I(be, 1, 2, 3)], (0, None)),
+    "isin_batched_set": lambda be: (lambda a, b: xa.isin(a, b), [A(be, (B, 4, 5), "int"), A(be, (B, 3), "int", seed=1)]),
+    "isin_invert_set_only": lambda be: (lambda a, b: xa.isin(a, b, invert=True),
+                                        [A(be, (4, 5), "int"), A(be, (B, 3), "int", seed=1)], (None, 0)),
+    "floor_divide_int": lambda be: (lambda a, b: a // b, [A(be, (B, 4, 5), "int"), A(be, (B, 5), "nz", seed=1)]),
+    "floor_divide_float": lambda be: (lambda a, b: ad.floor_divide(a, b) * a, [A(be, (B, 4, 5)), A(be, (B, 4, 5), "pos", seed=1)]),
+    "remainder": lambda be: (lambda a, b: ad.remainder(a, b), [A(be, (B, 4, 5)), A(be, (B, 4, 5), "pos", seed=1)]),
+    "bitwise_and_or_xor": lambda be: (lambda a, b: (a & b) | ad.bitwise_xor(a, b),
+                                      [A(be, (B, 4, 5), "int"), A(be, (4, 5), "int", seed=1)], (0, None)),
+    "bitwise_invert_shift": lambda be: (lambda a, b: ad.bitwise_left_shift(~a, b),
+                                        [A(be, (B, 4, 5), "int"), A(be, (B, 4, 5), "idx3", seed=1)]),
+    "integer_arithmetic": lambda be: (lambda a: a * a + 3, [A(be, (B, 4, 5), "int")]),
+    "logical": lambda be: (lambda a, b: ad.logical_and(a > 0.0, ad.logical_not(b > 0.0)),
+                           [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
+    "isnan_signbit": lambda be: (lambda a: ad.logical_or(ad.isnan(a), ad.signbit(a)), [A(be, (B, 4, 5))]),
+    # manipulation
+    "cumulative_sum_none_1d": lambda be: (lambda a: ad.cumulative_sum(a), [A(be, (B, 5))]),
+    "cumulative_prod_neg": lambda be: (lambda a: ad.cumulative_prod(a, axis=-1), [A(be, (B, 4, 5))]),
+    "cumulative_prod_initial": lambda be: (lambda a: ad.cumulative_prod(a, axis=0, include_initial=True),
+                                           [A(be, (B, 4, 5))]),
+    "flip_none": lambda be: (lambda a: ad.flip(a), [A(be, (B, 4, 5))]),
+    "flip_axes": lambda be: (lambda a: ad.flip(a, axis=(0, -1)), [A(be, (B, 4, 5))]),
+    "roll_none": lambda be: (lambda a: ad.roll(a, 3), [A(be, (B, 4, 5))]),
+    "roll_axes": lambda be: (lambda a: ad.roll(a, (1, -2), axis=(0, 1)), [A(be, (B, 4, 5))]),
+    "expand_dims_neg": lambda be: (lambda a: ad.expand_dims(a, axis=-1), [A(be, (B, 4, 5))]),
+    "expand_dims_several": lambda be: (lambda a: xa.expand_dims(a, axis=(0, -1)), [A(be, (B, 4, 5))]),
+    "squeeze_neg": lambda be: (lambda a: ad.squeeze(a[:, :1], axis=-1), [A(be, (B, 4, 5))]),
+    "moveaxis": lambda be: (lambda a: ad.moveaxis(a, -1, 0), [A(be, (B, 4, 5))]),
+    "permute_dims": lambda be: (lambda a: ad.permute_dims(a, (1, 0)), [A(be, (B, 4, 5))]),
+    "reshape_minus1": lambda be: (lambda a: ad.reshape(a, (-1,)), [A(be, (B, 4, 5))]),
+    "reshape_minus1_middle": lambda be: (lambda a: ad.reshape(a, (2, -1, 5)), [A(be, (B, 4, 5))]),
+    "concat_none": lambda be: (lambda a, b: ad.concat([a, b], axis=None), [A(be, (B, 4, 5)), A(be, (B, 3), seed=1)]),
+    "concat_neg": lambda be: (lambda a, b: ad.concat([a, b], axis=-1), [A(be, (B, 4, 5)), A(be, (4, 2), seed=1)],
+                              (0, None)),
+    "stack_neg": lambda be: (lambda a, b: ad.stack([a, b], axis=-1), [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
+    "stack_0": lambda be: (lambda a, b: ad.stack([a, b]), [A(be, (4, 5)), A(be, (B, 4, 5), seed=1)], (None, 0)),
+    "tile": lambda be: (lambda a: ad.tile(a, (2, 1, 3)), [A(be, (B, 4, 5))]),
+    "repeat_none": lambda be: (lambda a: ad.repeat(a, 2), [A(be, (B, 4, 5))]),
+    "unstack": lambda be: (lambda a: ad.unstack(a, axis=-1), [A(be, (B, 4, 5))]),
+    "broadcast_arrays": lambda be: (lambda a, b: xa.broadcast_arrays(a, b), [A(be, (B, 4, 1)), A(be, (B, 5), seed=1)]),
+    "diff": lambda be: (lambda a: ad.diff(a, axis=-1), [A(be, (B, 4, 5))]),
+    "tril_neg": lambda be: (lambda a: ad.tril(a, k=-1), [A(be, (B, 4, 5))]),
+    "astype_float32": lambda be: (lambda a: ad.astype(a, xa.float32) * 2.0, [A(be, (B, 4, 5))]),
+    "clip_array_bounds": lambda be: (lambda a, b: ad.clip(a, min=b, max=2.0), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "clip_array_min_only": lambda be: (lambda a, b: ad.clip(a, min=b), [A(be, (B, 4, 5)), A(be, (5,), seed=1)],
+                                       (0, None)),
+    # reductions
+    "max_none": lambda be: (lambda a: ad.max(a), [A(be, (B, 4, 5), "distinct")]),
+    "min_keepdims": lambda be: (lambda a: ad.min(a, axis=-1, keepdims=True), [A(be, (B, 4, 5), "distinct")]),
+    "prod_none": lambda be: (lambda a: ad.prod(a), [A(be, (B, 2, 3))]),
+    "mean_axes": lambda be: (lambda a: ad.mean(a, axis=(-1, 0)), [A(be, (B, 4, 5))]),
+    "var_std": lambda be: (lambda a: ad.var(a, axis=-1) + ad.std(a, axis=0, correction=1)[0], [A(be, (B, 4, 5))]),
+    "logsumexp_neg": lambda be: (lambda a: ad.logsumexp(a, axis=-1), [A(be, (B, 4, 5))]),
+    "softmax_axis0": lambda be: (lambda a: F.softmax(a, axis=0), [A(be, (B, 4, 5))]),
+    "log_softmax": lambda be: (lambda a: F.log_softmax(a), [A(be, (B, 4, 5))]),
+    # fft
+    "fft_complex_in": lambda be: (lambda a: ad.real(ad.fft.fft(ad.astype(a, xa.complex128))), [A(be, (B, 4, 5))]),
+    "fft_n_axis": lambda be: (lambda a: ad.abs(ad.fft.fft(a, n=7, axis=0)), [A(be, (B, 4, 5))]),
+    "ifft": lambda be: (lambda a: ad.imag(ad.fft.ifft(ad.astype(a, xa.complex128), axis=0)), [A(be, (B, 4, 5))]),
+    "fftn_axes": lambda be: (lambda a: ad.abs(ad.fft.fftn(a, axes=(0, 1))), [A(be, (B, 4, 5))]),
+    "fftn_s": lambda be: (lambda a: ad.abs(ad.fft.fftn(a, s=(3, 4))), [A(be, (B, 4, 5))]),
+    "rfft": lambda be: (lambda a: ad.abs(ad.fft.rfft(a)), [A(be, (B, 4, 5))]),
+    "irfft_rfft": lambda be: (lambda a: ad.fft.irfft(ad.fft.rfft(a, axis=0), axis=0), [A(be, (B, 4, 5))]),
+    "rfftn_irfftn": lambda be: (lambda a: ad.fft.irfftn(ad.fft.rfftn(a)) + ad.abs(ad.fft.rfftn(a))[0, 0],
+                                [A(be, (B, 4, 6))]),
+    "hfft": lambda be: (lambda a: ad.fft.hfft(ad.astype(a, xa.complex128)), [A(be, (B, 4, 5))]),
+    "fftshift": lambda be: (lambda a: ad.fft.fftshift(a) * ad.fft.ifftshift(a, axes=0), [A(be, (B, 4, 5))]),
+    # linear algebra
+    "inv": lambda be: (lambda a: ad.linalg.inv(a), [A(be, (B, 3, 3), "cond")]),
+    "solve_vector": lambda be: (lambda a, b: ad.linalg.solve(a, b), [A(be, (B, 3, 3), "cond"), A(be, (B, 3), seed=1)]),
+    "solve_vector_a_only": lambda be: (lambda a, b: ad.linalg.solve(a, b), [A(be, (B, 3, 3), "cond"), A(be, (3,), seed=1)],
+                                       (0, None)),
+    "solve_vector_b_only": lambda be: (lambda a, b: ad.linalg.solve(a, b), [A(be, (3, 3), "cond"), A(be, (B, 3), seed=1)],
+                                       (None, 0)),
+    "solve_matrix": lambda be: (lambda a, b: ad.linalg.solve(a, b), [A(be, (B, 3, 3), "cond"), A(be, (B, 3, 2), seed=1)]),
+    "solve_matrix_b_only": lambda be: (lambda a, b: ad.linalg.solve(a, b),
+                                       [A(be, (3, 3), "cond"), A(be, (B, 3, 2), seed=1)], (None, 0)),
+    "det": lambda be: (lambda a: ad.linalg.det(a), [A(be, (B, 3, 3), "cond")]),
+    "slogdet": lambda be: (lambda a: ad.linalg.slogdet(a), [A(be, (B, 3, 3), "cond")]),
+    "cholesky": lambda be: (lambda a: ad.linalg.cholesky(a), [A(be, (B, 3, 3), "spd")]),
+    "cholesky_upper": lambda be: (lambda a: ad.linalg.cholesky(a, upper=True), [A(be, (B, 3, 3), "spd")]),
+    "eigh_values": lambda be: (lambda a: ad.linalg.eigh(a)[0], [A(be, (B, 3, 3), "spd")]),
+    "eigh_vectors": lambda be: (lambda a: ad.abs(ad.linalg.eigh(a)[1]), [A(be, (B, 3, 3), "spd")]),
+    "eigvalsh": lambda be: (lambda a: ad.linalg.eigvalsh(a), [A(be, (B, 3, 3), "spd")]),
+    "svd_values": lambda be: (lambda a: ad.linalg.svd(a, full_matrices=False)[1], [A(be, (B, 4, 3))]),
+    "svd_vectors": lambda be: (lambda a: ad.abs(ad.linalg.svd(a, full_matrices=False)[0]), [A(be, (B, 4, 3))]),
+    "svdvals": lambda be: (lambda a: ad.linalg.svdvals(a), [A(be, (B, 4, 3))]),
+    "qr": lambda be: (lambda a: ad.linalg.qr(a)[1], [A(be, (B, 4, 3))]),
+    "pinv": lambda be: (lambda a: ad.linalg.pinv(a), [A(be, (B, 4, 3))]),
+    "matrix_norm_fro": lambda be: (lambda a: ad.linalg.matrix_norm(a), [A(be, (B, 4, 3))]),
+    "matrix_norm_nuc": lambda be: (lambda a: ad.linalg.matrix_norm(a, ord="nuc"), [A(be, (B, 4, 3))]),
+    "matrix_norm_2": lambda be: (lambda a: ad.linalg.matrix_norm(a, ord=2), [A(be, (B, 4, 3))]),
+    "vector_norm": lambda be: (lambda a: ad.linalg.vector_norm(a, axis=-1, ord=3) + ad.linalg.vector_norm(a),
+                               [A(be, (B, 4, 5))]),
+    "trace_diagonal": lambda be: (lambda a: ad.linalg.trace(a) + ad.linalg.diagonal(a, offset=1)[0],
+                                  [A(be, (B, 3, 3))]),
+    "outer": lambda be: (lambda a, b: ad.linalg.outer(a, b), [A(be, (B, 5)), A(be, (4,), seed=1)], (0, None)),
+    "cross": lambda be: (lambda a, b: ad.linalg.cross(a, b), [A(be, (B, 3)), A(be, (B, 3), seed=1)]),
+    "matrix_power": lambda be: (lambda a: ad.linalg.matrix_power(a, 3), [A(be, (B, 3, 3))]),
+    "matrix_rank": lambda be: (lambda a: ad.linalg.matrix_rank(a), [A(be, (B, 4, 3))]),
+    "tensordot": lambda be: (lambda a, b: ad.linalg.tensordot(a, b, axes=1), [A(be, (B, 4, 4)), A(be, (B, 4, 5), seed=1)]),
+    "einsum": lambda be: (lambda a, b: ad.einsum("ij,kj->ik", a, b), [A(be, (B, 4, 5)), A(be, (3, 5), seed=1)], (0, None)),
+    "vecdot_axis0": lambda be: (lambda a, b: ad.vecdot(a, b, axis=0), [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
+    "matmul_vectors_both": lambda be: (lambda a, b: ad.matmul(a, b) * a, [A(be, (B, 5)), A(be, (B, 5), seed=1)]),
+    "matmul_matrix_vector_both": lambda be: (lambda a, b: ad.matmul(a, b), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "matmul_vector_matrix_both": lambda be: (lambda a, b: ad.matmul(a, b), [A(be, (B, 4)), A(be, (B, 2, 4, 5), seed=1)]),
+    "matmul_matrix_unbatched_vector": lambda be: (lambda a, b: ad.matmul(a, b), [A(be, (4, 5)), A(be, (B, 5), seed=1)],
+                                                  (None, 0)),
+    # nn.functional
+    "conv1d": lambda be: (lambda a, w: F.conv1d(a, w, padding=1), [A(be, (B, 2, 3, 8)), A(be, (4, 3, 3), seed=1)], (0, None)),
+    "conv1d_filters_batched": lambda be: (lambda a, w: F.conv1d(a, w, stride=2),
+                                          [A(be, (B, 2, 3, 8)), A(be, (B, 4, 3, 3), seed=1)]),
+    "conv2d": lambda be: (lambda a, w: F.conv2d(a, w, padding=1, stride=2),
+                          [A(be, (B, 2, 3, 6, 6)), A(be, (4, 3, 3, 3), seed=1)], (0, None)),
+    "conv2d_filters_batched": lambda be: (lambda a, w: F.conv2d(a, w, dilation=2),
+                                          [A(be, (B, 2, 3, 6, 6)), A(be, (B, 4, 3, 3, 3), seed=1)]),
+    "conv2d_filters_only": lambda be: (lambda a, w: F.conv2d(a, w),
+                                       [A(be, (2, 3, 6, 6)), A(be, (B, 4, 3, 3, 3), seed=1)], (None, 0)),
+    "conv2d_groups": lambda be: (lambda a, w: F.conv2d(a, w, groups=3),
+                                 [A(be, (B, 2, 3, 6, 6)), A(be, (B, 6, 1, 2, 2), seed=1)]),
+    "conv_transpose1d": lambda be: (lambda a, w: F.conv_transpose1d(a, w, stride=2),
+                                    [A(be, (B, 2, 3, 8)), A(be, (3, 2, 3), seed=1)], (0, None)),
+    "conv_transpose2d_filters_batched": lambda be: (lambda a, w: F.conv_transpose2d(a, w),
+                                                    [A(be, (B, 2, 3, 5, 5)), A(be, (B, 3, 2, 2, 2), seed=1)]),
+    "max_pool1d": lambda be: (lambda a: F.max_pool1d(a, 2), [A(be, (B, 2, 3, 8), "distinct")]),
+    "max_pool2d": lambda be: (lambda a: F.max_pool2d(a, 2, stride=1), [A(be, (B, 2, 3, 6, 6), "distinct")]),
+    "avg_pool2d": lambda be: (lambda a: F.avg_pool2d(a, 3, padding=1), [A(be, (B, 2, 3, 6, 6))]),
+    "adaptive_avg_pool2d": lambda be: (lambda a: F.adaptive_avg_pool2d(a, (2, 3)), [A(be, (B, 2, 3, 6, 6))]),
+    "batch_norm": lambda be: (lambda a: F.batch_norm(a, None, None, training=True), [A(be, (B, 4, 3, 5, 5))]),
+    "batch_norm_affine": lambda be: (lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+                                     [A(be, (B, 4, 3, 5, 5)), A(be, (B, 3), seed=1), A(be, (B, 3), seed=2)]),
+    "layer_norm": lambda be: (lambda a, w: F.layer_norm(a, (5,), w), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "group_norm": lambda be: (lambda a: F.group_norm(a, 1), [A(be, (B, 2, 3, 6, 6))]),
+    "cross_entropy": lambda be: (lambda a, t: F.cross_entropy(a, t), [A(be, (B, 4, 5)), A(be, (B, 4), "idx5")]),
+    "mse_loss": lambda be: (lambda a, b: F.mse_loss(a, b), [A(be, (B, 4, 5)), A(be, (4, 5), seed=1)], (0, None)),
+    "activations": lambda be: (lambda a: F.relu(a) + F.sigmoid(a) + F.softplus(a) + F.tanh(a)
+                               + F.gelu(a) + F.gelu(a, approximate="tanh"), [A(be, (B, 4, 5))]),
+    "linear": lambda be: (lambda a, w, b: F.linear(a, w, b), [A(be, (B, 4, 5)), A(be, (3, 5), seed=1), A(be, (3,), seed=2)],
+                          (0, None, None)),
+    "embedding": lambda be: (lambda i, w: F.embedding(i, w), [A(be, (B, 2), "idx4"), A(be, (4, 3), seed=1)], (0, None)),
+    "one_hot": lambda be: (lambda i: F.one_hot(i, 4) * 1.0, [A(be, (B, 2), "idx4")]),
+    "pad": lambda be: (lambda a: F.pad(a, (1, 2)), [A(be, (B, 4, 5))]),
+    "unfold": lambda be: (lambda a: F.unfold(a, 2), [A(be, (B, 2, 3, 5, 5))]),
+    "interpolate": lambda be: (lambda a: F.interpolate(a, scale_factor=2), [A(be, (B, 2, 3, 4, 4))]),
+    "attention": lambda be: (lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+                             [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1), A(be, (4, 5), seed=2)], (0, 0, None)),
+    "bce_with_logits": lambda be: (lambda a, t: F.binary_cross_entropy_with_logits(a, t),
+                                   [A(be, (B, 4, 5)), be.array(np.random.default_rng(1).random((B, 4, 5)) > 0.5)]),
+    # special functions
+    "special_unary": lambda be: (lambda a: sp.gammaln(a) + sp.digamma(a) + sp.ndtri(a * 0.4) + sp.erfcinv(a * 0.4)
+                                 + sp.logit(a * 0.4) + sp.entr(a) + sp.polygamma(1, a), [A(be, (B, 4, 5), "pos")]),
+    "special_real_line": lambda be: (lambda a: sp.erfinv(a * 0.5) + sp.ndtr(a) + sp.log_ndtr(a) + sp.i0(a) + sp.i1(a)
+                                     + sp.i0e(a) + sp.i1e(a) + sp.expit(a) + sp.log_expit(a) + sp.softplus(a)
+                                     + sp.sinc(a) + sp.erfc(a) + sp.erf(a), [A(be, (B, 4, 5))]),
+    "special_binary": lambda be: (lambda a, b: sp.xlogy(a, b) + sp.xlog1py(a, b) + sp.rel_entr(a, b) + sp.kl_div(a, b),
+                                  [A(be, (B, 4, 5), "pos"), A(be, (5,), "pos", seed=1)], (0, None)),
+    "elementwise_binary_extra": lambda be: (lambda a, b: ad.hypot(a, b) + ad.logaddexp(a, b) + ad.copysign(a, b),
+                                            [A(be, (B, 4, 5)), A(be, (B, 1, 5), seed=1)]),
+    "complex_parts": lambda be: (lambda a: ad.real(a * 1j) + ad.imag(a * (1 + 2j)) + ad.real(ad.conj(a * 1j)),
+                                 [A(be, (B, 4, 5))]),
+}
+
+# indexing: keys applied to one example of shape (4, 5, 6)
+KEYS = {
+    "int": lambda be: 1, "neg_int": lambda be: -1, "slice": lambda be: slice(1, 3),
+    "neg_step": lambda be: slice(None, None, -2), "neg_step_bounds": lambda be: slice(3, 0, -1),
+    "tuple_basic": lambda be: (slice(None), 2, slice(None, None, -1)),
+    "none": lambda be: (None, 1, None), "ellipsis_int": lambda be: (Ellipsis, 2),
+    "int_ellipsis_none": lambda be: (1, Ellipsis, None, slice(0, 2)),
+    "array": lambda be: I(be, 0, 2, 3), "array_negative": lambda be: I(be, -1, 0),
+    "array_2d": lambda be: be.array(np.array([[0, 1], [3, 2]]), "int64"),
+    "arrays_adjacent": lambda be: (slice(None), I(be, 0, 4, 2), I(be, 1, 2, 5)),
+    "arrays_apart": lambda be: (I(be, 0, 3), slice(None), I(be, 1, 5)),
+    "int_slice_array": lambda be: (1, slice(None), I(be, 2, 0)),
+    "slice_int_array": lambda be: (slice(None), 1, I(be, 2, 0)),
+    "array_int_slice": lambda be: (I(be, 2, 1), 3, slice(1, 4)),
+    "zero_d_array": lambda be: (slice(None), be.array(np.array(2), "int64")),
+    "zero_d_and_array": lambda be: (be.array(np.array(2), "int64"), I(be, 1, 2)),
+    "none_arrays_apart": lambda be: (None, I(be, 1, 2), slice(None), I(be, 0, 3)),
+    "ellipsis_array": lambda be: (Ellipsis, I(be, 1, 2)),
+    "array_ellipsis_array": lambda be: (I(be, 0, 1), Ellipsis, I(be, 1, 2)),
+    "mask_after_slice": lambda be: (slice(None), M(be, [1, 0, 1, 1, 0])),
+    "mask_2d_after_int": lambda be: (1, be.array(np.random.default_rng(3).random((5, 6)) > 0.5, "bool")),
+    "mask_sole_2d": lambda be: be.array(np.random.default_rng(4).random((4, 5)) > 0.5, "bool"),
+    "mask_sole_full": lambda be: be.array(np.random.default_rng(5).random((4, 5, 6)) > 0.5, "bool"),
+    "mask_ellipsis": lambda be: (Ellipsis, M(be, [1, 0, 0, 1, 1, 0])),
+    "all_arrays": lambda be: (I(be, 0, 3), I(be, 1, 4), I(be, 5, 0)),
+    "arrays_and_ints": lambda be: (I(be, 0, 3), 2, I(be, 5, 0)),
+}
+
+# keys whose index arrays carry the batch (and take/take_along_axis with batched indices)
+BATCHED_INDEX = {
+    "first": lambda be: (lambda a, i: a[i, ...], [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx4")]),
+    "second": lambda be: (lambda a, i: a[:, i], [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx4")]),
+    "apart": lambda be: (lambda a, i: a[i, :, i], [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx4")]),
+    "with_constant_array": lambda be: (lambda a, i: a[i, 1:3, I(be, 0, 2)[:, None]],
+                                       [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx4")]),
+    "x_unbatched": lambda be: (lambda a, i: a[:, i], [A(be, (4, 5, 6)), be.array(np.array([[1, 3], [3, 0], [1, 1]]), "int64")],
+                               (None, 0)),
+    "x_unbatched_with_int": lambda be: (lambda a, i: a[i, 2], [A(be, (4, 5, 6)), A(be, (B, 2), "idx4")], (None, 0)),
+    "x_unbatched_apart": lambda be: (lambda a, i: a[i, :, i], [A(be, (4, 5, 6)), A(be, (B, 2), "idx4")], (None, 0)),
+    "negative_ellipsis": lambda be: (lambda a, i: a[..., i], [A(be, (B, 4, 5, 6)), A(be, (B, 3), "int")]),
+    "zero_d": lambda be: (lambda a, i: a[1, i], [A(be, (B, 4, 5, 6)), A(be, (B,), "idx5")]),
+    "zero_d_x_unbatched": lambda be: (lambda a, i: a[1, :, i], [A(be, (4, 5, 6)), I(be, 2, 2, 4)], (None, 0)),  # repeats
+    "all_arrays": lambda be: (lambda a, i, j: a[i, j, I(be, 1, 5)],
+                              [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx4"), A(be, (2,), "idx5", seed=1)], (0, 0, None)),
+    "all_arrays_x_unbatched": lambda be: (lambda a, i, j: a[i, 3, j],
+                                          [A(be, (4, 5, 6)), A(be, (B, 2), "idx4"), A(be, (B, 1), "idx6", seed=1)],
+                                          (None, 0, 0)),
+    "argmax_index": lambda be: (lambda a: a[xa.argmax(a[:, 0, 0]), ...], [A(be, (B, 4, 5, 6), "distinct")]),
+    "argmax_index_second": lambda be: (lambda a: a[:, xa.argmax(a[0, 0, :]) % 5], [A(be, (B, 4, 5, 6), "distinct")]),
+    "take_axis1": lambda be: (lambda a, i: ad.take(a, i, axis=1), [A(be, (B, 4, 5, 6)), A(be, (B, 2), "idx5")]),
+    "take_axis_neg_x_unbatched": lambda be: (lambda a, i: ad.take(a, i, axis=-1),
+                                             [A(be, (4, 5, 6)), A(be, (B, 2), "idx6")], (None, 0)),
+    "take_axis0_repeats": lambda be: (lambda a, i: ad.take(a, i, axis=0),
+                                      [A(be, (B, 4, 5, 6)), be.array(np.array([[1, 1, 3]] * B), "int64")]),
+    "take_1d": lambda be: (lambda a, i: ad.take(a, i), [A(be, (B, 5)), A(be, (B, 2), "idx5")]),
+    "take_indices_unbatched": lambda be: (lambda a, i: ad.take(a, i, axis=2),
+                                          [A(be, (B, 4, 5, 6)), I(be, 0, 5, 5)], (0, None)),
+    "take_along_axis": lambda be: (lambda a, i: ad.take_along_axis(a, i, axis=1),
+                                   [A(be, (B, 4, 5, 6)), A(be, (B, 4, 5, 6), "idx4")]),
+    "take_along_axis_neg": lambda be: (lambda a, i: ad.take_along_axis(a, i, axis=-1),
+                                       [A(be, (B, 4, 5, 6)), A(be, (B, 4, 5, 2), "idx6")]),
+    "take_along_axis_x_unbatched": lambda be: (lambda a, i: ad.take_along_axis(a, i, axis=0),
+                                               [A(be, (4, 5, 6)), A(be, (B, 2, 5, 6), "idx4")], (None, 0)),
+    "take_along_axis_i_unbatched": lambda be: (lambda a, i: ad.take_along_axis(a, i, axis=0),
+                                               [A(be, (B, 4, 5, 6)), A(be, (2, 5, 6), "idx4")], (0, None)),
+    "sort_gather": lambda be: (lambda a: ad.take_along_axis(a, ad.argsort(a, axis=-1), axis=-1),
+                               [A(be, (B, 4, 5, 6), "distinct")]),
+    # writes
+    "setitem_slice": lambda be: (_sx(slice(1, 3)), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "setitem_slice_v_unbatched": lambda be: (_sx(slice(1, 3)), [A(be, (B, 4, 5)), A(be, (5,), seed=1)], (0, None)),
+    "setitem_slice_x_unbatched": lambda be: (_sx(slice(1, 3)), [A(be, (4, 5)), A(be, (B, 5), seed=1)], (None, 0)),
+    "setitem_ints_scalar": lambda be: (_sx((1, 2)), [A(be, (B, 4, 5)), A(be, (B,), seed=1)]),
+    "setitem_array_rows": lambda be: (_sx((I(be, 0, 2), slice(None))), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "setitem_array_int": lambda be: (_sx((I(be, 0, 2), 1)), [A(be, (B, 4, 5)), A(be, (B,), seed=1)]),
+    "setitem_array_columns": lambda be: (_sx((slice(None), I(be, 0, 3))), [A(be, (B, 4, 5)), A(be, (B, 4, 2), seed=1)]),
+    "setitem_mask": lambda be: (_sx((slice(None), M(be, [1, 0, 1, 0, 0]))), [A(be, (B, 4, 5)), A(be, (B,), seed=1)]),
+    "setitem_sole_mask": lambda be: (_sx(M(be, [1, 0, 1, 1])), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "setitem_ellipsis": lambda be: (_sx((Ellipsis, 0)), [A(be, (B, 4, 5)), A(be, (B, 4), seed=1)]),
+    "setitem_negative_step": lambda be: (_sx((slice(None, None, -2),)), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "setitem_batched_index": lambda be: (_setitem_idx, [A(be, (B, 4, 5)), A(be, (B, 2), "idx4"), A(be, (B, 5), seed=1)]),
+    "setitem_batched_index_only": lambda be: (_setitem_idx, [A(be, (4, 5)), A(be, (B, 2), "idx4"), A(be, (5,), seed=1)],
+                                              (None, 0, None)),
+    "setitem_batched_index_and_v": lambda be: (_setitem_idx, [A(be, (4, 5)), A(be, (B, 2), "idx4"), A(be, (B, 5), seed=1)],
+                                               (None, 0, 0)),
+    "index_add": lambda be: (lambda v: ad.index_add(v, (slice(None), I(be, 1, 1, 3)), (4, 5)), [A(be, (B, 4, 3))]),
+}
+
+
+def _make(table, name, be):
+    spec = table[name](be)
+    return spec if len(spec) == 3 else (spec[0], spec[1], 0)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_ops(be, name):
+    f, args, in_axes = _make(OPS, name, be)
+    check(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_getitem_keys(be, name):
+    key = KEYS[name](be)
+    check(be, lambda a: a[key], [A(be, (B, 4, 5, 6))])
+    check(be, lambda a: ad.sin(a)[key] * 2.0, [A(be, (4, 5, 6)), ], in_axes=None, axis_size=2)
+    check(be, lambda a, b: (a * b)[key], [A(be, (B, 4, 5, 6)), A(be, (4, 5, 6), seed=1)], in_axes=(0, None))
+    check(be, lambda a: a[key], [A(be, (4, B, 5, 6))], in_axes=1)  # the batch inside the indexed axes
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", sorted(BATCHED_INDEX))
+def test_batched_indices_and_writes(be, name):
+    f, args, in_axes = _make(BATCHED_INDEX, name, be)
+    check(be, f, args, in_axes=in_axes)
