@@ -16,7 +16,7 @@ array([0.25      , 0.19661193])
 """
 
 from .array_api.special import (  # noqa: F401
-    __all__, betainc, betaincc, betaln, digamma, entr, erf, erfc, erfcinv, erfinv, expit, gammainc,
-    gammaincc, gammaln, i0, i0e, i1, i1e, kl_div, log_expit, log_ndtr, logit, ndtr, ndtri, polygamma, psi,
-    rel_entr, sinc, softplus, stdtr, xlog1py, xlogy,
+    __all__, betainc, betaincc, betaln, digamma, entr, erf, erfc, erfcinv, erfinv, expit, fdtr, fdtrc,
+    gammainc, gammaincc, gammaln, i0, i0e, i1, i1e, kl_div, log_expit, log_ndtr, logit, ndtr, ndtri,
+    polygamma, psi, rel_entr, sinc, softplus, stdtr, xlog1py, xlogy,
 )

@@ -107,6 +107,24 @@ def test_stdtr_values(be, dtype):
     assert np.isnan(_np(be, bad)).all()
 
 
+@pytest.mark.parametrize("name", ["fdtr", "fdtrc"])
+def test_f_distribution(be, name):
+    """fdtr and fdtrc, composed from betaincc and betainc: values, edges, derivatives in x."""
+    dfn, dfd, x = np.meshgrid([1e-3, 1.0, 2.0, 5.0, 30.0, 0.0, -1.0], [1.0, 4.0, 7.5, 0.0],
+                              [0.0, 0.01, 0.3, 1.0, 2.5, 40.0, np.inf, -1.0], indexing="ij")
+    dfn, dfd, x = dfn.ravel(), dfd.ravel(), x.ravel()
+    f = getattr(S, name)
+    out = _quiet(f, be.array(dfn), be.array(dfd), ad.Variable(be.array(x)))
+    _close(_np(be, out), _quiet(getattr(sp, name), dfn, dfd, x), rtol=1e-13 if be.name == "numpy" else 3e-12,
+           atol=1e-15)
+    xs = be.array(np.array([0.2, 1.0, 3.5]))
+    m, n = be.array(np.array([2.0, 5.0, 3.0])), be.array(np.array([4.0, 7.5, 11.0]))
+    assert gradcheck(lambda v: f(m, n, v), [xs], rtol=1e-6, atol=1e-8)
+    assert gradgradcheck(lambda v: f(m, n, v), [xs], rtol=1e-5, atol=1e-7)
+    with pytest.raises(NotImplementedError, match="anyad.special.betaincc?: "):
+        ad.sum(f(ad.Variable(m, requires_grad=True), n, xs)).backward()
+
+
 def test_stdtr_near_zero_is_exact():
     """stdtr(1, t) = 1/2 + atan(t)/pi: the portable kernel keeps t = 1e-8 to the
     last digit (SciPy's is 3e-9 off there)."""
@@ -272,6 +290,7 @@ def test_derivatives_match_torch():
 def test_each_backend_uses_its_own_kernel():
     for name in ("betaln", "betainc", "betaincc", "stdtr", "gammainc", "gammaincc"):
         assert kernel_source(np, name) == "scipy.special", name
+    assert {"fdtr", "fdtrc"} <= set(S.__all__)  # composed from betaincc and betainc
     torch = pytest.importorskip("torch")  # noqa: F841
     import array_api_compat.torch as ctorch
 
@@ -316,6 +335,10 @@ SCIPY_SCRIPT = textwrap.dedent("""
         "chdtr": lambda x, y: sc.chdtr(3.0, x * x * 4.0),
         "betaincc": lambda x, y: sc.betaincc(2.0, 3.0, x * x),
         "stdtr": lambda x, y: sc.stdtr(5.0, x),
+        "fdtrc": lambda x, y: sc.fdtrc(3.0, 5.0, x * x),
+        "f_oneway": lambda x, y: st.f_oneway(x, y).pvalue,
+        "chisquare": lambda x, y: st.chisquare(x * x + 1.0).pvalue,
+        "jarque_bera": lambda x, y: st.jarque_bera(x).pvalue,
     }
     for name, f in cases.items():
         x = ad.Variable(v.copy(), requires_grad=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..ops.special import erf, erfc, erfcinv, erfinv, log_ndtr, ndtr, ndtri
 from ..ops.special_gamma import digamma, gammaln, i0, i0e, i1, i1e, polygamma
-from ..ops.special_incomplete import betainc, betaincc, betaln, gammainc, gammaincc, stdtr
+from ..ops.special_incomplete import betainc, betaincc, betaln, fdtr, fdtrc, gammainc, gammaincc, stdtr
 from ..ops.special_logistic import (
     entr, expit, kl_div, log_expit, logit, rel_entr, sinc, softplus, xlog1py, xlogy,
 )
@@ -36,4 +36,5 @@ __all__ = [
     "erf", "erfc", "erfinv", "erfcinv", "ndtr", "log_ndtr", "ndtri", "expit", "logit", "log_expit",
     "softplus", "sinc", "entr", "xlogy", "xlog1py", "rel_entr", "kl_div", "gammaln", "digamma", "psi",
     "polygamma", "i0", "i0e", "i1", "i1e", "betaln", "betainc", "betaincc", "stdtr", "gammainc", "gammaincc",
+    "fdtr", "fdtrc",
 ]
