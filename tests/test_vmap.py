@@ -592,3 +592,26 @@ def test_getitem_keys(be, name):
 def test_batched_indices_and_writes(be, name):
     f, args, in_axes = _make(BATCHED_INDEX, name, be)
     check(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", NUMPY + [b for b in OTHERS if b.name == "torch"], ids=str)
+@pytest.mark.parametrize("rows", [[[1, 1], [0, 2], [3, 3]], [[0, 2], [1, 1], [3, 3]]])
+def test_setitem_repeated_per_example_indices(be, rows):
+    """x[i] = v with an index repeated in some examples only: the write x keeps
+    gets the gradient, per example (the kept-writes mask was computed once, from
+    the traced example, and frozen into vmap's and jit's programs)."""
+    x, v = A(be, (B, 4, 5)), A(be, (B, 2, 5), seed=1)
+    i = be.array(np.array(rows), "int64")
+    check(be, _setitem_idx, [x, i, v])
+    check(be, _setitem_idx, [example0(x), i, v], in_axes=(None, 0, 0))
+    check(be, _setitem_idx, [example0(x), i, example0(v)], in_axes=(None, 0, None))
+    x0 = example0(x)
+
+    def f(v, i):
+        y = ad.Variable(x0) * 1.0
+        y[i] = v
+        return ad.sum(y * x0)
+
+    jg = ad.jit(ad.grad(f))
+    for k in range(B):
+        close(be, jg(example0(v), i[k, ...]), ad.grad(f)(example0(v), i[k, ...]), what=f"jit(grad) index {k}")

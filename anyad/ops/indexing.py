@@ -187,7 +187,13 @@ def _kept_writes(g: Any, shape: tuple, key: Any, slot: tuple) -> Any:
     for d in slot:
         n *= d
     ids = xp.reshape(xp.arange(n, dtype=xp.int64, device=dev), slot)
-    scratch = scatter.set_at(xp, xp.zeros(shape, dtype=xp.int64, device=dev), key, ids)
+    zeros = xp.zeros(shape, dtype=xp.int64, device=dev)
+    if isinstance(g, Variable):  # through primitives: a traced program (jit, vmap) recomputes it from the key
+        from .elementwise import equal
+
+        scratch = apply(_SETITEM, (Variable(zeros), ids), {"key": key, "repeats": True})
+        return astype(equal(apply(_GETITEM, (scratch,), {"key": key, "repeats": True}), ids), r.dtype)
+    scratch = scatter.set_at(xp, zeros, key, ids)
     return xp.astype(scratch[key] == ids, r.dtype)
 
 
