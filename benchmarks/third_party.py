@@ -134,6 +134,37 @@ def _scipy_cases() -> list:
         Case("Rotation.from_quat.as_rotvec", "scipy",
              lambda x: Rotation.from_quat(x).as_rotvec(), _vec(4, lo=0.2, hi=0.9)),
     ]
+    # p-values: the incomplete beta and gamma functions (xp.special.betainc, stdtr, fdtrc, gammaincc)
+    w, v12, v24 = _vec(seed=3), _vec(12), _vec(24)
+    out += [
+        Case("stats.pearsonr.pvalue", "scipy", lambda x, y: st.pearsonr(x, y).pvalue, v, (w,)),
+        Case("stats.ttest_1samp.pvalue", "scipy", lambda x: st.ttest_1samp(x, 0.1).pvalue, v),
+        Case("stats.ttest_ind.statistic", "scipy", lambda x, y: st.ttest_ind(x, y).statistic, v, (w + 0.4,)),
+        Case("stats.ttest_ind.pvalue", "scipy", lambda x, y: st.ttest_ind(x, y).pvalue, v, (w + 0.4,)),
+        Case("stats.ttest_ind(equal_var=False).pvalue", "scipy",
+             lambda x, y: st.ttest_ind(x, y, equal_var=False).pvalue, v, (w + 0.4,)),
+        Case("stats.ttest_rel.pvalue", "scipy", lambda x, y: st.ttest_rel(x, y).pvalue, v, (w,)),
+        Case("stats.f_oneway.pvalue", "scipy", lambda x, y: st.f_oneway(x, y).pvalue, v, (w,)),
+        Case("stats.chisquare.pvalue", "scipy", lambda x: st.chisquare(x).pvalue, pos * 10.0),
+        Case("stats.power_divergence(log-likelihood).pvalue", "scipy",
+             lambda x: st.power_divergence(x, lambda_="log-likelihood").pvalue, pos * 10.0),
+        Case("stats.jarque_bera.pvalue", "scipy", lambda x: st.jarque_bera(x).pvalue, v12),
+        Case("stats.skewtest.pvalue", "scipy", lambda x: st.skewtest(x).pvalue, v12),
+        Case("stats.normaltest.pvalue", "scipy", lambda x: st.normaltest(x).pvalue, v24),
+        Case("stats.bartlett.pvalue", "scipy", lambda x, y: st.bartlett(x, y).pvalue, v, (w,)),
+        # shape parameters as arrays, as scipy.stats passes them
+        Case("special.betainc", "scipy", lambda x, a, b: sp.betainc(a, b, x), prob, (_full(2.0), _full(3.0))),
+        Case("special.betaincc", "scipy", lambda x, a, b: sp.betaincc(a, b, x), prob, (_full(0.5), _full(4.0))),
+        Case("special.betaln", "scipy", lambda x, b: sp.betaln(x, b), pos, (_full(2.5),)),
+        Case("special.stdtr", "scipy", lambda x, df: sp.stdtr(df, x), v, (_full(4.0),)),
+        Case("special.fdtrc", "scipy", lambda x, m, n: sp.fdtrc(m, n, x), pos, (_full(3.0), _full(5.0))),
+        Case("special.gammainc", "scipy", lambda x, a: sp.gammainc(a, x), pos, (_full(2.0),)),
+        Case("special.gammaincc", "scipy", lambda x, a: sp.gammaincc(a, x), pos, (_full(0.7),)),
+        Case("special.chdtr", "scipy", lambda x, df: sp.chdtr(df, x), pos, (_full(3.0),)),
+        Case("special.chdtrc", "scipy", lambda x, df: sp.chdtrc(df, x), pos, (_full(3.0),)),
+        # a Python number for df: SciPy's chdtrc calls xp.isnan(3.0), an array of the default backend
+        Case("special.chdtrc(3.0, x)", "scipy", lambda x: sp.chdtrc(3.0, x), pos),
+    ]
     for name in ("erf", "erfc", "expit", "gammaln", "ndtr", "log_ndtr", "i0", "i0e", "i1", "i1e", "entr",
                  "sinc", "psi", "digamma"):
         f = getattr(sp, name, None)
@@ -152,6 +183,10 @@ def _scipy_cases() -> list:
         Case("special.polygamma(1)", "scipy", lambda x: sp.polygamma(1, x), pos),
     ]
     return [c for c in out if c is not None]
+
+
+def _full(value: float, n: int = 6) -> np.ndarray:
+    return np.full(n, value)
 
 
 def _abs2(z: Any) -> Any:
