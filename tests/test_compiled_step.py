@@ -225,3 +225,22 @@ def test_other_backends(backend, device):
     for p, q in zip(m1.parameters(), m2.parameters()):
         assert q.device == p.device
         np.testing.assert_allclose(ad._backend.to_numpy(q.value), ad._backend.to_numpy(p.value), rtol=1e-12)
+
+
+def test_modes_are_keyed_without_model_argument():
+    """The model named by the loss function (a closure variable) is found: eval() after compiling
+    gives the eval-mode step, not a replay of the training-mode program."""
+    m1, o1 = make("sgd-momentum", dropout=0.5, seed=4)
+    m2, o2 = make("sgd-momentum", dropout=0.5, seed=4)
+
+    def loss_fn(x, y):
+        return F.cross_entropy(m2(x), y)
+
+    step = optim.compile_step(loss_fn, o2)
+    for k, (x, y) in enumerate(zip(XS, YS)):
+        if k == 3:
+            m1.eval()
+            m2.eval()
+        eager_step(m1, o1, x, y)
+        step(x, y)
+        assert_same(m1, o1, m2, o2)

@@ -14,6 +14,7 @@ parameters in place (as ``optimizer.step()`` does), their ``.grad``, and
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from .. import _backend
@@ -63,7 +64,7 @@ class CompiledStep:
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.model = model
-        self._modules = [] if model is None else list(model.modules())  # whose train/eval flags key a program
+        self._modules = _modules_of(loss_fn, model)  # whose train/eval flags key a program
         self._jit = jit(self._traced, static_argnums=(0,))
         self._scalars: dict = {}  # memo of the hyperparameters' 0-d arrays
         self._layouts: dict = {}  # what a step's program is for -> its number
@@ -187,6 +188,30 @@ class CompiledStep:
         return loss, values, out_grads, new_states
 
 
+def _modules_of(loss_fn: Callable, model: Any) -> list:
+    """Every module of ``model`` (a Module or a list of them) and of the Modules ``loss_fn``
+    names (closure variables and globals it reads; attributes of a bound method's object)."""
+    from ..nn.module import Module
+
+    found = [] if model is None else list(model) if isinstance(model, (list, tuple)) else [model]
+    try:
+        names = inspect.getclosurevars(loss_fn)
+        found += [v for v in (*names.nonlocals.values(), *names.globals.values()) if isinstance(v, Module)]
+    except (TypeError, ValueError):  # not a Python function
+        pass
+    owner = getattr(loss_fn, "__self__", None)
+    if owner is not None:
+        found += [owner] if isinstance(owner, Module) else [
+            v for v in getattr(owner, "__dict__", {}).values() if isinstance(v, Module)]
+    out, seen = [], set()
+    for top in found:
+        for m in top.modules():
+            if id(m) not in seen:
+                seen.add(id(m))
+                out.append(m)
+    return out
+
+
 def _batch_key(batch: tuple) -> tuple:
     if all(hasattr(x, "shape") for x in batch):
         return tuple(array_key(getattr(x, "value", x)) for x in batch)
@@ -240,11 +265,12 @@ def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> 
         and other hyperparameters may change between steps (schedules) without
         a new trace, except a change between zero and non-zero.
 
-    model : Module, optional
-        The model: its modules' training flags (``train()``/``eval()``) then
-        key the program, so switching modes between steps compiles the other
-        mode instead of replaying a stale one (the modules it has when
-        ``compile_step`` is called).
+    model : Module or list of Modules, optional
+        The modules whose training flags (``train()``/``eval()``) key the
+        program, so that switching modes between steps compiles the other
+        mode instead of replaying a stale one (the sub-modules they have when
+        ``compile_step`` is called). The Modules ``loss_fn`` names directly
+        (closure variables, globals) are found without it.
 
     Returns
     -------
