@@ -173,6 +173,8 @@ def _apply_rule(node: Node, ts: tuple, create: bool) -> Any:
             return None
     else:
         t = rule(ts, *args, **kw) if kw else rule(ts, *args)
+        if t is None:  # an operation recorded only to be replayed (a comparison under jit/vmap): no tangent
+            return None
     shape, dtype = out_meta(node)
     if shape is None:  # elementwise, every input of the output's shape and dtype
         return t
