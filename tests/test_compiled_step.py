@@ -244,3 +244,27 @@ def test_modes_are_keyed_without_model_argument():
         eager_step(m1, o1, x, y)
         step(x, y)
         assert_same(m1, o1, m2, o2)
+
+
+def test_gradient_clipping_as_clip_grad_norm_():
+    m1, o1 = make("sgd-momentum")
+    m2, o2 = make("sgd-momentum")
+    step = optim.compile_step(loss_of(m2), o2, max_grad_norm=0.05)
+    for x, y in zip(XS, YS):
+        loss = loss_of(m1)(x, y)
+        o1.zero_grad()
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(m1.parameters(), 0.05)
+        o1.step()
+        step(x, y)
+        assert float(step.grad_norm) == pytest.approx(float(norm), rel=1e-13)
+        assert float(norm) > 0.05  # the clipping did act
+        assert_same(m1, o1, m2, o2)
+    assert step.traces == 2
+
+
+def test_jit_recomputes_the_total_norm():
+    """get_total_norm unwrapped Variables to raw arrays: under jit the norm was frozen at the first call."""
+    f = ad.jit(lambda a, b: nn.utils.get_total_norm([a, b]))
+    assert float(f(np.ones(3), np.ones(2))) == pytest.approx(np.sqrt(5))
+    assert float(f(2 * np.ones(3), np.ones(2))) == pytest.approx(np.sqrt(14))

@@ -50,7 +50,7 @@ def get_total_norm(grads: Iterable[Any], norm_type: float = 2.0) -> Any:
     >>> float(get_total_norm([np.array([3.0]), np.array([[4.0]])]))
     5.0
     """
-    grads = [_raw(g) for g in grads]
+    grads = list(grads)  # Variables stay Variables: recorded, so anyad.jit recomputes the norm
     if not grads:
         raise ValueError("anyad.nn.utils.get_total_norm: no gradients")
     norm_type = float(norm_type)

@@ -23,6 +23,7 @@ from .._tracing import array_key, freeze
 from ..backends import transfer
 from ..backprop import backprop
 from ..compile import jit
+from ..nn.utils import get_total_norm
 from ..random import DRAW_HANDLER, Generator
 from ..variable import Variable
 from .optimizer import Optimizer
@@ -56,7 +57,8 @@ class CompiledStep:
         How many times the step has been traced (once per new signature).
     """
 
-    def __init__(self, loss_fn: Callable, optimizer: Optimizer, model: Any = None):
+    def __init__(self, loss_fn: Callable, optimizer: Optimizer, model: Any = None,
+                 max_grad_norm: float | None = None, norm_type: float = 2.0):
         if not isinstance(optimizer, Optimizer) or type(optimizer)._hyper is Optimizer._hyper:
             raise TypeError(f"anyad.optim.compile_step: {type(optimizer).__name__} has no compiled update "
                             "(SGD, Adam, AdamW, RMSprop and Adagrad have one; LBFGS calls its closure "
@@ -64,6 +66,9 @@ class CompiledStep:
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.model = model
+        self.max_grad_norm = None if max_grad_norm is None else float(max_grad_norm)
+        self.norm_type = float(norm_type)
+        self.grad_norm: Any = None  # with max_grad_norm: the last step's total norm before clipping
         self._modules = _modules_of(loss_fn, model)  # whose train/eval flags key a program
         self._jit = jit(self._traced, static_argnums=(0,))
         self._scalars: dict = {}  # memo of the hyperparameters' 0-d arrays
@@ -127,7 +132,7 @@ class CompiledStep:
             token = DRAW_HANDLER.set(handler)
             try:
                 traces = jitted.traces
-                loss, values, grads, new_states = jitted(static, states, hypers, batch, noise)
+                loss, values, grads, new_states, norm = jitted(static, states, hypers, batch, noise)
             finally:
                 DRAW_HANDLER.reset(token)
             if jitted.traces == traces or handler.seen == list(draws):  # replayed, or traced as expected
@@ -153,6 +158,7 @@ class CompiledStep:
             s.update(s_new)
             if counts:
                 s["step"] = s.get("step", 0) + 1
+        self.grad_norm = norm
         return loss
 
     def _traced(self, static: int, states: list, hypers: list, batch: tuple, noise: list) -> tuple:
@@ -165,6 +171,13 @@ class CompiledStep:
                              f"from the model's parameters, got {type(loss).__name__} of shape "
                              f"{tuple(getattr(loss, 'shape', ()))}")
         grads = backprop([loss], [None], params, create_graph=True)
+        norm = None
+        if self.max_grad_norm is not None and any(g is not None for g in grads):
+            # nn.utils.clip_grad_norm_'s arithmetic, recorded
+            norm = get_total_norm([g for g in grads if g is not None], self.norm_type)
+            xp = _backend.namespace_of(norm)
+            coef = xp.minimum(self.max_grad_norm / (norm + 1e-6), xp.ones_like(norm))
+            grads = [None if g is None else g * xp.astype(coef, g.dtype) for g in grads]
         values, out_grads, new_states = [], [], []
         at, offsets, k = 0, {}, 0
         for g, names, h, hnames in layout:
@@ -185,7 +198,7 @@ class CompiledStep:
             values.append(opt._update(p, grad, s, opt.param_groups[g], numbers))
             out_grads.append(grad)
             new_states.append(s)
-        return loss, values, out_grads, new_states
+        return loss, values, out_grads, new_states, norm
 
 
 def _modules_of(loss_fn: Callable, model: Any) -> list:
@@ -244,7 +257,8 @@ class _Draws:
         return method(stand_in, *args, **kwargs)
 
 
-def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> CompiledStep:
+def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None, *,
+                 max_grad_norm: float | None = None, norm_type: float = 2.0) -> CompiledStep:
     """Compile ``loss_fn``'s gradient step with ``optimizer`` into one replayed program.
 
     ``step = compile_step(loss_fn, opt); loss = step(*batch)`` does what the
@@ -271,6 +285,13 @@ def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> 
         mode instead of replaying a stale one (the sub-modules they have when
         ``compile_step`` is called). The Modules ``loss_fn`` names directly
         (closure variables, globals) are found without it.
+    max_grad_norm : float, optional
+        Clip the gradients as ``nn.utils.clip_grad_norm_(params, max_grad_norm,
+        norm_type)`` does between ``backward`` and ``step`` (on the device, in
+        the program); the total norm before clipping is then left in
+        ``step.grad_norm`` (a 0-d array) after each call.
+    norm_type : float
+        The p of the clipping norm.
 
     Returns
     -------
@@ -305,4 +326,4 @@ def compile_step(loss_fn: Callable, optimizer: Optimizer, model: Any = None) -> 
     >>> float(loss) < 0.5, step.traces   # 2: no Adam state yet at the first
     (True, 2)
     """
-    return CompiledStep(loss_fn, optimizer, model)
+    return CompiledStep(loss_fn, optimizer, model, max_grad_norm, norm_type)
