@@ -298,6 +298,18 @@ def _setitem_idx(x, i, v):
     return x * x
 
 
+def _ranks(be):
+    """Matrices of ranks 3, 2 and 0 (a value frozen at the traced example would show)."""
+    m = np.random.default_rng(0).normal(size=(B, 4, 3))
+    m[1, :, 2] = m[1, :, 0]
+    m[2] = 0.0
+    return be.array(m)
+
+
+def _sorted_rows(be):
+    return be.array(np.sort(np.random.default_rng(2).uniform(-1.5, 1.5, size=(B, 6)), axis=1))
+
+
 OPS = {
     # comparisons, integer and boolean results
     "greater": lambda be: (lambda a, b: a > b, [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
@@ -414,7 +426,12 @@ OPS = {
     "outer": lambda be: (lambda a, b: ad.linalg.outer(a, b), [A(be, (B, 5)), A(be, (4,), seed=1)], (0, None)),
     "cross": lambda be: (lambda a, b: ad.linalg.cross(a, b), [A(be, (B, 3)), A(be, (B, 3), seed=1)]),
     "matrix_power": lambda be: (lambda a: ad.linalg.matrix_power(a, 3), [A(be, (B, 3, 3))]),
-    "matrix_rank": lambda be: (lambda a: ad.linalg.matrix_rank(a), [A(be, (B, 4, 3))]),
+    "matrix_rank": lambda be: (lambda a: ad.linalg.matrix_rank(a), [_ranks(be)]),
+    "searchsorted": lambda be: (lambda a, v: ad.searchsorted(a, v), [_sorted_rows(be), A(be, (B, 2, 3), seed=1)]),
+    "searchsorted_right_queries_unbatched": lambda be: (lambda a, v: ad.searchsorted(a, v, side="right"),
+                                                        [_sorted_rows(be), A(be, (4,), seed=1)], (0, None)),
+    "searchsorted_sorted_unbatched": lambda be: (lambda a, v: ad.searchsorted(a, v),
+                                                 [example0(_sorted_rows(be)), A(be, (B, 2, 3), seed=1)], (None, 0)),
     "tensordot": lambda be: (lambda a, b: ad.linalg.tensordot(a, b, axes=1), [A(be, (B, 4, 4)), A(be, (B, 4, 5), seed=1)]),
     "einsum": lambda be: (lambda a, b: ad.einsum("ij,kj->ik", a, b), [A(be, (B, 4, 5)), A(be, (3, 5), seed=1)], (0, None)),
     "vecdot_axis0": lambda be: (lambda a, b: ad.vecdot(a, b, axis=0), [A(be, (B, 4, 5)), A(be, (B, 4, 5), seed=1)]),
@@ -640,3 +657,16 @@ def test_primitive_cases_forward_mode(be, case):
     h = ad.hessian(lambda *a: ad.sum(case.f(*a) * w), argnums=0)
     close(be, ad.vmap(h)(*xs), loop(h)(*xs), what="vmap(hessian)")
     close(be, ad.jit(h)(*[example0(x) for x in xs]), h(*[example0(x) for x in xs]), what="jit(hessian)")
+
+
+@pytest.mark.parametrize("be", NUMPY + OTHERS, ids=str)
+def test_integer_results_are_recomputed_not_frozen(be):
+    """matrix_rank and searchsorted under jit: recomputed for each call (they were
+    computed on raw arrays, outside the graph, and frozen at the traced call's value)."""
+    ranks, rows = _ranks(be), _sorted_rows(be)
+    rank = ad.jit(lambda m: ad.linalg.matrix_rank(m))
+    ss = ad.jit(lambda a, v: ad.searchsorted(a, v))
+    q = A(be, (4,), seed=1)
+    for k in range(B):
+        close(be, rank(ranks[k, ...]), ad.linalg.matrix_rank(ranks[k, ...]), what=f"jit matrix_rank {k}")
+        close(be, ss(rows[k, ...], q), ad.searchsorted(rows[k, ...], q), what=f"jit searchsorted {k}")

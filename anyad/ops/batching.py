@@ -30,6 +30,7 @@ from ..graph import PRIMITIVES, OpType, Primitive
 from ..variable import Variable
 from ._core import apply
 from . import conv as _conv_ops, special_gamma as _special_gamma  # noqa: F401  (their primitives get rules here)
+from . import linalg_composed as _linalg_composed, sorting as _sorting
 from .manipulation import astype, broadcast_to, permute_dims, reshape
 
 __all__ = ["Batched", "BatchingError", "elementwise", "reduction", "set_rule"]
@@ -338,6 +339,26 @@ def _isin(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict)
     xp = _backend.namespace_of(_raw(hits))
     count = _sum(astype(hits, xp.int64), axis=-1)
     return (equal(count, 0) if params.get("invert") else greater(count, 0)), True
+
+
+def _searchsorted(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
+    """``searchsorted``: a batch of queries is one call; per-example sorted arrays
+    (the standard's kernel takes one 1-D array) count the elements below each query."""
+    x1, x2 = args
+    if not batched[0]:
+        return apply(prim, args, params), True
+    _refuse_batched_params(prim, params)
+    if params.get("sorter") is not None:
+        raise BatchingError("anyad.vmap: searchsorted with a sorter has no batching rule for a batched "
+                            "sorted array; sort it first (anyad.sort)")
+    from .elementwise import less, less_equal
+    from .reductions import sum as _sum
+
+    x2 = batch_of(x2, batched[1], size)
+    rank = _pe_ndim(x2, True)
+    below = (less if params.get("side", "left") == "left" else less_equal)(
+        reshape(x1, (size,) + (1,) * rank + _shape(x1)[1:]), reshape(x2, _shape(x2) + (1,)))
+    return _sum(astype(below, _backend.namespace_of(_raw(below)).int64), axis=-1), True
 
 
 def _conv(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
@@ -658,3 +679,5 @@ for _op, _rule in _RULES.items():
 flat_reduction = _flat_reduction
 isin_rule = _isin
 _conv_ops._FIRST_MAX.batch = _conv_ops._WINDOW_MAX.batch = merged
+_linalg_composed._MATRIX_RANK.batch = leading
+_sorting._SEARCHSORTED.batch = _searchsorted

@@ -15,7 +15,9 @@ import operator
 from typing import Any
 
 from .. import _backend
+from ..graph import OpType, Primitive
 from ..variable import Variable
+from ._core import apply
 from ._helpers import is_complex, like, namespace, raw, records
 from .linalg_extra import _linalg, _square
 from .elementwise import abs, equal, multiply, not_equal, pow, sqrt, subtract, where
@@ -279,8 +281,14 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Any:
     >>> ad.matrix_rank(ad.Variable([[1.0, 2.0], [2.0, 4.0]]))
     Variable(1)
     """
-    r = raw(x)
-    xp = namespace(r)
-    if len(r.shape) >= 2 and 0 in tuple(r.shape[-2:]):  # an empty matrix has rank 0 (numpy raises)
-        return like(x, xp.zeros(tuple(r.shape[:-2]), dtype=xp.int64, device=_backend.device_of(r)))
-    return like(x, _linalg(xp).matrix_rank(r, rtol=raw(rtol)))
+    return apply(_MATRIX_RANK, (x,), {"rtol": raw(rtol)})
+
+
+def _matrix_rank(xp: Any, x: Any, rtol: Any) -> Any:
+    if len(x.shape) >= 2 and 0 in tuple(x.shape[-2:]):  # an empty matrix has rank 0 (numpy raises)
+        return xp.zeros(tuple(x.shape[:-2]), dtype=xp.int64, device=_backend.device_of(x))
+    return _linalg(xp).matrix_rank(x, rtol=rtol)
+
+
+# a primitive with no derivative, so that jit and vmap recompute it (never frozen at its traced value)
+_MATRIX_RANK = Primitive("matrix_rank", OpType.NOOP, _matrix_rank, None, register=False)

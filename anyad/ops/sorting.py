@@ -263,10 +263,13 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
     >>> ad.searchsorted(ad.Variable([1.0, 2.0, 3.0]), ad.Variable([2.5]))
     Variable([2])
     """
-    r1 = raw(x1)
-    r2 = raw(x2)
-    out = namespace(r1).searchsorted(r1, r2, side=side, sorter=raw(sorter))
-    return like(x1 if isinstance(x1, Variable) else x2, out)
+    return apply(_SEARCHSORTED, (x1, x2), {"side": side, "sorter": raw(sorter)})
+
+
+# a primitive with no derivative, so that jit and vmap recompute it (never frozen at its traced value)
+_SEARCHSORTED = Primitive("searchsorted", OpType.NOOP,
+                          lambda xp, x1, x2, side, sorter: xp.searchsorted(x1, x2, side=side, sorter=sorter),
+                          None, register=False)
 
 
 def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: Any = None) -> Any:
