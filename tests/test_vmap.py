@@ -562,9 +562,11 @@ BATCHED_INDEX = {
     "sort_gather": lambda be: (lambda a: ad.take_along_axis(a, ad.argsort(a, axis=-1), axis=-1),
                                [A(be, (B, 4, 5, 6), "distinct")]),
     # writes
-    "setitem_slice": lambda be: (_sx(slice(1, 3)), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
-    "setitem_slice_v_unbatched": lambda be: (_sx(slice(1, 3)), [A(be, (B, 4, 5)), A(be, (5,), seed=1)], (0, None)),
-    "setitem_slice_x_unbatched": lambda be: (_sx(slice(1, 3)), [A(be, (4, 5)), A(be, (B, 5), seed=1)], (None, 0)),
+    "setitem_slice": lambda be: (_sx((slice(1, 3), Ellipsis)), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
+    "setitem_slice_v_unbatched": lambda be: (_sx((slice(1, 3), Ellipsis)), [A(be, (B, 4, 5)), A(be, (5,), seed=1)],
+                                             (0, None)),
+    "setitem_slice_x_unbatched": lambda be: (_sx((slice(1, 3), Ellipsis)), [A(be, (4, 5)), A(be, (B, 5), seed=1)],
+                                             (None, 0)),
     "setitem_ints_scalar": lambda be: (_sx((1, 2)), [A(be, (B, 4, 5)), A(be, (B,), seed=1)]),
     "setitem_array_rows": lambda be: (_sx((I(be, 0, 2), slice(None))), [A(be, (B, 4, 5)), A(be, (B, 5), seed=1)]),
     "setitem_array_int": lambda be: (_sx((I(be, 0, 2), 1)), [A(be, (B, 4, 5)), A(be, (B,), seed=1)]),
@@ -579,6 +581,8 @@ BATCHED_INDEX = {
     "setitem_batched_index_and_v": lambda be: (_setitem_idx, [A(be, (4, 5)), A(be, (B, 2), "idx4"), A(be, (B, 5), seed=1)],
                                                (None, 0, 0)),
     "index_add": lambda be: (lambda v: ad.index_add(v, (slice(None), I(be, 1, 1, 3)), (4, 5)), [A(be, (B, 4, 3))]),
+    "index_add_arrays": lambda be: (lambda v: ad.index_add(v, (I(be, 1, 1, 3), I(be, 0, 0, 4)), (4, 5)),
+                                    [A(be, (B, 3))]),
 }
 
 
@@ -670,3 +674,300 @@ def test_integer_results_are_recomputed_not_frozen(be):
     for k in range(B):
         close(be, rank(ranks[k, ...]), ad.linalg.matrix_rank(ranks[k, ...]), what=f"jit matrix_rank {k}")
         close(be, ss(rows[k, ...], q), ad.searchsorted(rows[k, ...], q), what=f"jit searchsorted {k}")
+
+
+# ----------------------------------------------------------------------------
+# 3. in_axes / out_axes / axis_size / chunk_size / batch sizes
+# ----------------------------------------------------------------------------
+
+
+def _f3(a, b, c):
+    """Three arguments, two outputs: an elementwise mix, a reduction and a matmul."""
+    w = c * 0.0 + 1.5
+    return ad.sum(ad.sin(a) * b, axis=0) + c * w, ad.matmul(a, c)
+
+
+def _args3(be, n=4, dtype="float64"):
+    # a: (n, 3, 5) batch first; b: (3, n, 5) batch in the middle; c: (5, n) batch last
+    return [A(be, (n, 3, 5), dtype=dtype), A(be, (3, n, 5), dtype=dtype, seed=1), A(be, (5, n), dtype=dtype, seed=2)]
+
+
+def _tree_fn(d, c):
+    return {"p": d["u"] * c[0], "q": ad.sum(d["v"][1, ...]) * c[1]}
+
+
+AXES = {
+    "mixed": dict(in_axes=(0, 1, -1)),
+    "list": dict(in_axes=[0, 1, 1]),
+    "out_axes_tuple": dict(in_axes=(0, 1, -1), out_axes=(1, -1)),
+    "out_axes_int_neg": dict(in_axes=(0, 1, -1), out_axes=-1),
+    "axis_size_matches": dict(in_axes=(0, 1, -1), axis_size=4),
+    "chunk_not_divisible": dict(in_axes=(0, 1, -1), chunk_size=3),
+    "chunk_divisible": dict(in_axes=(0, 1, -1), chunk_size=2),
+    "chunk_one": dict(in_axes=(0, 1, -1), chunk_size=1),
+    "chunk_larger_than_batch": dict(in_axes=(0, 1, -1), chunk_size=10),
+}
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", sorted(AXES))
+def test_axes(be, name):
+    check(be, _f3, _args3(be), **AXES[name])
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_unbatched_arguments_and_outputs(be):
+    a, b, c = _args3(be)
+    check(be, _f3, [a, b[:, 0, ...], c], in_axes=(0, None, 1))
+    both = lambda x, y: (x * 2.0, ad.sum(y * y))  # the second output does not depend on the batch
+    check(be, both, [a, c[:, 0, ...]], in_axes=(0, None), out_axes=(0, None))
+    check(be, both, [a, c[:, 0, ...]], in_axes=(0, None), out_axes=(0, None), chunk_size=3)
+    check(be, both, [a, c[:, 0, ...]], in_axes=(0, None), chunk_size=3)  # repeated along the batch
+    check(be, lambda x: ad.sin(x) * 2.0, [c[:, 0, ...]], in_axes=None, axis_size=3)  # nothing mapped
+    check(be, lambda x: ad.sin(x) * 2.0, [c[:, 0, ...]], in_axes=(None,), axis_size=2, out_axes=-1)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_pytrees(be):
+    a, b, c = _args3(be)
+    check(be, _tree_fn, [{"u": a, "v": b}, (c, a)], in_axes=({"u": 0, "v": 1}, (1, 0)))
+    check(be, _tree_fn, [{"u": a, "v": a}, (a, a)], in_axes=(0, 0))  # a prefix: one axis per argument
+    check(be, _tree_fn, [{"u": a, "v": a}, (a[0, ...], a[0, ...])], in_axes=(0, None),
+          out_axes={"p": 1, "q": 0})
+    check(be, _tree_fn, [{"u": a, "v": a}, [c, c]], in_axes=({"v": 0, "u": 0}, [1, -1]))
+    out = ad.vmap(lambda x, *, y: x * y)(a, y=a)  # keyword arguments are mapped over axis 0
+    close(be, out, a * a)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", ["first", "take_axis1", "setitem_batched_index", "argmax_index"])
+def test_batch_of_one(be, name):
+    f, args, in_axes = _make(BATCHED_INDEX, name, be)
+    check(be, f, [x[:1, ...] if (in_axes == 0 or in_axes[k] == 0) else x for k, x in enumerate(args)],
+          in_axes=in_axes)
+    check(be, _f3, _args3(be, n=1), in_axes=(0, 1, -1))
+
+
+EMPTY_OK = ["greater", "argmax_none", "isin_batched_set", "reshape_minus1", "reshape_minus1_middle", "repeat_none",
+            "concat_none", "roll_none", "outer", "conv1d_filters_batched", "conv2d_filters_only", "conv_transpose1d",
+            "max_pool2d", "group_norm", "embedding", "cumulative_sum_none_1d", "sort_axis0", "qr", "fft_n_axis",
+            "cross_entropy", "attention", "matmul_vectors_both", "einsum"]
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", EMPTY_OK)
+def test_empty_batch(be, name):
+    f, args, in_axes = _make(OPS, name, be)
+    check_empty(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", ["first", "take_axis1", "setitem_batched_index", "argmax_index", "x_unbatched",
+                                  "take_along_axis"])
+def test_empty_batch_indexing(be, name):
+    f, args, in_axes = _make(BATCHED_INDEX, name, be)
+    check_empty(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.xfail(strict=True, reason="anyad/vmap.py: an empty batch is traced on an example of zeros "
+                   "(_Batch.example), on which inv/solve/cholesky raise LinAlgError: vmap of a linear solve "
+                   "fails for B = 0 instead of returning an empty result")
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_empty_batch_linalg(be):
+    f, args, in_axes = _make(OPS, "solve_matrix", be)
+    check_empty(be, f, args, in_axes=in_axes)
+
+
+# ----------------------------------------------------------------------------
+# 4. Composition: nested vmap, jit, grad w.r.t. closures, hessian, jacobians
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_nested(be):
+    x, b = A(be, (2, 3, 4)), A(be, (3, 4), seed=9)
+    f = lambda a, c: ad.sum(a * c) * a + ad.cumulative_sum(c)
+    vv = ad.vmap(ad.vmap(f, in_axes=(0, None)), in_axes=(1, 0))
+    ll = loop(loop(f, in_axes=(0, None)), in_axes=(1, 0))
+    close(be, vv(x, b), ll(x, b))
+    close(be, ad.grad(lambda a, c: ad.sum(vv(a, c) ** 2), argnums=(0, 1))(x, b),
+          ad.grad(lambda a, c: ad.sum(ll(a, c) ** 2), argnums=(0, 1))(x, b))
+    g = lambda a: ad.cumulative_sum(a) * a[0]
+    close(be, ad.vmap(ad.vmap(g, out_axes=-1), in_axes=1, out_axes=1)(x),
+          loop(loop(g, out_axes=-1), in_axes=1, out_axes=1)(x))
+    # per-example gradients inside a vmap of a vmap, with a batched index
+    i = be.array(np.array([[0, 2, 2, 1], [1, 1, 0, 2]]), "int64")
+    h = lambda a, k: ad.sum(ad.tanh(a[k]) * a)
+    vg = ad.vmap(ad.vmap(ad.grad(h), in_axes=(1, 0)), in_axes=(0, 0))
+    lg = loop(loop(ad.grad(h), in_axes=(1, 0)), in_axes=(0, 0))
+    close(be, vg(x, i), lg(x, i))
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_jit_of_vmap_and_vmap_of_jit(be):
+    jf = ad.jit(ad.vmap(_f3, in_axes=(0, 1, -1)))
+    for s in range(3):  # later calls replay the program with new values
+        args = [A(be, (4, 3, 5), seed=s), A(be, (3, 4, 5), seed=s + 10), A(be, (5, 4), seed=s + 20)]
+        close(be, jf(*args), loop(_f3, in_axes=(0, 1, -1))(*args))
+    check(be, ad.jit(_f3), _args3(be), in_axes=(0, 1, -1))
+    h = lambda a: a[xa.argmax(a[:, 0, ...]), ...] * ad.sort(a, axis=0)
+    jh = ad.jit(ad.vmap(h))
+    for s in range(3):
+        a = A(be, (B, 3, 5), "distinct", seed=s)
+        close(be, jh(a), loop(h)(a))
+    per = ad.grad(lambda a, k: ad.sum(ad.sin(a[k]) * a[0]))
+    jg = ad.jit(ad.vmap(per))
+    for s in range(2):
+        a, k = A(be, (B, 4, 5), seed=s), A(be, (B, 2), "idx4", seed=s)
+        close(be, jg(a, k), loop(per)(a, k))
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_gradient_of_closure_variable(be):
+    x = A(be, (B, 3, 5))
+    W = ad.Variable(A(be, (5, 2), seed=4), requires_grad=True)
+    want = ad.grad(lambda w: ad.sum(loop(lambda a: ad.tanh(ad.matmul(a, w)))(x) ** 2))(W.value)
+    out = ad.vmap(lambda a: ad.tanh(ad.matmul(a, W)))(x)
+    ad.sum(out ** 2).backward()
+    close(be, W.grad, want)
+    W.grad = None
+    out = ad.vmap(lambda a: ad.tanh(ad.matmul(a, W)), chunk_size=2)(x)
+    ad.sum(out ** 2).backward()
+    close(be, W.grad, want)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+def test_hessian_and_jacobians_under_vmap(be):
+    h = lambda a: ad.sum(ad.sin(a) * a[0]) * ad.sum(a ** 3)
+    check(be, ad.hessian(h), [A(be, (B, 3))])
+    j = lambda a, b: ad.tanh(ad.matmul(a, b))
+    check(be, ad.jacrev(j, argnums=(0, 1)), [A(be, (B, 3)), A(be, (3, 2), seed=1)], in_axes=(0, None))
+    check(be, ad.jacfwd(j, argnums=(0, 1)), [A(be, (B, 3)), A(be, (B, 3, 2), seed=1)])
+
+    def jvp_vjp(a, t):
+        g = lambda x: ad.sin(x) * ad.sum(x)
+        _, back = ad.vjp(g, a)
+        return ad.jvp(g, (a,), (t,))[1] + back(t)[0]
+
+    check(be, jvp_vjp, [A(be, (B, 3)), A(be, (B, 3), seed=3)])
+    check(be, ad.checkpoint(lambda a: ad.sin(a) * a), [A(be, (B, 3))])
+
+
+# ----------------------------------------------------------------------------
+# 5. Other backends (a representative subset), float32, no host conversion
+# ----------------------------------------------------------------------------
+
+# per-example code that array_api_strict accepts (no slices beside index arrays, explicit Ellipsis)
+SUBSET_OPS = ["greater", "where_masks", "argmax_none", "argmin_neg_axis", "sort_axis0", "argsort", "all_axis",
+              "isin_batched_set", "floor_divide_int", "bitwise_and_or_xor", "cumulative_prod_initial", "flip_none",
+              "roll_none", "expand_dims_several", "reshape_minus1", "concat_none", "stack_neg", "clip_array_bounds",
+              "logsumexp_neg", "softmax_axis0", "fft_n_axis", "irfft_rfft", "solve_vector", "solve_matrix_b_only",
+              "slogdet", "cholesky", "eigh_values", "svd_values", "qr", "pinv", "matrix_norm_nuc", "matrix_rank",
+              "searchsorted", "conv1d_filters_batched", "conv2d", "max_pool2d", "batch_norm_affine", "layer_norm",
+              "cross_entropy", "special_unary", "special_real_line", "matmul_vectors_both", "einsum"]
+SUBSET_INDEX = ["all_arrays", "all_arrays_x_unbatched", "take_axis1", "take_axis_neg_x_unbatched", "take_1d",
+                "take_along_axis", "take_along_axis_x_unbatched", "sort_gather", "setitem_slice",
+                "setitem_slice_x_unbatched", "setitem_sole_mask", "setitem_ellipsis", "index_add_arrays"]
+SUBSET_KEYS = ["ellipsis_int", "int_ellipsis_none", "mask_sole_2d", "mask_sole_full", "all_arrays", "arrays_and_ints"]
+TORCH_ONLY_INDEX = ["first", "second", "apart", "with_constant_array", "x_unbatched", "zero_d", "zero_d_x_unbatched",
+                    "argmax_index", "setitem_batched_index", "setitem_batched_index_and_v", "setitem_mask"]
+TORCH_ONLY_KEYS = ["int", "slice", "none", "array", "array_2d", "arrays_adjacent", "int_slice_array", "slice_int_array", "array_int_slice", "zero_d_array", "zero_d_and_array",
+                   "none_arrays_apart", "arrays_apart", "mask_after_slice"]
+
+
+@pytest.fixture
+def host_sync_refused():
+    """On array_api_strict: every conversion of an array to a host value raises."""
+    strict = pytest.importorskip("array_api_strict")
+    array_type = type(strict.ones(1))
+
+    def refuse(name):
+        def method(self, *args, **kwargs):
+            raise AssertionError(f"host synchronisation: Array.{name} called")
+
+        return method
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "__array__"):
+            mp.setattr(array_type, name, refuse(name), raising=False)
+        yield mp
+
+
+def _on(be, table, name, host_sync_refused):
+    f, args, in_axes = _make(table, name, be)
+    vf = ad.vmap(f, in_axes=in_axes)
+    if be.name.startswith("strict"):  # the vmapped run and its gradients, with host conversion refused
+        out = vf(*args)
+        diff = tuple(k for k, a in enumerate(args) if _float(a))
+        if diff and any(_float(o) for o in tree_flatten(out)[0]):
+            ws = _weights(be, out, "float64", 1)
+            ad.grad(_loss(vf, ws), argnums=diff)(*args)
+        host_sync_refused.undo()
+    check(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", OTHERS, ids=str)
+@pytest.mark.parametrize("name", SUBSET_OPS)
+def test_backends_ops(be, name, host_sync_refused):
+    _on(be, OPS, name, host_sync_refused)
+
+
+@pytest.mark.parametrize("be", OTHERS, ids=str)
+@pytest.mark.parametrize("name", SUBSET_INDEX)
+def test_backends_indexing(be, name, host_sync_refused):
+    _on(be, BATCHED_INDEX, name, host_sync_refused)
+
+
+@pytest.mark.parametrize("be", OTHERS, ids=str)
+@pytest.mark.parametrize("name", SUBSET_KEYS)
+def test_backends_keys(be, name):
+    key = KEYS[name](be)
+    check(be, lambda a: a[key], [A(be, (B, 4, 5, 6))])
+    check(be, lambda a, b: (a * b)[key], [A(be, (B, 4, 5, 6)), A(be, (4, 5, 6), seed=1)], in_axes=(0, None))
+
+
+@pytest.mark.parametrize("be", [b for b in OTHERS if b.name == "torch"], ids=str)
+@pytest.mark.parametrize("name", TORCH_ONLY_INDEX + [f"key:{k}" for k in TORCH_ONLY_KEYS])
+def test_torch_indexing(be, name):
+    """torch indexes an int beside index arrays as basic indexing (numpy: as one
+    more index array): vmap follows each library's own per-example layout."""
+    if name.startswith("key:"):
+        key = KEYS[name[4:]](be)
+        check(be, lambda a: a[key], [A(be, (B, 4, 5, 6))])
+        check(be, lambda a: a[key], [A(be, (4, B, 5, 6))], in_axes=1)
+        return
+    f, args, in_axes = _make(BATCHED_INDEX, name, be)
+    check(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", NUMPY + OTHERS, ids=str)
+def test_axes_and_composition_on_backends(be):
+    check(be, _f3, _args3(be), in_axes=(0, 1, -1), out_axes=(1, -1))
+    check(be, _tree_fn, [{"u": _args3(be)[0], "v": _args3(be)[1]}, (_args3(be)[2], _args3(be)[0])],
+          in_axes=({"u": 0, "v": 1}, (1, 0)))
+    x = A(be, (2, 3, 4))
+    f = lambda a, c: ad.sum(a * c) * a
+    close(be, ad.vmap(ad.vmap(f, in_axes=(0, None)), in_axes=(1, 0))(x, A(be, (3, 4), seed=9)),
+          loop(loop(f, in_axes=(0, None)), in_axes=(1, 0))(x, A(be, (3, 4), seed=9)))
+    close(be, ad.jit(ad.vmap(_f3, in_axes=(0, 1, -1)))(*_args3(be)), loop(_f3, in_axes=(0, 1, -1))(*_args3(be)))
+    check(be, ad.hessian(lambda a: ad.sum(ad.sin(a) * a[0, ...]) * ad.sum(a ** 3)), [A(be, (B, 3))])
+
+
+@pytest.mark.xfail(strict=True, reason="anyad/vmap.py _chunked slices each chunk with getitem(v, slice(start, stop)): "
+                   "no trailing Ellipsis, which array_api_strict refuses for arrays of rank > 1 "
+                   "('multi-axes index only specifies 1 dimensions')")
+@pytest.mark.parametrize("be", [b for b in OTHERS if b.name.startswith("strict")][:1], ids=str)
+def test_chunks_on_array_api_strict(be):
+    check(be, _f3, _args3(be), in_axes=(0, 1, -1), chunk_size=3)
+
+
+@pytest.mark.parametrize("be", NUMPY + [b for b in OTHERS if b.name in ("torch", "strict-device1")], ids=str)
+@pytest.mark.parametrize("name", ["where_masks", "softmax_axis0", "solve_vector", "conv2d", "layer_norm",
+                                  "cross_entropy", "special_real_line", "matmul_vectors_both"])
+def test_float32_kept(be, name):
+    f, args, in_axes = _make(OPS, name, be)
+    args = [ad.astype(a, xa.float32) if _float(a) else a for a in args]
+    out = check(be, f, args, in_axes=in_axes, dtype="float32")
+    assert all(str(o.dtype).endswith("float32") for o in tree_flatten(out)[0] if _float(o))
+    g = ad.grad(lambda *a: ad.sum(tree_flatten(ad.vmap(f, in_axes=in_axes)(*a))[0][0]))(*args)
+    assert str(g.dtype).endswith("float32")
