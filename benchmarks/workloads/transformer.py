@@ -9,7 +9,8 @@ d_model 128, 4 heads, feed-forward 512, float32.
 
 One step: the loss and the gradients of the layer's twelve parameters, in
 torch's order (``named_parameters()``). The floor is written by hand: the
-attention's softmax backward, layer norm's backward and the rest in numpy.
+attention's softmax backward, layer norm's backward and the rest in numpy,
+every projection one matrix product over all tokens.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ def _layer_norm(xp, z, g, b):
 
 
 def _layer_norm_back(dy, n, inv, g):
-    """d loss / d z of ``y = g * (z - mean) * inv + b``, and the gradients of g and b."""
+    """d loss / d z of ``y = g * (z - mean) * inv + b`` (rows: tokens), and the gradients of g and b."""
     dn = dy * g
     dz = inv * (dn - dn.mean(axis=-1, keepdims=True) - n * (dn * n).mean(axis=-1, keepdims=True))
-    return dz, (dy * n).sum(axis=(0, 1)), dy.sum(axis=(0, 1))
+    return dz, (dy * n).sum(axis=0), dy.sum(axis=0)
 
 
 def forward(xp, params, x, target, heads):
@@ -94,24 +95,24 @@ class Transformer(Workload):
         return Data(params, consts, d).astype(self.dtype)
 
     def reference(self, xp, data):
+        """Tokens as the rows of (B*S, ·) matrices, so every projection is one matrix
+        product; only the attention is batched over (batch, head)."""
         Win, bin_, Wo, bo, W1, b1, W2, b2, g1, be1, g2, be2 = data.params
-        x, target = data.consts["x"], data.consts["target"]
-        B, S, D = x.shape
+        B, S, D = data.consts["x"].shape
+        x = data.consts["x"].reshape(B * S, D)
+        target = data.consts["target"].reshape(B * S, D)
         H = data.dims["heads"]
         dh = D // H
         scale = 1.0 / float(np.sqrt(dh))
 
-        def split(a):  # (B, S, D) -> (B, H, S, dh)
+        def split(a):  # (B*S, D) -> (B, H, S, dh)
             return a.reshape(B, S, H, dh).transpose(0, 2, 1, 3)
 
-        def merge(a):  # (B, H, S, dh) -> (B, S, D)
-            return a.transpose(0, 2, 1, 3).reshape(B, S, D)
-
-        def flat(a):
-            return a.reshape(-1, a.shape[-1])
+        def merge(a):  # (B, H, S, dh) -> (B*S, D)
+            return a.transpose(0, 2, 1, 3).reshape(B * S, D)
 
         qkv = x @ Win.T + bin_
-        q, k, v = split(qkv[..., :D]), split(qkv[..., D:2 * D]), split(qkv[..., 2 * D:])
+        q, k, v = split(qkv[:, :D]), split(qkv[:, D:2 * D]), split(qkv[:, 2 * D:])
         sc = (q @ k.transpose(0, 1, 3, 2)) * scale
         e = xp.exp(sc - sc.max(axis=-1, keepdims=True))
         p = e / e.sum(axis=-1, keepdims=True)
@@ -124,14 +125,14 @@ class Transformer(Workload):
         N = diff.size
         loss = (diff * diff).sum() / N
         dz2, dg2, dbe2 = _layer_norm_back(diff * (2.0 / N), n2, inv2, g2)
-        dW2 = flat(dz2).T @ flat(r)
-        db2 = dz2.sum(axis=(0, 1))
+        dW2 = dz2.T @ r
+        db2 = dz2.sum(axis=0)
         du = (dz2 @ W2) * (u > 0)
-        dW1 = flat(du).T @ flat(h)
-        db1 = du.sum(axis=(0, 1))
+        dW1 = du.T @ h
+        db1 = du.sum(axis=0)
         dz1, dg1, dbe1 = _layer_norm_back(dz2 + du @ W1, n1, inv1, g1)
-        dWo = flat(dz1).T @ flat(a)
-        dbo = dz1.sum(axis=(0, 1))
+        dWo = dz1.T @ a
+        dbo = dz1.sum(axis=0)
         do = split(dz1 @ Wo)
         dp = do @ v.transpose(0, 1, 3, 2)
         dv = p.transpose(0, 1, 3, 2) @ do
@@ -139,8 +140,8 @@ class Transformer(Workload):
         dq = ds @ k
         dk = ds.transpose(0, 1, 3, 2) @ q
         dqkv = xp.concatenate([merge(dq), merge(dk), merge(dv)], axis=-1)
-        dWin = flat(dqkv).T @ flat(x)
-        dbin = dqkv.sum(axis=(0, 1))
+        dWin = dqkv.T @ x
+        dbin = dqkv.sum(axis=0)
         return [loss, dWin, dbin, dWo, dbo, dW1, db1, dW2, db2, dg1, dbe1, dg2, dbe2]
 
     def flops(self, d):
