@@ -42,8 +42,6 @@ KNOWN = {
     "signal.detrend": ("raises", _CONVERTS, "NumPy only in SciPy"),
     "signal.convolve": ("raises", _CONVERTS, "NumPy only in SciPy (fftconvolve is not)"),
     "signal.correlate": ("raises", _CONVERTS, "NumPy only in SciPy"),
-    "preprocessing.StandardScaler": ("NaN", "NaN gradient", "scikit-learn computes 0/0 and overwrites it: "
-                                     "0 * NaN in the backward pass (torch refuses this code)"),
     **{f"metrics.{m}": ("raises", _LEFT, "scikit-learn returns float(...)") for m in (
         "mean_squared_error", "mean_absolute_error", "r2_score", "explained_variance_score",
         "mean_tweedie_deviance(power=0)", "mean_pinball_loss", "log_loss")},

@@ -161,7 +161,37 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
 
 def _setitem_back_x(g: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) -> Any:
     # the elements written over get no gradient; the others pass theirs on
+    if _writes_everything(tuple(x.shape), key, getattr(v, "shape", None)):
+        # every element written over: no gradient at all, so what computed x is not walked (a NaN
+        # computed there and thrown away, scikit-learn's 0/0 in StandardScaler, gives no 0 * NaN).
+        # Decided from shapes alone, which a compiled program's key fixes (jit and vmap refuse a
+        # mask whose number of true elements depends on the data)
+        return None
     return apply(_SETITEM, (g, 0.0), {"key": key, "repeats": repeats})
+
+
+def _writes_everything(shape: tuple, key: Any, v_shape: Any) -> bool:
+    """Whether ``x[key] = v`` writes over every element of an ``x`` of ``shape``,
+    from shapes alone: full slices, or one boolean mask whose selection ``v``
+    fills (a value of shape ``(n, ...)``, ``n >= 2`` the mask's size, broadcasts
+    only onto ``n`` selected elements: the mask is all true)."""
+    if v_shape is None:
+        return False
+    parts = key if isinstance(key, tuple) else (key,)
+    if len(parts) == 1 and hasattr(parts[0], "shape") and hasattr(parts[0], "dtype"):
+        k = parts[0]
+        if not _backend.namespace_of(k).isdtype(k.dtype, "bool"):
+            return False
+        n = 1
+        for d in k.shape:
+            n *= d
+        return n >= 2 and tuple(v_shape) == (n, *shape[len(k.shape):])
+    if not all(isinstance(p, slice) or p is Ellipsis for p in parts) or sum(p is Ellipsis for p in parts) > 1:
+        return False
+    if Ellipsis in parts:
+        i = parts.index(Ellipsis)
+        parts = parts[:i] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[i + 1:]
+    return len(parts) <= len(shape) and all(len(range(*p.indices(d))) == d for p, d in zip(parts, shape))
 
 
 def _setitem_back_v(g: Any, ans: Any, x: Any, v: Any, *, key: Any, repeats: bool) -> Any:
