@@ -133,6 +133,8 @@ def check(be, f, args, in_axes=0, out_axes=0, axis_size=None, chunk_size=None, d
     lf = loop(f, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size)
     got, want = vf(*args), lf(*args)
     close(be, got, want, dtype, "value")
+    if not any(isinstance(a, ad.Variable) for a in tree_flatten(args)[0]):  # arrays in, arrays out
+        assert not any(isinstance(o, ad.Variable) for o in tree_flatten(got)[0]), "vmap returned a Variable"
     diff = [k for k, a in enumerate(args) if all(_float(x) for x in tree_flatten(a)[0])
             and tree_flatten(a)[0]]
     if not grads or not diff or not any(_float(o) for o in tree_flatten(want)[0]):
@@ -971,3 +973,184 @@ def test_float32_kept(be, name):
     assert all(str(o.dtype).endswith("float32") for o in tree_flatten(out)[0] if _float(o))
     g = ad.grad(lambda *a: ad.sum(tree_flatten(ad.vmap(f, in_axes=in_axes)(*a))[0][0]))(*args)
     assert str(g.dtype).endswith("float32")
+
+
+# ----------------------------------------------------------------------------
+# 6. Per-sample gradients of an nn model, against torch.func
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("be", NUMPY + [b for b in OTHERS if b.name in ("torch", "strict-device1")], ids=str)
+def test_per_sample_gradients_match_torch_func(be):
+    torch = pytest.importorskip("torch")
+    from anyad import nn
+
+    rng = np.random.default_rng(0)
+    n, d, h, k = 16, 5, 7, 3
+    model = nn.Sequential(nn.Linear(d, h, dtype="float64"), nn.ReLU(), nn.Linear(h, k, dtype="float64"))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, k)).double()
+    names = [name for name, _ in model.named_parameters()]
+    weights = {name: rng.normal(size=tuple(p.value.shape)) for name, p in model.named_parameters()}
+    x, y = rng.normal(size=(n, d)), rng.integers(0, k, size=n)
+
+    def loss(params, xi, yi):
+        logits = nn.functional_call(model, params, (ad.expand_dims(xi, axis=0),))
+        return F.cross_entropy(logits, ad.expand_dims(yi, axis=0))
+
+    params = {name: be.array(w) for name, w in weights.items()}
+    grads = ad.vmap(ad.grad(loss), in_axes=(None, 0, 0))(params, be.array(x), be.array(y, "int64"))
+
+    def tloss(p, xi, yi):
+        out = torch.func.functional_call(tmodel, p, (xi.unsqueeze(0),))
+        return torch.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    tparams = {name: torch.tensor(w) for name, w in weights.items()}
+    want = torch.func.vmap(torch.func.grad(tloss), in_dims=(None, 0, 0))(tparams, torch.tensor(x), torch.tensor(y))
+    assert sorted(grads) == sorted(names)
+    for name in names:
+        got = be.to_numpy(grads[name])
+        assert got.shape == (n,) + weights[name].shape
+        np.testing.assert_allclose(got, want[name].numpy(), rtol=1e-10, atol=1e-10, err_msg=name)
+    # and the loop of per-example gradients, and their mean = the batch gradient
+    one = ad.grad(loss)(params, be.array(x)[3, ...], be.array(y, "int64")[3, ...])
+    for name in names:
+        np.testing.assert_allclose(be.to_numpy(one[name]), be.to_numpy(grads[name])[3], rtol=1e-12, atol=1e-13)
+    batch = ad.grad(lambda p: F.cross_entropy(nn.functional_call(model, p, (be.array(x),)), be.array(y, "int64")))(
+        params)
+    for name in names:
+        np.testing.assert_allclose(be.to_numpy(grads[name]).mean(axis=0), be.to_numpy(batch[name]),
+                                   rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# 7. Errors
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def xy():
+    be = NUMPY[0]
+    return A(be, (3, 4)), A(be, (3, 5), seed=1)
+
+
+def test_error_in_axes_structure(xy):
+    x, y = xy
+    f = lambda a, b: a[0] * b[0]
+    with pytest.raises(ValueError, match=r"in_axes.*\(3 entries\).*do not match.*tuple of 2"):
+        ad.vmap(f, in_axes=(0, 0, 0))(x, y)
+    with pytest.raises(ValueError, match=r"in_axes\[0\].*keys.*do not match"):
+        ad.vmap(lambda d: d["a"], in_axes=({"b": 0},))({"a": x})
+    with pytest.raises(ValueError, match=r"in_axes\[1\].*do not match.*list of 2"):
+        ad.vmap(lambda a, t: a * t[0], in_axes=(0, (0, 0, 0)))(x, [x, x])
+    with pytest.raises(TypeError, match="an int or None"):
+        ad.vmap(f, in_axes=(True, 0))(x, y)
+    with pytest.raises(TypeError, match="ints, None"):
+        ad.vmap(f, in_axes=("0", 0))(x, y)
+    with pytest.raises(ValueError, match="not an array; give it the axis None"):
+        ad.vmap(lambda a, s: a * s, in_axes=(0, 0))(x, 2.0)
+
+
+def test_error_axis_out_of_range(xy):
+    x, y = xy
+    with pytest.raises(ValueError, match=r"argument leaf 1 \(shape \(3, 5\)\): axis 2 is out of range.*rank 2"):
+        ad.vmap(lambda a, b: a[0] * b[0], in_axes=(0, 2))(x, y)
+    with pytest.raises(ValueError, match=r"out_axes.*axis 3 is out of range"):
+        ad.vmap(lambda a: a * 2.0, out_axes=3)(x)
+
+
+def test_error_inconsistent_sizes(xy):
+    x, y = xy
+    with pytest.raises(ValueError, match=r"different sizes \(argument leaf 0: 3, argument leaf 1: 5\)"):
+        ad.vmap(lambda a, b: a[0] * b[0], in_axes=(0, 1))(x, y)
+    with pytest.raises(ValueError, match=r"axis_size=4 but the mapped axes have size 3"):
+        ad.vmap(lambda a: a * 2.0, axis_size=4)(x)
+
+
+def test_error_out_axes_none_for_batched_output(xy):
+    x, _ = xy
+    with pytest.raises(ValueError, match=r"out_axes is None for output leaf 0.*differs between examples"):
+        ad.vmap(lambda a: a * 2.0, out_axes=None)(x)
+    with pytest.raises(ValueError, match=r"out_axes is None for output leaf 1"):
+        ad.vmap(lambda a: (ad.sum(x), a * 2.0), out_axes=(None, None))(x)
+
+
+def test_error_nothing_mapped(xy):
+    x, _ = xy
+    with pytest.raises(ValueError, match=r"nothing is mapped.*give axis_size"):
+        ad.vmap(lambda a: a * 2.0, in_axes=None)(x)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        ad.vmap(lambda a: a, chunk_size=0)
+    with pytest.raises(TypeError, match="expected a function"):
+        ad.vmap(3)
+
+
+def test_error_python_control_flow(xy):
+    x, _ = xy
+
+    def f(a):
+        if ad.sum(a) > 0:
+            return a
+        return -a
+
+    with pytest.raises(ad.TracingError, match=r"anyad.vmap:.*depends on the inputs of f.*anyad.where"):
+        ad.vmap(f)(x)
+    with pytest.raises(ad.TracingError, match=r"anyad.vmap"):
+        ad.vmap(lambda a: a * float(a[0]))(x)
+
+
+def test_error_custom_vjp_inside(xy):
+    from anyad.ops.batching import BatchingError
+
+    x, _ = xy
+
+    @ad.custom_vjp
+    def fused_softplus(v):
+        return np.logaddexp(0.0, v)
+
+    fused_softplus.defvjp(lambda g, ans, v: g / (1.0 + ad.exp(-v)))
+    with pytest.raises(BatchingError, match=r"'fused_softplus' has no batching rule"):
+        ad.vmap(lambda a: fused_softplus(a) * 2.0)(x)
+    with pytest.raises(BatchingError, match=r"'fused_softplus'"):  # the gradient reads its output
+        ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a) ** 2)))(x)
+    # a gradient that reads only its rule (written with anyad functions) batches
+    got = ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a))))(x)
+    np.testing.assert_allclose(got.value if isinstance(got, ad.Variable) else got, 1.0 / (1.0 + np.exp(-x)))
+    # an unbatched use is fine: it runs once
+    out = ad.vmap(lambda a, c: a * fused_softplus(c), in_axes=(0, None))(x, x[0])
+    np.testing.assert_allclose(out, x * np.logaddexp(0.0, x[0]))
+
+
+def test_error_batched_mask(xy):
+    from anyad.ops.batching import BatchingError
+
+    x, _ = xy
+    with pytest.raises(BatchingError, match=r"boolean mask that differs between examples.*anyad.where"):
+        ad.vmap(lambda a: ad.sum(a[a > 0.0]))(x)
+    with pytest.raises(BatchingError, match=r"boolean mask that differs between examples"):
+        ad.vmap(lambda a, m: a[m], in_axes=(0, 0))(x, x > 0.0)
+    np.testing.assert_allclose(ad.vmap(lambda a: ad.sum(ad.where(a > 0.0, a, 0.0)))(x), np.sum(np.maximum(x, 0), 1))
+
+
+def test_error_batched_parameter_without_rule(xy):
+    from anyad.ops.batching import BatchingError
+
+    x, _ = xy
+    s = NUMPY[0].array(np.sort(np.random.default_rng(0).normal(size=(3, 6)), axis=1))
+    order = NUMPY[0].array(np.tile(np.arange(6), (3, 1)), "int64")
+    with pytest.raises(BatchingError, match=r"searchsorted.*'sorter'"):
+        ad.vmap(lambda a, o, q: ad.searchsorted(a, q, sorter=o))(s, order, x)
+
+
+@pytest.mark.xfail(strict=True, reason="anyad/vmap.py (flatten_graph(..., cut=True)): an operation that does not "
+                   "depend on the inputs (grad's seed, broadcast_to of 1.0) is read as a live leaf that requires "
+                   "grad, so vmap(grad(f)) of arrays returns a Variable that requires grad (values right)")
+def test_raw_arrays_in_raw_arrays_out_with_custom_vjp(xy):
+    x, _ = xy
+
+    @ad.custom_vjp
+    def fused_softplus(v):
+        return np.logaddexp(0.0, v)
+
+    fused_softplus.defvjp(lambda g, ans, v: g / (1.0 + ad.exp(-v)))
+    got = ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a))))(x)
+    assert not isinstance(got, ad.Variable)
