@@ -268,3 +268,15 @@ def test_jit_recomputes_the_total_norm():
     f = ad.jit(lambda a, b: nn.utils.get_total_norm([a, b]))
     assert float(f(np.ones(3), np.ones(2))) == pytest.approx(np.sqrt(5))
     assert float(f(2 * np.ones(3), np.ones(2))) == pytest.approx(np.sqrt(14))
+
+
+def test_batch_variables_and_calls_inside_a_trace():
+    m1, o1 = make("adam")
+    m2, o2 = make("adam")
+    step = optim.compile_step(loss_of(m2), o2)
+    for x, y in zip(XS, YS):
+        eager_step(m1, o1, x, y)
+        step(ad.Variable(x, requires_grad=True), ad.Variable(y))  # read as data
+        assert_same(m1, o1, m2, o2)
+    with pytest.raises(TypeError, match="called while a function is traced"):
+        ad.jit(lambda x, y: step(x, y))(XS[0], YS[0])

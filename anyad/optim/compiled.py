@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from .. import _backend
+from .. import _backend, _state
 from .._pytree import tree_flatten
 from .._tracing import array_key, freeze
 from ..backends import transfer
@@ -95,6 +95,11 @@ class CompiledStep:
         return arrays
 
     def __call__(self, *batch: Any) -> Any:
+        if _state.tracer() is not None:
+            raise TypeError("anyad.optim.compile_step: a compiled step called while a function is traced "
+                            "(inside anyad.jit, vmap or a transform); call it from plain Python")
+        # the batch is data: Variables are read as their arrays (the step differentiates the parameters)
+        batch = tuple(b.value if isinstance(b, Variable) else b for b in batch)
         opt = self.optimizer
         params, layout, states, hypers, groups = [], [], [], [], []
         hyper_sets: dict = {}
@@ -110,7 +115,7 @@ class CompiledStep:
                     names = tuple(k for k in s if k != "step")
                     states.extend(s[k] for k in names)
                 raw = p.value
-                key = (g, t, type(raw), raw.dtype)
+                key = (g, t, type(raw), raw.dtype, getattr(raw, "device", None))
                 h = hyper_sets.get(key)
                 if h is None:
                     numbers = opt._hyper(group, t)
