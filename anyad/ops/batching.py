@@ -29,7 +29,9 @@ from ..backends.scatter import TakeKey
 from ..graph import PRIMITIVES, OpType, Primitive
 from ..variable import Variable
 from ._core import apply
-from . import conv as _conv_ops, special_gamma as _special_gamma  # noqa: F401  (their primitives get rules here)
+from . import conv as _conv_ops  # noqa: F401  (these modules' primitives get rules here)
+from . import special_gamma as _special_gamma, special_incomplete as _special_incomplete  # noqa: F401
+
 from . import linalg_composed as _linalg_composed, sorting as _sorting
 from .manipulation import astype, broadcast_to, permute_dims, reshape
 
@@ -671,7 +673,8 @@ _RULES = {
                               OpType.SVDVALS, OpType.QR, OpType.PINV)},
     **{op: elementwise for op in (OpType.ASTYPE, OpType.WHERE, OpType.REAL, OpType.IMAG, OpType.CONJ,
                                   OpType.TO_DEVICE, OpType.TO_BACKEND, OpType.I_TIMES, OpType.AS_COMPLEX,
-                                  OpType.POLYGAMMA)},
+                                  OpType.POLYGAMMA, OpType.BETALN, OpType.BETAINC, OpType.BETAINCC,
+                                  OpType.STDTR, OpType.GAMMAINC, OpType.GAMMAINCC)},
 }
 for _op, _rule in _RULES.items():
     if _op in PRIMITIVES:
