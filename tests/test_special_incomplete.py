@@ -142,7 +142,9 @@ def test_gamma_values_match_scipy(be, dtype, name):
     out = _quiet(getattr(S, name), ad.Variable(be.array(a, dtype)), ad.Variable(be.array(x, dtype)))
     assert out.dtype == be.array(a, dtype).dtype
     want = getattr(sp, name)(a.astype(dtype).astype(float), x.astype(dtype).astype(float))
-    if dtype == "float32":
+    if be.name == "torch":  # torch's own kernel: 3.5e-10 off at a = 150; float32 2e-5 at a = 1e-3
+        _close(_np(be, out), want, **(dict(rtol=3e-5, atol=2e-7) if dtype == "float32" else dict(rtol=1e-9)))
+    elif dtype == "float32":
         _close(_np(be, out), want.astype(np.float32), rtol=2e-6, atol=1e-37)
     else:
         _close(_np(be, out), want, rtol=1e-15 if be.name == "numpy" else 3e-12, atol=1e-14)
@@ -294,9 +296,9 @@ def test_each_backend_uses_its_own_kernel():
     torch = pytest.importorskip("torch")  # noqa: F841
     import array_api_compat.torch as ctorch
 
-    # torch has no betainc; its gammainc is 3e-10 off at a = 150 (float64), 1.5e-5 at a = 1e-3 (float32)
-    for name in ("betaln", "betainc", "betaincc", "stdtr", "gammainc", "gammaincc"):
+    for name in ("betaln", "betainc", "betaincc", "stdtr"):  # torch has no betainc
         assert kernel_source(ctorch, name) == "portable", name
+    assert kernel_source(ctorch, "gammainc") == kernel_source(ctorch, "gammaincc") == "torch.special"
 
 
 def test_on_a_device_without_host_synchronisation(no_host_sync):
@@ -366,6 +368,6 @@ def test_scipy_dispatches_to_them_and_the_p_values_differentiate():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = root + os.pathsep + os.environ.get("PYTHONPATH", "")
     env = dict(os.environ, SCIPY_ARRAY_API="1", PYTHONPATH=path)
-    proc = subprocess.run([sys.executable, "-c", SCIPY_SCRIPT], check=False, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", SCIPY_SCRIPT], check=False, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]
