@@ -15,10 +15,11 @@ import pytest
 import anyad as ad
 from anyad._pytree import tree_flatten, tree_unflatten
 
-from conftest import BACKENDS
+from conftest import BACKENDS, BackendCase
 from primitive_cases import CASES
 
 NUMPY = [b for b in BACKENDS if b.name == "numpy"]
+NP = BackendCase("numpy", np)  # for the error tests, whatever the backend matrix
 OTHERS = [b for b in BACKENDS if b.name in ("strict", "strict-device1", "torch")]
 TOL = {"float64": dict(rtol=1e-10, atol=1e-11), "float32": dict(rtol=2e-4, atol=2e-5)}
 
@@ -507,6 +508,21 @@ OPS = {
                                  [A(be, (B, 4, 5))]),
 }
 
+# examples that are scalars
+SCALAR_EXAMPLES = {
+    "sum": lambda be: (lambda a: ad.sum(a) + ad.mean(a, axis=()), [A(be, (B,))]),
+    "max_logsumexp": lambda be: (lambda a: ad.max(a) * a + ad.logsumexp(a), [A(be, (B,))]),
+    "argmax_all": lambda be: (lambda a: (xa.argmax(a), xa.all(a > 0.0)), [A(be, (B,))]),
+    "getitem": lambda be: (lambda a: a[...] * a[None], [A(be, (B,))]),
+    "times_vector": lambda be: (lambda a, b: a * b, [A(be, (B,)), A(be, (B, 4), seed=1)]),
+    "expand_reshape_broadcast": lambda be: (lambda a: ad.broadcast_to(ad.reshape(ad.expand_dims(a, axis=0), (1, 1)),
+                                                                      (2, 3)), [A(be, (B,))]),
+    "stack": lambda be: (lambda a, b: ad.stack([a, b[0]]), [A(be, (B,)), A(be, (B, 4), seed=1)]),
+    "index_by_scalar": lambda be: (lambda a, b: b[ad.astype(a, xa.int64)], [A(be, (B,), "pos"), A(be, (B, 4), seed=1)]),
+    "setitem": lambda be: (lambda a, b: _sx((Ellipsis,))(b, a), [A(be, (B,)), A(be, (B, 4), seed=1)]),
+    "dot": lambda be: (lambda b: b @ b, [A(be, (B, 4))]),
+}
+
 # indexing: keys applied to one example of shape (4, 5, 6)
 KEYS = {
     "int": lambda be: 1, "neg_int": lambda be: -1, "slice": lambda be: slice(1, 3),
@@ -608,6 +624,13 @@ def _make(table, name, be):
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_ops(be, name):
     f, args, in_axes = _make(OPS, name, be)
+    check(be, f, args, in_axes=in_axes)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("name", sorted(SCALAR_EXAMPLES))
+def test_scalar_examples(be, name):
+    f, args, in_axes = _make(SCALAR_EXAMPLES, name, be)
     check(be, f, args, in_axes=in_axes)
 
 
@@ -1040,7 +1063,7 @@ def test_per_sample_gradients_match_torch_func(be):
 
 @pytest.fixture
 def xy():
-    be = NUMPY[0]
+    be = NP
     return A(be, (3, 4)), A(be, (3, 5), seed=1)
 
 
@@ -1083,6 +1106,14 @@ def test_error_out_axes_none_for_batched_output(xy):
         ad.vmap(lambda a: a * 2.0, out_axes=None)(x)
     with pytest.raises(ValueError, match=r"out_axes is None for output leaf 1"):
         ad.vmap(lambda a: (ad.sum(x), a * 2.0), out_axes=(None, None))(x)
+
+
+def test_error_out_axes_structure(xy):
+    x, _ = xy
+    with pytest.raises(ValueError, match=r"out_axes.*\(3 entries\) do not match.*tuple of 2"):
+        ad.vmap(lambda a: (a, a * 2.0), out_axes=(0, 0, 0))(x)
+    with pytest.raises(ValueError, match=r"out_axes.*keys.*do not match"):
+        ad.vmap(lambda a: {"p": a}, out_axes={"q": 0})(x)
 
 
 def test_error_nothing_mapped(xy):
@@ -1146,8 +1177,8 @@ def test_error_batched_parameter_without_rule(xy):
     from anyad.ops.batching import BatchingError
 
     x, _ = xy
-    s = NUMPY[0].array(np.sort(np.random.default_rng(0).normal(size=(3, 6)), axis=1))
-    order = NUMPY[0].array(np.tile(np.arange(6), (3, 1)), "int64")
+    s = NP.array(np.sort(np.random.default_rng(0).normal(size=(3, 6)), axis=1))
+    order = NP.array(np.tile(np.arange(6), (3, 1)), "int64")
     with pytest.raises(BatchingError, match=r"searchsorted.*'sorter'"):
         ad.vmap(lambda a, o, q: ad.searchsorted(a, q, sorter=o))(s, order, x)
 
@@ -1176,3 +1207,14 @@ def test_stop_gradient_inside_vmap(be):
     x = A(be, (B, 4))
     for f in (lambda a: a * ad.stop_gradient(a), lambda a: a * a.detach()):
         check(be, f, [x])
+
+
+def test_error_random_draw_inside(xy):
+    x, _ = xy
+    g = ad.random.default_rng(0)
+    with pytest.raises(ad.TracingError, match=r"normal\(\) while anyad.vmap traces.*Draw outside"):
+        ad.vmap(lambda a: a * g.normal(size=(4,)))(x)
+    with pytest.raises(ad.TracingError, match=r"bernoulli\(\) while anyad.vmap traces"):
+        ad.vmap(lambda a: F.dropout(a, 0.5, g, training=True))(x)
+    noise = g.normal(size=(3, 4))  # drawn outside, one per example, and mapped over
+    np.testing.assert_allclose(ad.vmap(lambda a, e: a * e)(x, noise), x * noise)
