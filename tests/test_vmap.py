@@ -1218,3 +1218,17 @@ def test_error_random_draw_inside(xy):
         ad.vmap(lambda a: F.dropout(a, 0.5, g, training=True))(x)
     noise = g.normal(size=(3, 4))  # drawn outside, one per example, and mapped over
     np.testing.assert_allclose(ad.vmap(lambda a, e: a * e)(x, noise), x * noise)
+
+
+@pytest.mark.parametrize("be", NUMPY, ids=str)
+@pytest.mark.parametrize("case", FWD_CASES, ids=lambda c: c.name)
+def test_primitive_cases_transforms_of_vmap(be, case):
+    """hessian, jacfwd and jvp of a vmapped function against the same of the loop:
+    the batched run's recorded graph differentiated twice and in forward mode."""
+    xs = batched_inputs(be, case, 2)
+    w = be.array(np.random.default_rng(3).normal(size=np.shape(loop(case.f)(*xs))), "float64")
+    h = lambda g: ad.hessian(lambda a, *r: ad.sum(g(a, *r) * w))
+    close(be, h(ad.vmap(case.f))(*xs), h(loop(case.f))(*xs), what="hessian(vmap(f))")
+    close(be, ad.jacfwd(ad.vmap(case.f))(*xs), ad.jacfwd(loop(case.f))(*xs), what="jacfwd(vmap(f))")
+    t = [ad.sin(x) for x in xs]
+    close(be, ad.jvp(ad.vmap(case.f), xs, t)[1], ad.jvp(loop(case.f), xs, t)[1], what="jvp(vmap(f))")
