@@ -29,7 +29,7 @@ from ._backend import namespace_of
 from .backends.scatter import TakeKey
 from ._saves import Meta
 from .graph import Node, OpType, toposort, vertex
-from .variable import Variable
+from .variable import Variable, attach
 
 __all__ = ["Program", "FlatGraph", "build_program", "flatten_graph", "Uncompilable"]
 
@@ -259,6 +259,7 @@ def flatten_graph(
     forbidden: Any = None,
     strict: bool = False,
     fixed_shapes: bool = False,
+    cut: bool = False,
 ) -> FlatGraph:
     """Flatten the graph that computes ``outputs`` from ``inputs`` into a :class:`FlatGraph`.
 
@@ -287,6 +288,11 @@ def flatten_graph(
         Raise :class:`Uncompilable` for an operation whose output shape
         depends on the values (boolean-mask indexing): the caller keys programs
         by input shapes only.
+    cut : bool
+        (With ``live``.) An operation that does not depend on the inputs is not
+        recomputed: its value is read as a live leaf (attached to its node, so
+        gradients still flow through it), as a value computed before the
+        trace began (a recorded forward pass a derivative reads) should be.
     """
     producers = producers or {}
     in_var: dict = {}
@@ -388,7 +394,49 @@ def flatten_graph(
     def edge(p: Any, x: Any) -> int:
         if is_input_value(x) or p is None or stale_leaf(p, x):
             return raw_node(x)
+        if reaching is not None and p not in reaching and type(p) is Node:
+            return cut_node(p, x)
         return ids[p]
+
+    cut_ids: dict = {}
+
+    def cut_node(p: Node, x: Any) -> int:
+        """The value ``x`` of an operation that does not depend on the inputs, read as it is."""
+        n = cut_ids.get(p)
+        if n is None:
+            live_vars.append(attach(x, p))
+            n = cut_ids[p] = input_node(len(inputs) + len(live_vars) - 1)
+        return n
+
+    def hole_id(h: Any) -> int:
+        if not isinstance(h, Variable):
+            return raw_node(h)
+        u = vertex(h)
+        if reaching is not None and u not in reaching and type(u) is Node:
+            return cut_node(u, h.value)
+        return ids[u]
+
+    def touches_input(node: Node) -> bool:
+        return (any(is_input_value(x) for x in node.values()[1:])
+                or any(not isinstance(h, Variable) and is_input_value(h) for h in holes_of(node)))
+
+    def reaching_set() -> set:
+        """The vertices whose values depend on the inputs."""
+        roots = [vertex(o) for o in outputs if isinstance(o, Variable)]
+        roots += [producers[id(o)] for o in outputs
+                  if o is not None and not isinstance(o, Variable) and id(o) in producers]
+        order_, _ = toposort(roots, stop=set(in_var), parents=deps)
+        reach = set(in_var)
+        for v in order_:
+            if v in reach or (type(v) is Node and (touches_input(v) or any(d in reach for d in deps(v)))):
+                reach.add(v)
+        return reach
+
+    reaching = reaching_set() if cut else None
+
+    def walk_deps(node: Node) -> list:
+        out = deps(node)
+        return out if reaching is None else [u for u in out if u in reaching or type(u) is not Node]
 
     def finish(node: Node) -> int:
         prim = node.prim
@@ -397,7 +445,7 @@ def flatten_graph(
         kw = node.kw
         holes: list = []
         template = _split(kw, holes) if kw and _has_arrays(kw) else kw
-        hole_ids = [ids[vertex(h)] if isinstance(h, Variable) else raw_node(h) for h in holes]
+        hole_ids = [hole_id(h) for h in holes]
         if fixed_shapes and prim.op_type is OpType.GETITEM and any(_is_bool(h) for h in holes):
             raise Uncompilable("boolean-mask indexing: its output shape depends on the mask's values")
         if len(arg_ids) == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE):
@@ -423,7 +471,7 @@ def flatten_graph(
         stop = set(in_var) | set(ids)  # inputs, and what earlier outputs already compiled
         if forbidden is not None:
             stop |= set(forbidden)
-        order_, _ = toposort([root], stop=stop, parents=deps)
+        order_, _ = toposort([root], stop=stop, parents=walk_deps)
         for v in order_:
             if v in ids:
                 continue
@@ -443,7 +491,9 @@ def flatten_graph(
         if o is None:
             out_ids.append(-1)
         elif isinstance(o, Variable):
-            out_ids.append(visit(vertex(o)))
+            u = vertex(o)
+            out_ids.append(cut_node(u, o.value) if reaching is not None and u not in reaching and type(u) is Node
+                           else visit(u))
         else:
             p = producers.get(id(o))
             out_ids.append(visit(p) if p is not None and in_arr.get(id(o)) is None else raw_node(o))

@@ -16,8 +16,9 @@ from ._pytree import tree_unflatten
 from .forward import ForwardSweep
 from .functional import _argnums, _grad, _left_graph, _partial, _Recorded, _unwrap, grad, jvp
 from .backprop import backprop
+from ._state import ALL, OFF, recording
 from .ops.creation import zeros_like
-from .ops.manipulation import reshape, stack
+from .ops.manipulation import moveaxis, reshape, stack
 from .variable import Variable, wrap
 
 __all__ = ["jacrev", "jacfwd", "jacobian", "hessian", "hvp"]
@@ -67,31 +68,69 @@ def _stacked(pieces: list, out_shape: tuple, in_shape: tuple, axis_last: bool) -
     return reshape(s, out_shape + in_shape)
 
 
+def _basis(like: Any, shape: tuple) -> Any:
+    """The ``n`` one-hot arrays of ``shape`` stacked, ``(n, *shape)``: the rows of
+    an identity in ``like``'s namespace, dtype and device."""
+    xp = _backend.namespace_of(like)
+    n = _size(shape)
+    eye = xp.eye(n, dtype=like.dtype, device=_backend.device_of(like))
+    return xp.reshape(eye, (n,) + shape)
+
+
+def _batched(rec: _Recorded, fun: Callable, basis: Any) -> Any:
+    """``vmap(fun)(basis)``: one pass for every seed, or None where a primitive
+    of the graph has no batching rule, or refuses to differentiate its rule
+    again (the caller then loops, as it did before vmap)."""
+    from .vmap import vmap
+
+    try:
+        with recording(ALL if rec.nested else OFF):
+            return vmap(fun)(basis)
+    except NotImplementedError:  # BatchingError included
+        return None
+
+
 def _build_rev(rec: _Recorded) -> list:
+    """Rows of the Jacobian: one backward pass batched over every output
+    element's seed (a loop of backward passes where a primitive cannot batch)."""
     blocks = []
     nx = len(rec.xs)
     for o in rec.out_leaves:
         ov = _unwrap(o)
         oshape = tuple(ov.shape)
         m = _size(oshape)
-        rows: list = [[] for _ in range(nx)]
-        for i in range(m):
-            if isinstance(o, Variable):
-                seed = _one_hot(ov, i, oshape)
-                grads = backprop([o], [seed], rec.xs, create_graph=rec.nested, retain_graph=True)
-            else:
-                grads = [None] * nx
-            for k, g in enumerate(grads):
-                rows[k].append(rec.finish(g, k))
-        row = []
-        for k, x in enumerate(rec.xs):
-            xshape = tuple(x.value.shape)
-            if m == 0:
-                row.append(_empty_block(rec, ov, oshape, xshape))
-            else:
-                row.append(_stacked(rows[k], oshape, xshape, axis_last=False))
+        row = None
+        if isinstance(o, Variable) and m > 1:
+            grads = _batched(rec, lambda seed: backprop([o], [seed], rec.xs, create_graph=True,
+                                                         retain_graph=True), _basis(ov, oshape))
+            if grads is not None:
+                row = [_empty_block(rec, ov, oshape, tuple(x.value.shape)) if g is None
+                       else rec.finish(reshape(g, oshape + tuple(x.value.shape)), k)
+                       for k, (g, x) in enumerate(zip(grads, rec.xs))]
+        if row is None:
+            row = _rows_by_loop(rec, o, ov, oshape, m, nx)
         blocks.append(row)
     return blocks
+
+
+def _rows_by_loop(rec: _Recorded, o: Any, ov: Any, oshape: tuple, m: int, nx: int) -> list:
+    rows: list = [[] for _ in range(nx)]
+    for i in range(m):
+        if isinstance(o, Variable):
+            seed = _one_hot(ov, i, oshape)
+            grads = backprop([o], [seed], rec.xs, create_graph=rec.nested, retain_graph=True)
+        else:
+            grads = [None] * nx
+        for k, g in enumerate(grads):
+            rows[k].append(rec.finish(g, k))
+    row = []
+    for k, x in enumerate(rec.xs):
+        xshape = tuple(x.value.shape)
+        if m == 0:
+            row.append(_empty_block(rec, ov, oshape, xshape))
+        else:
+            row.append(_stacked(rows[k], oshape, xshape, axis_last=False))
+    return row
 
 
 def _build_fwd(rec: _Recorded, what: str = "jacfwd") -> list:
@@ -102,6 +141,9 @@ def _build_fwd(rec: _Recorded, what: str = "jacfwd") -> list:
                 "Jacobian (jacfwd) of complex inputs is not supported yet: use jacrev (rows in PyTorch's "
                 "convention) or jvp along the directions you need")
     nx = len(rec.xs)
+    batched = _columns_batched(rec)
+    if batched is not None:
+        return batched
     sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=rec.nested)
     cols: list = [[[] for _ in range(nx)] for _ in rec.out_leaves]
     for k, x in enumerate(rec.xs):
@@ -127,6 +169,36 @@ def _build_fwd(rec: _Recorded, what: str = "jacfwd") -> list:
             else:
                 row.append(_stacked(cols[j][k], oshape, xshape, axis_last=True))
         blocks.append(row)
+    return blocks
+
+
+def _columns_batched(rec: _Recorded) -> list | None:
+    """The Jacobian's columns by one tangent sweep per input batched over its
+    elements (None where a primitive cannot batch: the caller loops)."""
+    nx = len(rec.xs)
+    sweep = ForwardSweep(rec.out_leaves, rec.xs, create_graph=True)
+    blocks: list = [[None] * nx for _ in rec.out_leaves]
+    for k, x in enumerate(rec.xs):
+        xshape = tuple(x.value.shape)
+        n = _size(xshape)
+        if n <= 1:
+            return None
+
+        def column(t: Any, k: int = k) -> list:
+            ts = [None] * nx
+            ts[k] = t
+            return sweep.run(ts)
+
+        cols = _batched(rec, column, _basis(x.value, xshape))
+        if cols is None:
+            return None
+        for j, (o, t) in enumerate(zip(rec.out_leaves, cols)):
+            oshape = tuple(_unwrap(o).shape)
+            if t is None:
+                blocks[j][k] = _empty_block(rec, _unwrap(o), oshape, xshape)
+            else:
+                t = moveaxis(t, 0, -1) if oshape else t
+                blocks[j][k] = rec.finish(reshape(t, oshape + xshape), k)
     return blocks
 
 

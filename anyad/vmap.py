@@ -106,7 +106,7 @@ class _Batch:
         if self.axes[k] is None:
             return raw
         if self.size:
-            return raw[0]
+            return raw[0, ...]
         xp = _backend.namespace_of(raw)
         return xp.zeros(tuple(raw.shape[1:]), dtype=raw.dtype, device=_backend.device_of(raw))
 
@@ -130,7 +130,7 @@ def _trace(f: Callable, batch: _Batch) -> tuple:
     out_leaves, out_def = tree_flatten(out)
     targets = [o if _is_dynamic(o) else None for o in out_leaves]
     try:
-        graph = flatten_graph(targets, xs, producers=tracer.producers, live=True)
+        graph = flatten_graph(targets, xs, producers=tracer.producers, live=True, cut=True)
     except Uncompilable as e:
         raise TracingError(f"anyad.vmap: {batch.name} cannot be batched: {e}") from None
     statics = [None if _is_dynamic(o) else (o,) for o in out_leaves]
@@ -219,7 +219,8 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None
     ``f`` is traced on one example per call, as :func:`anyad.jit` traces:
     Python control flow on traced values raises :class:`anyad.TracingError`
     (use :func:`anyad.where`); control flow on shapes is fine. Random numbers
-    drawn inside ``f`` are drawn once and shared by every example.
+    cannot be drawn inside ``f`` (:class:`anyad.TracingError`): draw them
+    outside, one per example, and map over them.
 
     Examples
     --------

@@ -23,7 +23,7 @@ LAYERS = {
     "anyad.lowered": 3, "anyad._program_json": 3,
     "anyad.memory": 3,
     "anyad.tracker": 4, "anyad.autodiff": 4, "anyad.functional": 4, "anyad.jacobians": 4,
-    "anyad.linearize": 4, "anyad.linear_solve": 4, "anyad.implicit": 4,
+    "anyad.linearize": 4, "anyad.linear_solve": 4, "anyad.implicit": 4, "anyad.vmap": 4,
     "anyad.data": 5, "anyad.amp": 5, "anyad.array_api.": 5, "anyad._numpy_interop": 5, "anyad._numpy_functions": 5, "anyad.nn.": 5,
     "anyad.optim.": 5, "anyad.random": 5, "anyad.special": 5, "anyad.serialization": 5, "anyad.testing": 5, "anyad.linalg": 5,
     "anyad": 6,
