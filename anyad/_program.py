@@ -339,6 +339,8 @@ def flatten_graph(
             return input_node(k)
         p = producers.get(id(x))
         if p is not None:
+            if p not in ids and reaching is not None and type(p) is Node and p not in reaching:
+                return cut_node(p, x)
             return ids[p]
         n = const_nodes.get(id(x))
         if n is None:
@@ -404,6 +406,10 @@ def flatten_graph(
         """The value ``x`` of an operation that does not depend on the inputs, read as it is."""
         n = cut_ids.get(p)
         if n is None:
+            if p not in differentiable:  # nothing outside needs a gradient through it: a constant
+                n = cut_ids[p] = new(_CONST, x)
+                xp_of[n] = namespace_of(x)
+                return n
             live_vars.append(attach(x, p))
             n = cut_ids[p] = input_node(len(inputs) + len(live_vars) - 1)
         return n
@@ -430,8 +436,11 @@ def flatten_graph(
         for v in order_:
             if v in reach or (type(v) is Node and (touches_input(v) or any(d in reach for d in deps(v)))):
                 reach.add(v)
+            elif (v.requires_grad if type(v) is not Node else any(d in differentiable for d in deps(v))):
+                differentiable.add(v)  # leads to a leaf outside that requires grad
         return reach
 
+    differentiable: set = set()
     reaching = reaching_set() if cut else None
 
     def walk_deps(node: Node) -> list:
