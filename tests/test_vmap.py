@@ -1256,3 +1256,16 @@ def test_index_from_an_outer_vmap_is_not_frozen():
     k = np.array([[3, 0], [1, 2]])
     np.testing.assert_allclose(ad.vmap(lambda i: ad.vmap(lambda t: t[i, ...])(T))(k),
                                np.stack([T[:, i] for i in k]))
+
+
+@pytest.mark.xfail(strict=True, reason="anyad/vmap.py _trace (as above), reached through jacfwd/hessian, which run "
+                   "vmap over the tangents since 61a6a3c: jit(jacfwd(f)) and jit(hessian(f)) of f(x, i) = sin(x[i]) "
+                   "freeze the first call's i and return its Jacobian for every later i, silently (jacrev is right)")
+@pytest.mark.parametrize("jac", ["jacfwd", "hessian"])
+def test_jit_of_jacobian_with_a_traced_index(jac):
+    x = np.random.default_rng(0).normal(size=(4,))
+    f = (lambda x, i: ad.sin(x[i])) if jac == "jacfwd" else (lambda x, i: ad.sum(ad.sin(x[i])))
+    direct = getattr(ad, jac)(f)
+    jitted = ad.jit(direct)
+    for i in (np.array([0, 1]), np.array([3, 2])):
+        np.testing.assert_allclose(jitted(x, i), direct(x, i))
