@@ -324,3 +324,13 @@ class SequentialLR(LRScheduler):
         for s, sd in zip(self._schedulers, state.pop("_schedulers", [])):
             s.load_state_dict(sd)
         super().load_state_dict(state)
+
+
+def __getattr__(name: str) -> Any:
+    """``anyad.optim.lr_scheduler.OneCycleLR`` and ``ReduceLROnPlateau``, where torch
+    users look for them (they live in :mod:`anyad.optim.schedules`)."""
+    if name in ("OneCycleLR", "ReduceLROnPlateau"):
+        from . import schedules
+
+        return getattr(schedules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
