@@ -38,6 +38,7 @@ from typing import Any, Callable
 from ._saves import KEEP_ALL
 from .graph import OpType, Primitive
 from .ops._core import apply
+from .ops.batching import example_loop
 from .variable import Variable
 
 __all__ = ["custom_vjp"]
@@ -84,6 +85,7 @@ class custom_vjp:
         # inputs' shapes by the engine; everything kept (the user's rule may read anything)
         self.primitive = Primitive(name, OpType.CUSTOM, self._forward, None, broadcasts=True,
                                    saves=KEEP_ALL, register=False, holomorphic=False)
+        self.primitive.batch = example_loop  # under vmap: once per example, with these rules
 
     # -- declaring rules ------------------------------------------------------
     def defvjp(self, rule: Callable) -> Callable:

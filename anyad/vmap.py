@@ -164,9 +164,8 @@ def _run(graph: Any, inputs: list, size: int) -> list:
         rule = prim.batch
         if rule is None:
             raise BatchingError(
-                f"anyad.vmap: the operation {prim.name!r} has no batching rule (a custom_vjp function or a "
-                "checkpoint, or a primitive vmap does not know yet); call it outside vmap, or loop over "
-                "the examples")
+                f"anyad.vmap: the operation {prim.name!r} has no batching rule; call it outside vmap, or "
+                "loop over the examples")
         params = _fill(template, [Batched(h) if b else h for h, b in holes]) if hole_ids else template
         env[nid] = rule(size, prim, args, flags, dict(params) if params else {})
     return [env[o] if o >= 0 else (None, False) for o in graph.outputs]

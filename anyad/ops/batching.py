@@ -27,6 +27,7 @@ from typing import Any, Callable
 from .. import _backend
 from ..backends.scatter import TakeKey
 from ..graph import PRIMITIVES, OpType, Primitive
+from .._state import current as _state
 from ..variable import Variable
 from ._core import apply
 from . import conv as _conv_ops  # noqa: F401  (these modules' primitives get rules here)
@@ -78,6 +79,15 @@ def _flat(x: Any, size: int) -> Any:
     for d in _shape(x)[1:]:
         n *= d
     return reshape(x, (size, n))
+
+
+def _seen(x: Any) -> Any:
+    """``x``, as a constant Variable while an enclosing program is traced (vmap inside
+    jit, or inside another vmap): an indexing of raw arrays would not be recorded there,
+    so an index from the enclosing trace (a key parameter) would be frozen."""
+    if isinstance(x, Variable) or not hasattr(x, "shape") or _state().tracer is None:
+        return x
+    return Variable(x)
 
 
 def batch_of(x: Any, b: bool, size: int) -> Any:
@@ -285,7 +295,7 @@ def _fft(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) 
 
 
 def _take(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
-    x, idx = args
+    x, idx = _seen(args[0]), args[1]
     bx, bi = batched
     rank = _pe_ndim(x, bx)
     axis = params.get("axis")
@@ -547,7 +557,7 @@ def _behind(k: int, rank: int) -> tuple:
 def _getitem(size: int, prim: Primitive | None, args: tuple, batched: tuple, params: dict) -> tuple:
     from .indexing import _GETITEM
 
-    x, bx = args[0], batched[0]
+    x, bx = _seen(args[0]), batched[0]
     key = params["key"]
     mask = _sole_mask(key)
     if mask is not None:  # the batch axis moved behind the masked axes: x[mask] keeps it second
@@ -585,7 +595,7 @@ def _key_of(key: Any) -> Any:
 
 def _index_add(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
     """Zeros of ``(batch, *shape)`` with each example's values added at its key."""
-    v = batch_of(args[0], batched[0], size)
+    v = batch_of(_seen(args[0]), batched[0], size)
     key = params["key"]
     shape = (size,) + tuple(params["shape"])
     if isinstance(key, TakeKey) and type(key.indices) is not Batched:
@@ -612,7 +622,7 @@ def _index_add(size: int, prim: Primitive, args: tuple, batched: tuple, params: 
 
 
 def _setitem(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
-    x = batch_of(args[0], batched[0], size)
+    x = batch_of(_seen(args[0]), batched[0], size)
     v = args[1]
     scalar = not batched[1] and not hasattr(v, "shape")  # a Python number: written as it is
     v = v if scalar else batch_of(v, batched[1], size)
@@ -684,3 +694,19 @@ isin_rule = _isin
 _conv_ops._FIRST_MAX.batch = _conv_ops._WINDOW_MAX.batch = merged
 _linalg_composed._MATRIX_RANK.batch = leading
 _sorting._SEARCHSORTED.batch = _searchsorted
+
+
+def example_loop(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict | None) -> tuple:
+    """The fallback of an operation whose forward is opaque (a ``custom_vjp``
+    function): run it on each example and stack the results. Correct, with the
+    operation's own rules on each example; a Python loop over the batch."""
+    from .indexing import getitem
+    from .manipulation import stack
+
+    _refuse_batched_params(prim, params)
+    if size == 0:
+        raise BatchingError(f"anyad.vmap: {prim.name} is run once per example (it has no batching rule), "
+                            "and an empty batch has no example to run it on")
+    outs = [apply(prim, tuple(getitem(a, (i, Ellipsis)) if b else a for a, b in zip(args, batched)), params)
+            for i in range(size)]
+    return stack(outs, axis=0), True
