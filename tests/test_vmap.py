@@ -1140,7 +1140,10 @@ def test_error_python_control_flow(xy):
         ad.vmap(lambda a: a * float(a[0]))(x)
 
 
-def test_error_custom_vjp_inside(xy):
+def test_custom_vjp_inside(xy):
+    """A custom_vjp function (an opaque forward) runs once per example under vmap,
+    with its own rules: values, per-example gradients and gradients of the vmap;
+    an empty batch has no example to run it on (BatchingError naming it)."""
     from anyad.ops.batching import BatchingError
 
     x, _ = xy
@@ -1150,16 +1153,12 @@ def test_error_custom_vjp_inside(xy):
         return np.logaddexp(0.0, v)
 
     fused_softplus.defvjp(lambda g, ans, v: g / (1.0 + ad.exp(-v)))
-    with pytest.raises(BatchingError, match=r"'fused_softplus' has no batching rule"):
-        ad.vmap(lambda a: fused_softplus(a) * 2.0)(x)
-    with pytest.raises(BatchingError, match=r"'fused_softplus'"):  # the gradient reads its output
-        ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a) ** 2)))(x)
-    # a gradient that reads only its rule (written with anyad functions) batches
-    got = ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a))))(x)
-    np.testing.assert_allclose(got.value if isinstance(got, ad.Variable) else got, 1.0 / (1.0 + np.exp(-x)))
-    # an unbatched use is fine: it runs once
-    out = ad.vmap(lambda a, c: a * fused_softplus(c), in_axes=(0, None))(x, x[0])
-    np.testing.assert_allclose(out, x * np.logaddexp(0.0, x[0]))
+    check(NP, lambda a: fused_softplus(a) * 2.0, [x])
+    check(NP, lambda a, c: a * fused_softplus(c), [x, x[0]], in_axes=(0, None))
+    np.testing.assert_allclose(ad.vmap(ad.grad(lambda a: ad.sum(fused_softplus(a) ** 2)))(x),
+                               2.0 * np.logaddexp(0.0, x) / (1.0 + np.exp(-x)))
+    with pytest.raises(BatchingError, match=r"fused_softplus.*empty batch"):
+        ad.vmap(lambda a: fused_softplus(a) * 2.0)(x[:0])
 
 
 def test_error_batched_mask(xy):
@@ -1237,20 +1236,15 @@ def test_primitive_cases_transforms_of_vmap(be, case):
     close(be, ad.jvp(ad.vmap(case.f), xs, t)[1], ad.jvp(loop(case.f), xs, t)[1], what="jvp(vmap(f))")
 
 
-@pytest.mark.xfail(strict=True, reason="anyad/vmap.py _trace: the inner trace's Tracer does not know the raw arrays "
-                   "of an enclosing trace (jit's or an outer vmap's), so flatten_graph freezes an index array taken "
-                   "from the enclosing function's arguments as a constant: jit(lambda k: vmap(lambda t: t[k])(T)) "
-                   "returns the first call's rows for every later k, silently")
 def test_index_from_an_enclosing_jit_is_not_frozen():
+    """An index array of an enclosing jit trace, read by vmap's batched run (it was
+    frozen into the program: the first call's rows returned for every later k)."""
     T = np.random.default_rng(0).normal(size=(2, 4, 5))
     g = ad.jit(lambda k: ad.vmap(lambda t: t[k, ...])(T))
     for k in (np.array([3, 0]), np.array([1, 2])):
         np.testing.assert_allclose(g(k), T[:, k])
 
 
-@pytest.mark.xfail(strict=True, reason="anyad/vmap.py _trace (as above): an inner vmap freezes an index array that "
-                   "is an example of the outer vmap (the outer trace's value), so every example reads the first "
-                   "example's rows (also vmap(hessian(f)) of x[i] = v with a batched i, through jacfwd's vmap)")
 def test_index_from_an_outer_vmap_is_not_frozen():
     T = np.random.default_rng(0).normal(size=(2, 4, 5))
     k = np.array([[3, 0], [1, 2]])
@@ -1258,14 +1252,29 @@ def test_index_from_an_outer_vmap_is_not_frozen():
                                np.stack([T[:, i] for i in k]))
 
 
-@pytest.mark.xfail(strict=True, reason="anyad/vmap.py _trace (as above), reached through jacfwd/hessian, which run "
-                   "vmap over the tangents since 61a6a3c: jit(jacfwd(f)) and jit(hessian(f)) of f(x, i) = sin(x[i]) "
-                   "freeze the first call's i and return its Jacobian for every later i, silently (jacrev is right)")
 @pytest.mark.parametrize("jac", ["jacfwd", "hessian"])
 def test_jit_of_jacobian_with_a_traced_index(jac):
+    """jacfwd/hessian vmap over the tangents: under jit, the traced index reaches
+    vmap's batched run as a parameter (it was frozen at the first call's index)."""
     x = np.random.default_rng(0).normal(size=(4,))
     f = (lambda x, i: ad.sin(x[i])) if jac == "jacfwd" else (lambda x, i: ad.sum(ad.sin(x[i])))
     direct = getattr(ad, jac)(f)
     jitted = ad.jit(direct)
     for i in (np.array([0, 1]), np.array([3, 2])):
         np.testing.assert_allclose(jitted(x, i), direct(x, i))
+
+
+@pytest.mark.parametrize("be", NUMPY + OTHERS, ids=str)
+def test_traced_index_of_a_constant_array_under_jit(be):
+    """take/getitem/setitem of an array captured as a constant, at an index the
+    jitted function receives: recomputed per call (it was computed once)."""
+    from anyad.ops.indexing import getitem, setitem
+
+    T, T1 = A(be, (4, 5)), A(be, (4,), seed=1)
+    fs = [lambda k: ad.take(T, k, axis=0), lambda k: getitem(T1, k)]
+    if not be.name.startswith("strict"):  # array_api_strict has no integer-array writes
+        fs.append(lambda k: setitem(T1, k, 0.0))
+    for f in fs:
+        g = ad.jit(f)
+        for k in ([3, 0], [1, 2]):
+            close(be, g(I(be, *k)), f(I(be, *k)), what=f"index {k}")

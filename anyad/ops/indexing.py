@@ -14,6 +14,7 @@ from typing import Any
 from .. import _backend
 from ..backends import scatter
 from .._saves import META, Saves
+from .._state import current as _state
 from ..graph import OpType, Primitive
 from ..variable import Variable
 from ._core import apply, unbroadcast
@@ -54,6 +55,16 @@ def _raw_key(key: Any, like: Any) -> tuple[Any, bool]:
     return (tuple(out) if isinstance(key, tuple) or len(out) != 1 else out[0]), repeats
 
 
+def _traced(x: Any, index: Any) -> Any:
+    """``x``, as a constant Variable where it is an array indexed by a Variable
+    while a program is traced (jit, vmap): the indexing is then recorded and
+    replayed with each call's index, instead of computed once on the traced one."""
+    if isinstance(x, Variable) or _state().tracer is None:
+        return x
+    parts = index if isinstance(index, tuple) else (index,)
+    return Variable(x) if any(isinstance(k, Variable) for k in parts) else x
+
+
 def _getitem_back(g: Any, ans: Any, x: Any, *, key: Any, repeats: bool) -> Any:
     return _backend.layout_like(index_add(g, key, tuple(x.shape), repeats), x)
 
@@ -75,6 +86,7 @@ def getitem(x: Any, key: Any) -> Any:
     >>> x.grad
     array([2., 0., 1.])
     """
+    x = _traced(x, key)
     raw = x.value if isinstance(x, Variable) else x
     key, repeats = _raw_key(key, raw)
     out = apply(_GETITEM, (x,), {"key": key, "repeats": repeats})
@@ -140,6 +152,7 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
     Variable([[3. 4.]
               [3. 4.]])
     """
+    x = _traced(x, indices)
     raw = x.value if isinstance(x, Variable) else x
     ndim = len(raw.shape)
     if axis is None:
@@ -260,6 +273,7 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     >>> x.grad, float(v.grad)
     (array([0., 0., 3.]), 3.0)
     """
+    x = _traced(x, key)
     raw = x.value if isinstance(x, Variable) else x
     key, repeats = _raw_key(key, raw)
     if isinstance(value, (list, tuple)):
