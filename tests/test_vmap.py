@@ -1278,3 +1278,15 @@ def test_traced_index_of_a_constant_array_under_jit(be):
         g = ad.jit(f)
         for k in ([3, 0], [1, 2]):
             close(be, g(I(be, *k)), f(I(be, *k)), what=f"index {k}")
+
+
+@pytest.mark.parametrize("be", NUMPY + [b for b in OTHERS if b.name == "torch"], ids=str)
+def test_traced_indices_of_a_constant_array_take_along_axis(be):
+    """take_along_axis of a constant array at traced indices (argsort of an input), under jit and vmap."""
+    T = A(be, (4, 5))
+    f = lambda s: ad.take_along_axis(T, ad.argsort(T * s, axis=1), axis=1)
+    g = ad.jit(f)
+    for s in (1.0, -1.0):
+        sv = be.array(np.full(5, s))
+        close(be, g(sv), f(sv), what=f"jit, sign {s}")
+    check(be, f, [be.array(np.array([[1.0] * 5, [-1.0] * 5]))])

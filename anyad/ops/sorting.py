@@ -20,7 +20,7 @@ from ._core import apply
 from ._helpers import like, namespace, raw, records
 from .creation import zeros_like
 from .elementwise import add, multiply, not_equal, subtract
-from .indexing import getitem
+from .indexing import _traced, getitem
 from .manipulation import astype, concat
 
 __all__ = ["take_along_axis", "cumulative_prod", "sort", "argsort", "searchsorted", "diff"]
@@ -113,6 +113,7 @@ def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
     >>> x.grad
     array([[0., 2., 0.]])
     """
+    x = _traced(x, indices)  # a constant x at traced indices: recorded, not computed once
     ndim = len(raw(x).shape)
     axis = operator.index(axis)
     if not -ndim <= axis < ndim:
