@@ -1290,3 +1290,22 @@ def test_traced_indices_of_a_constant_array_take_along_axis(be):
         sv = be.array(np.full(5, s))
         close(be, g(sv), f(sv), what=f"jit, sign {s}")
     check(be, f, [be.array(np.array([[1.0] * 5, [-1.0] * 5]))])
+
+
+@pytest.mark.parametrize("be", NUMPY + [b for b in OTHERS if b.name == "torch"], ids=str)
+def test_complex_examples(be):
+    """Complex inputs: values, gradients of a real loss (PyTorch's convention) through
+    vmap, and per-example gradients, against the loop."""
+    rng = np.random.default_rng(0)
+    z = be.array(rng.normal(size=(B, 4)) + 1j * rng.normal(size=(B, 4)), "complex128")
+    m = be.array(rng.normal(size=(B, 4, 4)) + 1j * rng.normal(size=(B, 4, 4)) + 4 * np.eye(4), "complex128")
+    for f, args in [(lambda a: ad.real(a * ad.conj(a)), [z]), (lambda mm, a: ad.abs(ad.matmul(mm, a)), [m, z]),
+                    (lambda a: ad.abs(ad.fft.fft(a)), [z]), (lambda mm: ad.real(ad.linalg.inv(mm)), [m]),
+                    (lambda a: ad.imag(ad.exp(a)), [z])]:
+        nums = tuple(range(len(args)))
+        loss = lambda g: (lambda *a: ad.sum(g(*a)))
+        close(be, ad.vmap(f)(*args), loop(f)(*args), what="value")
+        close(be, ad.grad(loss(ad.vmap(f)), argnums=nums)(*args), ad.grad(loss(loop(f)), argnums=nums)(*args),
+              what="grad(vmap(f))")
+        close(be, ad.vmap(ad.grad(loss(f), argnums=nums))(*args), loop(ad.grad(loss(f), argnums=nums))(*args),
+              what="vmap(grad(f))")
