@@ -268,6 +268,47 @@ def test_layer_functions_gradcheck_every_backend(be):
     assert gradcheck(lambda t: F.embedding(idx, t), [table])
 
 
+@needs_torch
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 1, 3, 4)])
+def test_linear_over_leading_axes_matches_torch_every_backend(be, dtype, shape):
+    """Inputs of 3+ axes go through one 2-D product: values, the gradients of x, weight
+    and bias (against torch, float64) and the dtype are those of the batched form."""
+    rng = np.random.default_rng(4)
+    xn, wn, bn = rng.normal(size=shape), rng.normal(size=(5, 4)), rng.normal(size=5)
+    seed = rng.normal(size=shape[:-1] + (5,))
+    x, w, b = (ad.Variable(be.array(a, dtype), requires_grad=True) for a in (xn, wn, bn))
+    y = F.linear(x, w, b)
+    gx, gw, gb = ad.backprop([y], [be.array(seed, dtype)], [x, w, b])
+    ts = [tt(a) for a in (xn, wn, bn)]
+    ty = torch.nn.functional.linear(*ts)
+    ty.backward(torch.tensor(seed))
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    ref = be.array(np.zeros(1), dtype)
+    assert tuple(y.shape) == tuple(ty.shape) and y.dtype == ref.dtype
+    np.testing.assert_allclose(be.to_numpy(y), ty.detach().numpy(), rtol=tol, atol=tol)
+    for g, t in zip((gx, gw, gb), ts):
+        assert g.dtype == ref.dtype and tuple(g.shape) == tuple(t.shape)
+        np.testing.assert_allclose(be.to_numpy(g), t.grad.numpy(), rtol=tol, atol=tol)
+    if dtype == "float64":
+        assert gradgradcheck(lambda x_, w_: ad.sum(F.linear(x_, w_, b) ** 2), [x.value, w.value])
+
+
+def test_linear_of_lazy_sizes_keeps_the_batched_product():
+    """A dask input whose leading size is unknown (after a boolean selection) cannot
+    be flattened: the batched product runs instead, with the same values."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    rng = np.random.default_rng(5)
+    xn, wn, bn = rng.normal(size=(4, 3, 5)), rng.normal(size=(2, 5)), rng.normal(size=2)
+    keep = np.array([True, True, False, True])
+    x = da.from_array(xn, chunks=2)[da.from_array(keep, chunks=2)]
+    assert np.isnan(x.shape[0])
+    y = F.linear(ad.Variable(x), ad.Variable(da.from_array(wn, chunks=2)), ad.Variable(da.from_array(bn)))
+    assert np.isnan(y.shape[0]) and tuple(y.shape[1:]) == (3, 2)
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_allclose(y.value.compute(), xn[keep] @ wn.T + bn, rtol=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # dropout
 # ---------------------------------------------------------------------------

@@ -159,8 +159,18 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """
     if autocast_dtype() is not None:  # inside anyad.amp.autocast: in low precision, bias included
         x, weight, bias = autocast_low(x, weight, bias)
+    # x of 3 or more axes: one 2-D product over all leading axes, so the weight's
+    # gradient is one product too, not a batched one summed over the batch (lazy
+    # sizes that are not known keep the batched form)
+    shape = tuple(getattr(_raw(x), "shape", ()))
+    flat = len(shape) > 2 and len(getattr(_raw(weight), "shape", ())) == 2 and all(
+        isinstance(d, int) for d in shape)
+    if flat:
+        x = reshape(x, (math.prod(shape[:-1]), shape[-1]))
     y = matmul(x, matrix_transpose(weight))
-    return y if bias is None else add(y, bias)
+    if bias is not None:
+        y = add(y, bias)
+    return reshape(y, shape[:-1] + (_raw(y).shape[-1],)) if flat else y
 
 
 def dropout(x: Any, p: float, rng: Any, training: bool = True) -> Any:
