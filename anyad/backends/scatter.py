@@ -48,6 +48,8 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
         k = key.as_tuple() if isinstance(key, TakeKey) else key
         return z.at[k].add(values) if repeats else z.at[k].set(values)
     z = xp.zeros(shape, dtype=values.dtype, device=dev)
+    if not repeats and name not in ("numpy", "cupy", "torch") and _int_arrays(xp, key):
+        repeats = True  # the standard has no integer-array writes (array_api_strict refuses even 0-d ones)
     if not repeats:
         key, values = without_newaxes(xp, key, values, len(shape))
         z[key] = values
@@ -97,14 +99,24 @@ def set_at(xp: Any, x: Any, key: Any, values: Any) -> Any:
     return new
 
 
+def _int_arrays(xp: Any, key: Any) -> bool:
+    parts = key if isinstance(key, tuple) else (key,)
+    return any(hasattr(k, "shape") and not xp.isdtype(k.dtype, "bool") for k in parts)
+
+
 def without_newaxes(xp: Any, key: Any, values: Any, ndim: int) -> tuple[Any, Any]:
     """Assignment keys may not hold ``None``: drop each one, with the length-one
     axis it made in ``values`` (basic keys only)."""
     parts = key if isinstance(key, tuple) else (key,)
     if not any(k is None for k in parts):
         return key, values
+    masks = [hasattr(k, "shape") and xp.isdtype(k.dtype, "bool") for k in parts]
+    if any(hasattr(k, "shape") and len(k.shape) > 0 and not m for k, m in zip(parts, masks)):
+        # integer-array indexing moves its axes by numpy's rules; the libraries that take
+        # such keys (numpy, torch, cupy) take None in a write too
+        return key, values
     consumed = sum(1 for k in parts if k is not None and k is not Ellipsis and not hasattr(k, "shape"))
-    consumed += sum(getattr(k, "ndim", 0) for k in parts if hasattr(k, "shape"))
+    consumed += sum(len(k.shape) if m else 1 for k, m in zip(parts, masks) if hasattr(k, "shape"))
     axis = 0
     drop = []
     for k in parts:

@@ -618,7 +618,10 @@ def _index_add(size: int, prim: Primitive, args: tuple, batched: tuple, params: 
     v = lift(v, res_rank)
     if perm is not None:
         v = permute_dims(v, _inverse(perm))
-    return apply(prim, (v,), dict(params, key=new, shape=shape)), True
+    # index arrays (the batch's positions at least) go through the scatter-add, not a plain
+    # write: the standard has no integer-array writes (array_api_strict refuses them)
+    repeats = params.get("repeats", True) or _key_has_int_arrays(new)
+    return apply(prim, (v,), dict(params, key=new, shape=shape, repeats=repeats)), True
 
 
 def _setitem(size: int, prim: Primitive, args: tuple, batched: tuple, params: dict) -> tuple:
