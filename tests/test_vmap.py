@@ -1389,3 +1389,47 @@ def test_gradient_of_zero_d_index_keys(be):
         check(be, f, [A(be, (B, 4, 5, 6))])
     check(be, lambda v, k: ad.sin(v)[k, j, 5], [A(be, (4, 5, 6)), be.array(np.array([3, 1, 3]), "int64")],
           in_axes=(None, 0))
+
+
+@pytest.mark.parametrize("be,n", [(b, {"numpy": 200, "torch": 120}.get(b.name, 300)) for b in NUMPY + OTHERS], ids=str)
+def test_random_writes(be, n):
+    """x[key] = v inside f for random keys (as test_random_keys), x and v batched
+    or not, v of a shape that broadcasts into the selection; against the loop."""
+    rng = np.random.default_rng(54321)
+    shape, done = (4, 5, 6), 0
+    for t in range(n):
+        parts = _random_key(rng, shape, B)
+        arrays = [p for p in parts if isinstance(p, tuple)]
+        x_batched, v_batched = bool(rng.random() < 0.6), bool(rng.random() < 0.6)
+        ax = int(rng.integers(0, 4)) if x_batched else None
+
+        def key_of(idx, parts=parts):
+            it = iter(idx)
+            return tuple(next(it) if isinstance(p, tuple) else p for p in parts)
+
+        try:
+            sel = tuple(np.zeros(shape)[key_of([p[1][0] if p[0] else p[1] for p in arrays])].shape)
+        except IndexError:
+            continue
+        vshape = sel[int(rng.integers(0, len(sel) + 1)):]
+        x = A(be, shape[:ax] + (B,) + shape[ax:] if x_batched else shape, seed=t)
+        v = A(be, ((B,) if v_batched else ()) + vshape, seed=t + 1)
+        idx = [be.array(p[1], "int64") for p in arrays]
+        in_axes = (ax, 0 if v_batched else None) + tuple(0 if p[0] else None for p in arrays)
+        if all(a is None for a in in_axes):
+            continue
+
+        def f(x, v, *idx, key_of=key_of):
+            y = x * 1.0
+            y[key_of(idx)] = v
+            return y * y
+
+        one = [_example(a, ia, 0) for a, ia in zip([x, v] + idx, in_axes)]
+        try:  # a write this library refuses for one example
+            f(*one)
+            ad.grad(lambda a, b: ad.sum(f(a, b, *one[2:])), argnums=(0, 1))(*one[:2])
+        except (IndexError, ValueError, TypeError, RuntimeError):
+            continue
+        check(be, f, [x, v] + idx, in_axes=in_axes)
+        done += 1
+    assert done >= n // 20, f"only {done} of {n} random writes were valid on {be.name}"
