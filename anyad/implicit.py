@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from . import _backend
 from ._pytree import tree_flatten, tree_unflatten
-from ._state import OFF, pop, push, recording
+from ._state import OFF, pop, push, recording, tracer as _tracer
 from .custom import custom_vjp
 from .graph import GraphFreedError
 from .functional import _as_constant, jvp, vjp
@@ -213,6 +213,8 @@ class _Root:
                 "anyad.custom_root: derivatives of order 3 and more through custom_root (f closing over "
                 "its parameters) are not supported; pass the parameters explicitly with "
                 "anyad.implicit_root(F, solver)(x0, *theta), whose rules are differentiable to any order")
+        if building:
+            _refuse_traced("a derivative")
         try:
             with _opaque():
                 u = self.tangent_solve(self.ops[transpose], _raw(h))
@@ -314,9 +316,11 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
 
     First and second derivatives are exact (``grad`` of ``grad``,
     ``hessian``, ``jacfwd`` of ``jacrev``); the third order, and ``jvp`` of a
-    gradient (``hvp``), raise an error. :func:`implicit_root`, which takes
-    the parameters explicitly, has none of these limits, and its ``J``
-    products never walk the graph the parameters come from.
+    gradient (``hvp``), raise an error, and so does a call under
+    :func:`anyad.jit` or :func:`anyad.vmap` (its solvers run on raw arrays:
+    their results would be frozen into the program). :func:`implicit_root`,
+    which takes the parameters explicitly, has none of these limits, and its
+    ``J`` products never walk the graph the parameters come from.
 
     Examples
     --------
@@ -339,8 +343,23 @@ def custom_root(f: Callable, initial_guess: Any, solve: Callable, tangent_solve:
     return _root("custom_root", f, initial_guess, solve, tangent_solve, has_aux)
 
 
+def _refuse_traced(what: str) -> None:
+    """custom_root solves on raw arrays: under anyad.jit or anyad.vmap its root and
+    its linear solves would be frozen into the program (silently stale on replay)."""
+    tracer = _tracer()
+    if tracer is not None and hasattr(tracer, "inputs"):
+        from ._tracing import TracingError
+
+        raise TracingError(
+            f"anyad.custom_root: {what} while {getattr(tracer, 'transform', 'anyad.jit')} traces: custom_root "
+            "runs its solvers on raw arrays, so their results would be frozen into the program; use "
+            "anyad.implicit_root(F, solver)(x0, *theta), whose solves are replayed, or call it outside")
+
+
 def _root(what: str, f: Callable, initial_guess: Any, solve: Callable, tangent_solve: Callable,
           has_aux: bool) -> Any:
+    if what == "custom_root":
+        _refuse_traced("a root")
     x0 = _guess(what, initial_guess)
     checked = _checked(what, f, x0)
     out = _solve_root(what, checked, solve, x0)

@@ -16,6 +16,7 @@ from ._pytree import tree_unflatten
 from .forward import ForwardSweep
 from .functional import _argnums, _grad, _left_graph, _partial, _Recorded, _unwrap, grad, jvp
 from .backprop import backprop
+from ._tracing import TracingError
 from ._state import ALL, OFF, recording
 from .ops.creation import zeros_like
 from .ops.manipulation import moveaxis, reshape, stack
@@ -79,14 +80,15 @@ def _basis(like: Any, shape: tuple) -> Any:
 
 def _batched(rec: _Recorded, fun: Callable, basis: Any) -> Any:
     """``vmap(fun)(basis)``: one pass for every seed, or None where a primitive
-    of the graph has no batching rule, or refuses to differentiate its rule
-    again (the caller then loops, as it did before vmap)."""
+    of the graph has no batching rule, refuses to differentiate its rule again,
+    or has a rule that needs the seed's values in Python (the caller then
+    loops, as it did before vmap)."""
     from .vmap import vmap
 
     try:
         with recording(ALL if rec.nested else OFF):
             return vmap(fun)(basis)
-    except NotImplementedError:  # BatchingError included
+    except (NotImplementedError, TracingError):  # BatchingError included; a rule that reads values
         return None
 
 

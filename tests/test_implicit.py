@@ -375,3 +375,20 @@ def test_float32(be):
     g = ad.grad(lambda p: ad.sum(root(x0, p)))(p)
     assert g.dtype == p.dtype
     _close(be.to_numpy(g), [0.25, 1 / 6], 1e-5)
+
+
+def test_custom_root_refuses_jit_and_vmap():
+    """custom_root solves on raw arrays: under jit its root and derivative were
+    frozen into the program (every replay returned the first call's values)."""
+    from anyad.compile import TracingError
+
+    def root(t):
+        return ad.custom_root(lambda x: x ** 3 + x - t, np.zeros(1), _scipy_solver, lambda g, y: gmres(g, y))
+
+    for transform in (ad.jit(ad.grad(lambda t: ad.sum(root(t)))), ad.vmap(root)):
+        with pytest.raises(TracingError, match="implicit_root"):
+            transform(np.array([[1.0]]) if transform.__name__ == "root" else np.array([1.0]))
+    t = np.array([10.0])  # eager: right, and the batched Jacobian falls back to a loop
+    x = _scipy_solver(lambda x: x ** 3 + x - t, np.zeros(1))
+    _close(ad.grad(lambda t: ad.sum(root(t)))(t), 1 / (3 * x ** 2 + 1), 1e-10)
+    _close(ad.jacrev(root)(t), np.diag(1 / (3 * x ** 2 + 1)), 1e-10)
