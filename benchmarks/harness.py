@@ -29,7 +29,8 @@ def parse_args(argv: list | None) -> argparse.Namespace:
                     "check (or raises) is reported, not timed, and the run exits with status 1.")
     p.add_argument("--workload", "-w", action="append",
                    help="workload to run (repeatable or comma-separated; default: all). "
-                        "One of: mlp, matmul_chain, attention, cnn, transformer, smallops, hvp, deep, xor")
+                        "One of: mlp, matmul_chain, attention, cnn, transformer, smallops, hvp, deep, xor, "
+                        "per_sample_grads, jacobian")
     p.add_argument("--backend", "-b", action="append",
                    help="backends to run on (repeatable or comma-separated; default: all present): "
                         + ", ".join(ALL_BACKENDS) + ". The numpy floor always runs.")

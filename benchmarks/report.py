@@ -49,6 +49,14 @@ TARGETS = [
      "transformer: peak memory <= 1.1x torch eager", "memory"),
     ("xor", ("anyad Tensor/Graph [numpy]", "anyad eager [numpy]"), "python-autodiff [numpy]", 0.5,
      "xor: the same program with anyad <= 0.5x python-autodiff"),
+    ("per_sample_grads", "anyad vmap [numpy]", "torch.func vmap [torch]", 1.5,
+     "per_sample_grads: anyad vmap(grad) <= 1.5x torch.func eager"),
+    ("per_sample_grads", "anyad vmap [numpy]", "anyad loop [numpy]", 0.05,
+     "per_sample_grads: anyad vmap >= 20x faster than the loop (<= 0.05x)"),
+    ("jacobian", "anyad jacrev [numpy]", "torch.func jacrev [torch]", 1.5,
+     "jacobian: anyad jacrev <= 1.5x torch.func.jacrev eager"),
+    ("jacobian", "anyad jacrev [numpy]", "anyad vjp loop [numpy]", 0.05,
+     "jacobian: anyad jacrev >= 20x faster than the vjp loop (<= 0.05x)"),
 ]
 
 

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("mlp", "matmul_chain", "attention", "cnn", "transformer", "smallops", "hvp", "deep", "xor")
+WORKLOADS = ("mlp", "matmul_chain", "attention", "cnn", "transformer", "smallops", "hvp", "deep", "xor",
+             "per_sample_grads", "jacobian")
+#: the transform workloads: their implementations are the batched transforms and the loops they replace
+TRANSFORMS = {"per_sample_grads": ({"anyad vmap", "anyad vmap functional_call", "anyad loop"},
+                                   {"torch.func vmap", "torch loop"}),
+              "jacobian": ({"anyad jacrev", "anyad jacfwd", "anyad vjp loop"},
+                           {"torch.func jacrev", "torch.func jacfwd"})}
 
 pytest.importorskip("threadpoolctl")
 
@@ -80,8 +86,23 @@ def test_every_present_implementation_ran(quick_run):
         expected.add("anyad jit [numpy]")
     for w in report["workloads"]:
         keys = {r["key"] for r in w["results"]}
+        if w["workload"] in TRANSFORMS:
+            continue
         here = expected - ({"autograd (HIPS) [numpy]"} if w["workload"] == "cnn" else set())  # no convolution
         assert here <= keys, (w["workload"], here - keys)
+    for name, (anyad_names, torch_names) in TRANSFORMS.items():
+        w = next(w for w in report["workloads"] if w["workload"] == name)
+        keys = {r["key"] for r in w["results"]}
+        here = {"floor (hand-written) [numpy]"} | {f"{n} [numpy]" for n in anyad_names}
+        if _installed("array_api_strict"):
+            here.add(f"{'anyad vmap' if name == 'per_sample_grads' else 'anyad jacrev'} [array_api_strict]")
+        if hasattr(anyad, "jit"):
+            here.add(f"{'anyad jit vmap' if name == 'per_sample_grads' else 'anyad jit jacrev'} [numpy]")
+        if _installed("torch"):
+            here |= {f"{n} [torch]" for n in torch_names}
+        if _installed("jax"):
+            here.add("jax jit [jax]")
+        assert here <= keys, (name, here - keys)
     xor = next(w for w in report["workloads"] if w["workload"] == "xor")
     if _installed("autodiff"):
         assert "python-autodiff [numpy]" in {r["key"] for r in xor["results"]}
@@ -129,6 +150,25 @@ def test_plot_and_markdown_are_written(quick_run):
     assert "smoke run" in md and "| target |" not in md
     if _installed("matplotlib"):
         assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_transform_targets_name_implementations_that_exist():
+    """The vmap and Jacobian targets compare keys the peers really produce (a
+    misspelt key would leave a target "not measured" for ever)."""
+    pytest.importorskip("torch")
+    from benchmarks.harness import implementations_for
+    from benchmarks.report import TARGETS
+    from benchmarks.workloads import get
+
+    checked = 0
+    for wname, num, den, *_ in TARGETS:
+        if wname not in TRANSFORMS:
+            continue
+        impls, _ = implementations_for(get(wname), {"numpy", "torch"}, None)
+        keys = {i.key for i in impls}
+        assert num in keys and den in keys, (wname, num, den, keys)
+        checked += 1
+    assert checked == 4
 
 
 # -- the correctness gate ------------------------------------------------------

@@ -339,9 +339,11 @@ NOTES = {
 
 
 def implementations(workload, backends):
-    from . import anyad_jit
+    from . import anyad_jit, anyad_transforms
 
     name = workload.name
+    if name in anyad_transforms.WORKLOADS:  # vmap(grad), jacrev, jacfwd and their loops
+        return anyad_transforms.implementations(workload, backends)
     functional = _functional_builder(name)
     impls = []
     for be in available_backends(backends):

@@ -142,7 +142,8 @@ BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "s
 
 def implementations(workload, backends):
     if workload.name not in BUILDERS:
-        raise NotApplicable(f"autograd (HIPS): no {workload.name} (it has no convolution)")
+        why = "it has no convolution" if workload.name == "cnn" else "not written for it"
+        raise NotApplicable(f"autograd (HIPS): no {workload.name} ({why})")
     if "numpy" not in backends:
         return []
     return [Impl("autograd (HIPS)", "numpy", BUILDERS[workload.name], np.asarray)]

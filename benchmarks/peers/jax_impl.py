@@ -142,8 +142,35 @@ def _xor(d, jit):
     return step
 
 
+def _per_sample_grads(d, jit):
+    def loss(ps, x, y):
+        W1, b1, W2, b2 = ps
+        z = W2 @ jnp.tanh(W1 @ x + b1) + b2
+        return jax.nn.logsumexp(z) - jnp.sum(y * z)
+
+    f = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))
+    f = jax.jit(f) if jit else f
+    ps = [jnp.asarray(p) for p in d.params]
+    X, Y = jnp.asarray(d.consts["X"]), jnp.asarray(d.consts["Y"])
+    return lambda: list(jax.block_until_ready(f(ps, X, Y)))
+
+
+def _jacobian(d, jit):
+    def f(x, W1, b1, W2, b2):
+        return jnp.tanh(W2 @ jnp.tanh(W1 @ x + b1) + b2)
+
+    jac = jax.jit(jax.jacrev(f)) if jit else jax.jacrev(f)
+    x = jnp.asarray(d.params[0])
+    consts = [jnp.asarray(d.consts[k]) for k in ("W1", "b1", "W2", "b2")]
+    return lambda: [jax.block_until_ready(jac(x, *consts))]
+
+
 def _build(name, jit):
     def build(d):
+        if name == "per_sample_grads":
+            return _per_sample_grads(d, jit)
+        if name == "jacobian":
+            return _jacobian(d, jit)
         if name == "hvp":
             return _hvp(d, jit)
         if name == "xor":
@@ -163,7 +190,8 @@ def implementations(workload, backends):
     if "jax" not in backends:
         return []
     name = workload.name
-    notes = {"hvp": "forward over reverse (jvp of grad)", "deep": ""}
+    notes = {"hvp": "forward over reverse (jvp of grad)", "deep": "",
+             "per_sample_grads": "jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))", "jacobian": "jax.jacrev"}
     jit_note = ("lax.fori_loop (the unrolled chain does not compile in reasonable time)"
                 if name == "deep" else "")
     skip = ("not run on deep: op-by-op dispatch under jax.grad costs about 2 ms per op here, "

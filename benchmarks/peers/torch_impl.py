@@ -167,6 +167,70 @@ def transformer(d, dev):
     return _value_and_grad(loss, params)
 
 
+def _psg_tensors(d, dev):
+    T = _mk(dev)
+    return [T(p) for p in d.params], T(d.consts["X"]), T(d.consts["Y"])
+
+
+def _example_loss(W1, b1, W2, b2, x, y):
+    z = W2 @ torch.tanh(W1 @ x + b1) + b2
+    return torch.logsumexp(z, 0) - (y * z).sum()
+
+
+def per_sample_grads_vmap(d, dev):
+    """``torch.func.vmap(torch.func.grad(loss))`` of an ``nn.Sequential`` through ``functional_call``."""
+    params, X, Y = _psg_tensors(d, dev)
+    hidden, n_in = params[0].shape
+    model = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.Tanh(),
+                                torch.nn.Linear(hidden, params[2].shape[0])).to(device=dev, dtype=X.dtype)
+    names = ("0.weight", "0.bias", "2.weight", "2.bias")
+
+    def loss(ps, x, y):
+        z = torch.func.functional_call(model, ps, (x,))
+        return torch.logsumexp(z, 0) - (y * z).sum()
+
+    f = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))
+    ps = dict(zip(names, params))
+
+    def step():
+        g = f(ps, X, Y)
+        return [g[k] for k in names]
+
+    return step
+
+
+def per_sample_grads_loop(d, dev):
+    """``torch.autograd.grad`` of each example's loss in a Python loop, stacked."""
+    params, X, Y = _psg_tensors(d, dev)
+    params = [p.requires_grad_() for p in params]
+
+    def step():
+        per = [torch.autograd.grad(_example_loss(*params, X[i], Y[i]), params) for i in range(X.shape[0])]
+        return [torch.stack([p[k] for p in per]) for k in range(4)]
+
+    return step
+
+
+def jacobian(transform):
+    def build(d, dev):
+        T = _mk(dev)
+        W1, b1, W2, b2 = (T(d.consts[k]) for k in ("W1", "b1", "W2", "b2"))
+        x = T(d.params[0])
+        jac = transform(lambda x: torch.tanh(W2 @ torch.tanh(W1 @ x + b1) + b2))
+        return lambda: [jac(x)]
+    return build
+
+
+#: the transform workloads: name -> [(implementation, builder, note)]
+TRANSFORMS = {
+    "per_sample_grads": [("torch.func vmap", per_sample_grads_vmap,
+                          "torch.func.vmap(torch.func.grad(loss)) through torch.func.functional_call"),
+                         ("torch loop", per_sample_grads_loop,
+                          "torch.autograd.grad per example in a Python loop, stacked")],
+    "jacobian": [("torch.func jacrev", jacobian(torch.func.jacrev), ""),
+                 ("torch.func jacfwd", jacobian(torch.func.jacfwd), "")],
+}
+
 BUILDERS = {"mlp": mlp, "matmul_chain": matmul_chain, "attention": attention, "cnn": cnn, "smallops": smallops,
             "deep": deep, "hvp": hvp, "xor": xor, "transformer": transformer}
 
@@ -178,8 +242,16 @@ def to_numpy(t):
 def implementations(workload, backends):
     from ..machine import torch_cuda_available
 
-    b = BUILDERS[workload.name]
     impls = []
+    if workload.name in TRANSFORMS:
+        for name, build, note in TRANSFORMS[workload.name]:
+            if "torch" in backends:
+                impls.append(Impl(name, "torch", lambda d, b=build: b(d, "cpu"), to_numpy, note=note))
+            if "torch-cuda" in backends and torch_cuda_available():
+                impls.append(Impl(name, "torch-cuda", lambda d, b=build: b(d, "cuda"), to_numpy,
+                                  device="cuda", note=note))
+        return impls
+    b = BUILDERS[workload.name]
     if "torch" in backends:
         impls.append(Impl("torch eager", "torch", lambda d: b(d, "cpu"), to_numpy,
                           note="double backward" if workload.name == "hvp" else ""))

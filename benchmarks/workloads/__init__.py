@@ -75,9 +75,11 @@ class Workload:
 
 
 def _registry() -> dict:
-    from . import attention, cnn, deep, hvp, matmul_chain, mlp, smallops, transformer, xor
+    from . import (attention, cnn, deep, hvp, jacobian, matmul_chain, mlp, per_sample_grads, smallops,
+                   transformer, xor)
 
-    mods = (mlp, matmul_chain, attention, cnn, transformer, smallops, hvp, deep, xor)
+    mods = (mlp, matmul_chain, attention, cnn, transformer, smallops, hvp, deep, xor, per_sample_grads,
+            jacobian)
     return {m.WORKLOAD.name: m.WORKLOAD for m in mods}
 
 
