@@ -122,6 +122,9 @@ def _fast_numpy_namespace() -> Any:
         return min_reduce(x, axis=axis, keepdims=keepdims)
 
     ns.sum, ns.prod, ns.max, ns.min = sum, prod, max, min
+    from .backends.select import where  # numpy.where branches per element: a bit select
+
+    ns.where = where
     return ns
 
 
