@@ -1313,7 +1313,8 @@ def test_complex_examples(be):
 
 def _random_key(rng, shape, n_batch):
     """A random per-example key for an array of ``shape``: ints, slices (negative
-    steps too), None, one Ellipsis, integer arrays (0-d, 1-d, 2-d; batched or not).
+    steps too), None, one Ellipsis, constant boolean masks, integer arrays (0-d,
+    1-d, 2-d; batched or not).
     Returns the parts, an index array part being ``(batched, data)``."""
     parts, used_ellipsis, dims = [], False, 0
     for _ in range(int(rng.integers(1, 4))):
@@ -1330,6 +1331,10 @@ def _random_key(rng, shape, n_batch):
         elif r < 0.6 and not used_ellipsis:
             parts.append(Ellipsis)
             used_ellipsis = True
+        elif r < 0.7 and dims < len(shape):  # a constant boolean mask over one or two axes
+            k = int(rng.integers(1, min(2, len(shape) - dims) + 1))
+            parts.append((False, rng.random(shape[dims:dims + k]) > 0.4))
+            dims += k
         elif dims < len(shape):
             nd = int(rng.integers(0, 3))
             batched = bool(rng.random() < 0.5)
@@ -1357,7 +1362,7 @@ def test_random_keys(be, n):
             return ad.sin(x)[tuple(next(it) if isinstance(p, tuple) else p for p in parts)] * 2.0
 
         x = A(be, shape[:ax] + (B,) + shape[ax:] if x_batched else shape, seed=int(rng.integers(100)))
-        idx = [be.array(p[1], "int64") for p in arrays]
+        idx = [be.array(p[1], "bool" if p[1].dtype == bool else "int64") for p in arrays]
         in_axes = (ax,) + tuple(0 if p[0] else None for p in arrays)
         try:  # a key this library refuses for one example (torch: negative steps; strict: most mixes)
             one = f(_example(x, ax, 0), *[_example(i, a, 0) for i, a in zip(idx, in_axes[1:])])
@@ -1414,7 +1419,7 @@ def test_random_writes(be, n):
         vshape = sel[int(rng.integers(0, len(sel) + 1)):]
         x = A(be, shape[:ax] + (B,) + shape[ax:] if x_batched else shape, seed=t)
         v = A(be, ((B,) if v_batched else ()) + vshape, seed=t + 1)
-        idx = [be.array(p[1], "int64") for p in arrays]
+        idx = [be.array(p[1], "bool" if p[1].dtype == bool else "int64") for p in arrays]
         in_axes = (ax, 0 if v_batched else None) + tuple(0 if p[0] else None for p in arrays)
         if all(a is None for a in in_axes):
             continue

@@ -51,7 +51,8 @@ def index_add(xp: Any, values: Any, key: Any, shape: tuple, repeats: bool) -> An
     if not repeats and name not in ("numpy", "cupy", "torch") and _int_arrays(xp, key):
         repeats = True  # the standard has no integer-array writes (array_api_strict refuses even 0-d ones)
     if not repeats:
-        key, values = without_newaxes(xp, key, values, len(shape))
+        if name not in _TAKE_NONE:
+            key, values = without_newaxes(xp, key, values, len(shape))
         z[key] = values
         return z
     if name == "numpy":
@@ -94,9 +95,15 @@ def set_at(xp: Any, x: Any, key: Any, values: Any) -> Any:
     if _backend.backend_name(xp) == "jax":
         return x.at[key].set(values)
     new = xp.asarray(x, copy=True)
-    key, values = without_newaxes(xp, key, values, len(x.shape)) if hasattr(values, "shape") else (key, values)
+    if hasattr(values, "shape") and _backend.backend_name(xp) not in _TAKE_NONE:
+        key, values = without_newaxes(xp, key, values, len(x.shape))
     new[key] = values
     return new
+
+
+# libraries whose writes take None in the key (dropping it can change where numpy's
+# rules put the index arrays' axes: x[:, mask, None, 5] keeps them first, x[:, mask, 5] not)
+_TAKE_NONE = ("numpy", "cupy", "torch")
 
 
 def _int_arrays(xp: Any, key: Any) -> bool:

@@ -420,9 +420,10 @@ def _axes(parts: list, rank: int, ints_basic: bool = False) -> list:
     ``consumed`` how many axes of ``x`` it takes. A slice or None gives the
     result axis labelled ``label``; the index arrays' broadcast shape is the
     block ``"A"``, where the arrays sit if they are adjacent, else first.
-    NumPy counts the ints among the index arrays when there are any; torch
-    applies them first, as basic indexing (they neither join nor separate
-    the arrays).
+    NumPy counts the ints among the index arrays when there are any, and an
+    Ellipsis between two of them separates them even where it stands for no
+    axis; torch (``ints_basic``) applies the ints first, as basic indexing
+    (they neither join nor separate the arrays), and expands the Ellipsis first.
     """
     arrays = any(k == "a" for k, _, _ in parts)
     rest = rank - sum(c for _, c, _ in parts)
@@ -430,6 +431,8 @@ def _axes(parts: list, rank: int, ints_basic: bool = False) -> list:
     for k, c, label in parts:
         if k == "e":
             expanded.extend(("s", 1, ("e", j)) for j in range(rest))
+            if not rest and not ints_basic:
+                expanded.append(("x", 0, None))  # numpy: an empty Ellipsis still separates index arrays
         elif not (k == "i" and ints_basic):
             expanded.append((k, c, label))
     if not any(k == "e" for k, _, _ in parts):
@@ -545,7 +548,7 @@ def _sole_mask(key: Any) -> Any:
     """The boolean array of a key that is one constant mask and nothing else, else None."""
     parts = key if isinstance(key, tuple) else (key,)
     if len(parts) == 1 and type(parts[0]) is not Batched and _is_index_array(parts[0]) and _is_bool(parts[0]):
-        return parts[0]
+        return _raw(parts[0])  # a mask passed in as an argument is a Variable here
     return None
 
 
