@@ -239,6 +239,24 @@ def test_max_pool_propagates_nan_as_torch():
     np.testing.assert_array_equal(F.max_pool1d(x, 2), TF.max_pool1d(torch.tensor(x), 2).numpy())
 
 
+@pytest.mark.parametrize("k", [2, 4, 9])
+def test_first_max_is_the_first_argmax_with_ties_and_nan(be, k):
+    """The mask max pooling's gradient follows: true at argmax's tap (the first largest,
+    or the first NaN) of each window, once per window, on every backend."""
+    from anyad.ops.conv import first_max
+
+    rng = np.random.default_rng(11)
+    cols = np.round(rng.normal(size=(3, 2, k, 5, 4)))  # many ties
+    cols[0, 0, :, 0, :] = 1.0  # every tap tied
+    cols[1, 1, 1:, 2, 3] = np.nan  # NaNs after a number
+    cols[2, 0, k - 1, 1, 1] = np.nan  # one NaN, last
+    want = np.arange(k).reshape(1, 1, k, 1, 1) == np.argmax(cols, axis=2, keepdims=True)
+    got = be.to_numpy(first_max(be.array(cols)))
+    assert got.dtype == np.bool_ and got.shape == cols.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got.sum(axis=2), 1)
+
+
 def test_batch_norm_running_statistics_refuse_to_be_compiled():
     bn = ad.nn.BatchNorm1d(2, dtype="float64")
     with pytest.raises(ValueError, match="BatchNorm1d: updating running statistics inside anyad.jit"):

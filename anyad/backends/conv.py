@@ -154,11 +154,19 @@ def conv(xp: Any, x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, g
 def first_max(xp: Any, cols: Any) -> Any:
     """A boolean mask of ``cols`` (``(N, C, K, *O)``): true at the first largest of
     the ``K`` taps of each window (the first NaN, if any), false elsewhere."""
-    k = cols.shape[2]
-    taps = xp.reshape(xp.arange(k, device=_backend.device_of(cols)), (1, 1, k) + (1,) * (len(cols.shape) - 3))
     if any(n == 0 for n in cols.shape):
         return xp.zeros(tuple(cols.shape), dtype=xp.bool, device=_backend.device_of(cols))
-    return taps == xp.argmax(cols, axis=2, keepdims=True)
+    # the taps equal to the largest (or NaN: then the largest is NaN), each kept unless an
+    # earlier one was: K compares of (N, C, *O) slices, where argmax over a middle axis
+    # copies the windows to put that axis last and then loops over K per window (8x slower)
+    hit = (cols == xp.max(cols, axis=2, keepdims=True)) | (cols != cols)
+    seen = hit[:, :, 0, ...]
+    firsts = [seen]
+    for i in range(1, cols.shape[2]):
+        h = hit[:, :, i, ...]
+        firsts.append(h & ~seen)
+        seen = seen | h
+    return xp.stack(firsts, axis=2)
 
 
 def conv_grads(xp: Any, which: str, a: Any, b: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
