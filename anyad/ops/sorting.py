@@ -15,7 +15,6 @@ from typing import Any
 from .. import _backend
 from ..backends import scatter
 from ..graph import OpType, Primitive
-from ..variable import Variable
 from ._core import apply
 from ._helpers import like, namespace, raw, records
 from .creation import zeros_like
