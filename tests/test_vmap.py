@@ -157,12 +157,6 @@ def check(be, f, args, in_axes=0, out_axes=0, axis_size=None, chunk_size=None, d
     return got
 
 
-def arr(be, shape, dtype="float64", seed=0, gen=None):
-    rng = np.random.default_rng(seed)
-    data = gen(rng, shape) if gen is not None else rng.uniform(-1.5, 1.5, size=shape)
-    return be.array(data, dtype)
-
-
 def batched_inputs(be, case, B=3, dtype="float64", seed=0):
     """The case's inputs with a batch of B examples in front."""
     rng = np.random.default_rng(seed)
@@ -1180,6 +1174,12 @@ def test_error_batched_parameter_without_rule(xy):
     order = NP.array(np.tile(np.arange(6), (3, 1)), "int64")
     with pytest.raises(BatchingError, match=r"searchsorted.*'sorter'"):
         ad.vmap(lambda a, o, q: ad.searchsorted(a, q, sorter=o))(s, order, x)
+
+
+# ----------------------------------------------------------------------------
+# 8. Regressions: values frozen into traced programs, transforms of vmap,
+#    complex examples, random keys and writes
+# ----------------------------------------------------------------------------
 
 
 def test_vmap_of_grad_gives_arrays_for_arrays(xy):
