@@ -767,6 +767,9 @@ def test_pytrees(be):
     check(be, _tree_fn, [{"u": a, "v": a}, [c, c]], in_axes=({"v": 0, "u": 0}, [1, -1]))
     out = ad.vmap(lambda x, *, y: x * y)(a, y=a)  # keyword arguments are mapped over axis 0
     close(be, out, a * a)
+    out = ad.vmap(lambda x: (x * 2.0, 3, None, "tag"))(a)  # Python values pass through as they are
+    assert out[1:] == (3, None, "tag")
+    close(be, out[0], a * 2.0)
 
 
 @pytest.mark.parametrize("be", NUMPY, ids=str)
