@@ -82,6 +82,21 @@ def test_relu_gradient_is_the_step(be):
     np.testing.assert_array_equal(be.to_numpy(x.grad), [0.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("f", [F.relu, F.softplus], ids=["relu", "softplus"])
+def test_relu_and_softplus_keep_the_dtype_and_no_array_of_zeros(be, f):
+    """The zero branch is a Python 0: float32 stays float32 and backward keeps no
+    floating array for it (only relu's boolean mask)."""
+    x = ad.Variable(be.array(np.linspace(-2.0, 2.0, 8), "float32"), requires_grad=True)
+    y = f(x * 1.0)  # not a leaf (a leaf's value is always kept)
+    ref = be.array(np.zeros(1), "float32")
+    assert y.dtype == ref.dtype
+    (g,) = ad.backprop([y], [be.array(np.ones(8), "float32")], [x])
+    assert g.dtype == ref.dtype
+    if f is F.relu:
+        kept = [v for v in y._node.saved if getattr(v, "shape", None) is not None and hasattr(v, "dtype")]
+        assert all(v.dtype != ref.dtype for v in kept), [v.dtype for v in kept]
+
+
 def test_stable_activations_stay_finite_with_finite_gradients():
     x = ad.Variable(np.array([-1e6, -800.0, 800.0, 1e6]), requires_grad=True)
     for f in (F.sigmoid, F.softplus, F.gelu, lambda v: F.log_softmax(v)):

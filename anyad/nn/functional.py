@@ -20,7 +20,7 @@ from .._state import autocast_dtype
 from ..ops._helpers import autocast_low
 from ..ops import (
     add, divide, erf, exp, greater_equal, less_equal, log1p, logsumexp, matmul, matrix_transpose, mean,
-    multiply, negative, reshape, sqrt, subtract, take, tanh, var, where, zeros_like,
+    multiply, negative, reshape, sqrt, subtract, take, tanh, where,
 )
 from ..ops.reductions import softmax as _softmax
 from ..variable import Variable
@@ -63,7 +63,7 @@ def relu(x: Any) -> Any:
     >>> ad.nn.functional.relu(ad.Variable([-1.0, 0.0, 2.0, float("nan")]))
     Variable([ 0.  0.  2. nan])
     """
-    return where(less_equal(x, 0), zeros_like(x), x)
+    return where(less_equal(x, 0), 0.0, x)  # a Python 0: no array of zeros kept for backward
 
 
 def gelu(x: Any, approximate: str = "none") -> Any:
@@ -119,7 +119,7 @@ def softplus(x: Any) -> Any:
     Variable([0.00000000e+00 6.93147181e-01 1.00000000e+03])
     """
     nonneg, m = _minus_abs(x)
-    return add(where(nonneg, x, zeros_like(x)), log1p(exp(m)))
+    return add(where(nonneg, x, 0.0), log1p(exp(m)))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
@@ -218,7 +218,8 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
         )
     axes = tuple(range(ndim - len(shape), ndim))
     centred = subtract(x, mean(x, axis=axes, keepdims=True))
-    y = divide(centred, sqrt(add(var(x, axis=axes, keepdims=True), eps)))
+    # the variance from the same centred values (var(x) would centre x a second time)
+    y = divide(centred, sqrt(add(mean(multiply(centred, centred), axis=axes, keepdims=True), eps)))
     if weight is not None:
         y = multiply(y, weight)
     if bias is not None:
