@@ -457,7 +457,8 @@ def flatten_graph(
         hole_ids = [hole_id(h) for h in holes]
         if fixed_shapes and prim.op_type is OpType.GETITEM and any(_is_bool(h) for h in holes):
             raise Uncompilable("boolean-mask indexing: its output shape depends on the mask's values")
-        if len(arg_ids) == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE):
+        if (len(arg_ids) == 1 and not kw and (prim.fwd is identity or prim.op_type is OpType.POSITIVE)
+                and not (cut and prim.vjps == ())):  # a graph run again with gradients keeps stop_gradient
             return arg_ids[0]  # the same value under another name
         if saved[0] is not None and all(nodes[i][0] == _CONST for i in arg_ids + hole_ids):
             n = new(_CONST, saved[0])  # constant folding: computed once, while tracing

@@ -262,7 +262,7 @@ def _chunked(graph: Any, inputs: list, size: int, chunk: int) -> list:
     parts = []
     for start in range(0, size, chunk):
         stop = min(start + chunk, size)
-        sub = [(getitem(v, slice(start, stop)), True) if b else (v, False) for v, b in inputs]
+        sub = [(getitem(v, (slice(start, stop), Ellipsis)), True) if b else (v, False) for v, b in inputs]
         parts.append(_run(graph, sub, stop - start))
     out = []
     for k, (v0, b0) in enumerate(parts[0]):
