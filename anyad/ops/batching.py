@@ -208,6 +208,12 @@ def _matmul(size: int, prim: Primitive, args: tuple, batched: tuple, params: dic
     a, b = args
     ba, bb = batched
     ra, rb = _pe_ndim(a, ba), _pe_ndim(b, bb)
+    if ba and not bb and ra == 1 and rb == 2:  # vectors times one matrix: one matrix product
+        return apply(prim, (a, b), params), True
+    if bb and not ba and rb == 1 and ra == 2:  # one matrix times vectors: (vectors) @ A^T, not B products
+        from .linalg import matrix_transpose
+
+        return apply(prim, (b, matrix_transpose(a)), params), True
     if ra == 1 and ba:  # a batch of vectors: rows of a matrix
         a = reshape(a, (size, 1, _shape(a)[1]))
     if rb == 1 and bb:
