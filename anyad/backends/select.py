@@ -58,7 +58,15 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Any:
     a, b = _bits(x1, dtype, itype), _bits(x2, dtype, itype)
     if a is None or b is None or np.broadcast_shapes(c.shape, a.shape, b.shape) != c.shape:
         return np.where(c, x1, x2)
-    m = np.negative(c.view(np.uint8), dtype=itype)  # all ones where the condition holds
-    m &= a ^ b
-    m ^= b
+    u = c.view(np.uint8)
+    if b.ndim == 0 and not b:  # where(c, x, 0): x's bits where c holds (one array, as numpy.where)
+        m = np.negative(u, dtype=itype)
+        m &= a
+    elif a.ndim == 0 and not a:  # where(c, 0, x)
+        m = np.subtract(u, 1, dtype=itype)  # all ones where the condition does not hold
+        m &= b
+    else:
+        m = np.negative(u, dtype=itype)  # all ones where the condition holds
+        m &= a ^ b
+        m ^= b
     return m.view(dtype)

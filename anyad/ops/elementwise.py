@@ -305,11 +305,11 @@ minimum = _binary(
 
 
 def _where_true(g: Any, ans: Any, c: Any, a: Any, b: Any) -> Any:
-    return where(c, g, zeros_like(g))
+    return where(c, g, 0.0)  # a Python 0: no array of zeros to allocate
 
 
 def _where_false(g: Any, ans: Any, c: Any, a: Any, b: Any) -> Any:
-    return where(c, zeros_like(g), g)
+    return where(c, 0.0, g)
 
 
 _WHERE = Primitive("where", OpType.WHERE, lambda xp, c, a, b: xp.where(c, a, b),
@@ -339,7 +339,7 @@ def _clip_vjp(g: Any, ans: Any, x: Any, *, min: Any = None, max: Any = None) -> 
     if max is not None:
         upper = less_equal(x, max)
         inside = upper if inside is None else logical_and(inside, upper)
-    return where(inside, g, zeros_like(g))
+    return where(inside, g, 0.0)
 
 
 _CLIP = Primitive("clip", OpType.CLIP, lambda xp, x, min=None, max=None: xp.clip(x, min=min, max=max),
