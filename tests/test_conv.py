@@ -77,6 +77,25 @@ def test_pad_matches_torch(be, mode, widths):
     check(be, "float64", lambda a: F.pad(a, widths, **kw), lambda a: TF.pad(a, widths, **kw), [x])
 
 
+@pytest.mark.parametrize("case", [CONV[0], CONV[1], CONV[2], TRANSPOSED[0]], ids=lambda c: c[0])
+def test_gradients_a_few_samples_at_a_time_match_torch(be, monkeypatch, case):
+    """The backward pass makes the batch's windows a few samples at a time: with a
+    budget of one element every sample is its own piece (at most 8 pieces, so 2 or
+    3 samples each); values, gradients and second order are torch's."""
+    import anyad.ops.conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_WINDOW_ELEMENTS", 1)
+    monkeypatch.setattr(conv_ops, "_MAX_CHUNKS", 3)
+    assert conv_ops._chunks(7, 10) == [(0, 3), (3, 6), (6, 7)]
+    name, xs, ws, bias, kw = case
+    xs = (7,) + tuple(xs[1:])
+    rng = np.random.default_rng(12)
+    out_channels = ws[0] if "transpose" not in name else ws[1] * kw.get("groups", 1)
+    arrays = [rng.normal(size=xs), rng.normal(size=ws)] + ([rng.normal(size=(out_channels,))] if bias else [])
+    fa, ft = getattr(F, name), getattr(TF, name)
+    check(be, "float64", lambda *a: fa(*a, **kw), lambda *a: ft(*a, **kw), arrays)
+
+
 def test_central_differences_first_and_second_order():
     """Independent of torch: the conv primitive's rules against central differences."""
     rng = np.random.default_rng(5)

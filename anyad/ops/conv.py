@@ -38,7 +38,7 @@ from ._core import apply
 from .elementwise import add, where
 from .indexing import getitem, index_add
 from .linalg import matmul, matrix_transpose
-from .manipulation import expand_dims, reshape
+from .manipulation import concat, expand_dims, reshape
 from .reductions import sum as _sum
 from ..variable import Variable
 
@@ -125,10 +125,38 @@ def fold(cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple)
                                   "dilation": tuple(dilation)})
 
 
+#: the windows of a gradient's batch are made (and dropped) this many elements at a time,
+#: in at most _MAX_CHUNKS pieces: a backward pass keeps less than the whole batch's
+#: K-times larger windows alive at once (the batch's products are per sample anyway)
+_WINDOW_ELEMENTS = 1 << 20
+_MAX_CHUNKS = 8
+
+
+def _chunks(n: int, per_sample: int) -> list:
+    """``[(start, stop), ...]`` covering ``range(n)``, each of about ``_WINDOW_ELEMENTS`` windows' elements."""
+    size = max(1, _WINDOW_ELEMENTS // max(1, per_sample), -(-n // _MAX_CHUNKS))
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)] or [(0, n)]
+
+
+def _rows(a: Any, lo: int, hi: int, n: int) -> Any:
+    return a if (lo, hi) == (0, n) else getitem(a, (slice(lo, hi), Ellipsis))
+
+
 def conv_input_grad(g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
                     groups: int) -> Any:
     """The adjoint of ``conv(., w)`` applied to ``g`` (``(N, O, *out)``): an array of
-    ``shape`` (the transposed convolution)."""
+    ``shape`` (the transposed convolution), a few samples of the batch at a time."""
+    n, c = int(g.shape[0]), int(shape[1])
+    k = _prod(w.shape[2:])
+    parts = _chunks(n, c * k * _prod(g.shape[2:]))
+    if len(parts) == 1:
+        return _input_grad(g, w, shape, stride, pads, dilation, groups)
+    return concat([_input_grad(_rows(g, lo, hi, n), w, (hi - lo,) + tuple(shape[1:]), stride, pads, dilation,
+                               groups) for lo, hi in parts], axis=0)
+
+
+def _input_grad(g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
+                groups: int) -> Any:
     n, c = int(g.shape[0]), int(shape[1])
     o, kernel = int(w.shape[0]), tuple(w.shape[2:])
     outs = tuple(g.shape[2:])
@@ -161,12 +189,22 @@ def _conv_back_w(g: Any, ans: Any, x: Any, w: Any, *, stride: tuple, pads: tuple
     if own is not None:
         return own
     n, c = int(x.shape[0]), int(x.shape[1])
+    total = None
+    for lo, hi in _chunks(n, c * _prod(w.shape[2:]) * _prod(g.shape[2:])):
+        part = _weight_grad(_rows(x, lo, hi, n), _rows(g, lo, hi, n), w, stride, pads, dilation, groups)
+        total = part if total is None else add(total, part)
+    return reshape(total, tuple(w.shape))
+
+
+def _weight_grad(x: Any, g: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int) -> Any:
+    """The weight's gradient from the samples of ``x`` and ``g``: ``(groups, O/groups, C/groups * K)``."""
+    n, c = int(x.shape[0]), int(x.shape[1])
     o, kernel = int(w.shape[0]), tuple(w.shape[2:])
     cols = patches(pad_zeros(x, pads), kernel, stride, dilation)
     length = _prod(cols.shape[3:])
     cols = reshape(cols, (n, groups, (c // groups) * _prod(kernel), length))
     gr = reshape(g, (n, groups, o // groups, length))
-    return reshape(_sum(matmul(gr, matrix_transpose(cols)), axis=0), tuple(w.shape))
+    return _sum(matmul(gr, matrix_transpose(cols)), axis=0)
 
 
 def _conv_jvp(ts: Any, ans: Any, x: Any, w: Any, **kw: Any) -> Any:
