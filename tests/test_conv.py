@@ -78,15 +78,15 @@ def test_pad_matches_torch(be, mode, widths):
 
 
 @pytest.mark.parametrize("case", [CONV[0], CONV[1], CONV[2], TRANSPOSED[0]], ids=lambda c: c[0])
-def test_gradients_a_few_samples_at_a_time_match_torch(be, monkeypatch, case):
-    """The backward pass makes the batch's windows a few samples at a time: with a
+def test_a_few_samples_at_a_time_match_torch(be, monkeypatch, case):
+    """Forward and backward make the batch's windows a few samples at a time: with a
     budget of one element every sample is its own piece (at most 8 pieces, so 2 or
     3 samples each); values, gradients and second order are torch's."""
-    import anyad.ops.conv as conv_ops
+    from anyad.backends import conv as kernels
 
-    monkeypatch.setattr(conv_ops, "_WINDOW_ELEMENTS", 1)
-    monkeypatch.setattr(conv_ops, "_MAX_CHUNKS", 3)
-    assert conv_ops._chunks(7, 10) == [(0, 3), (3, 6), (6, 7)]
+    monkeypatch.setattr(kernels, "WINDOW_ELEMENTS", 1)
+    monkeypatch.setattr(kernels, "MAX_PIECES", 3)
+    assert kernels.batch_pieces(7, 10) == [(0, 3), (3, 6), (6, 7)]
     name, xs, ws, bias, kw = case
     xs = (7,) + tuple(xs[1:])
     rng = np.random.default_rng(12)

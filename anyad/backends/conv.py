@@ -31,9 +31,27 @@ from typing import Any
 
 from .. import _backend
 
-__all__ = ["out_size", "patches", "fold", "pad", "conv", "first_max", "conv_grads"]
+__all__ = ["out_size", "patches", "fold", "pad", "conv", "first_max", "conv_grads", "batch_pieces"]
 
 _VIEWS = frozenset(("numpy", "cupy", "torch"))  # libraries whose basic slices are writable views
+
+
+#: the windows of a batch are made (and dropped) about this many elements at a time, in
+#: at most MAX_PIECES pieces, forward and backward: less than the whole batch's K-times
+#: larger windows is alive at once (the products are per sample anyway)
+WINDOW_ELEMENTS = 1 << 20
+MAX_PIECES = 8
+
+
+def batch_pieces(n: int, per_sample: int) -> list:
+    """``[(start, stop), ...]`` covering ``range(n)``, each of about ``WINDOW_ELEMENTS``
+    windows' elements when a sample has ``per_sample``.
+
+    >>> batch_pieces(10, WINDOW_ELEMENTS // 4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    size = max(1, WINDOW_ELEMENTS // max(1, per_sample), -(-n // MAX_PIECES))
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)] or [(0, n)]
 
 
 def out_size(size: int, k: int, s: int, d: int) -> int:
@@ -140,15 +158,27 @@ def conv(xp: Any, x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, g
         x = pad(xp, x, pads)
     n, c = x.shape[0], x.shape[1]
     o, kernel = w.shape[0], tuple(w.shape[2:])
-    cols = patches(xp, x, kernel, stride, dilation)
-    outs = tuple(cols.shape[3:])
-    length = 1
+    outs, keys = _windows(tuple(x.shape[2:]), kernel, stride, dilation)
+    outs = tuple(max(v, 0) for v in outs)
+    k, length = len(keys), 1
     for v in outs:
         length *= v
-    k = cols.shape[2]
-    cols = xp.reshape(cols, (n, groups, (c // groups) * k, length))
     wr = xp.reshape(w, (groups, o // groups, (c // groups) * k))
-    return xp.reshape(xp.matmul(wr, cols), (n, o) + outs)
+
+    def product(xs: Any, out: Any = None) -> Any:
+        cols = xp.reshape(patches(xp, xs, kernel, stride, dilation), (xs.shape[0], groups, (c // groups) * k,
+                                                                      length))
+        return xp.matmul(wr, cols) if out is None else xp.matmul(wr, cols, out=out)
+
+    pieces = batch_pieces(n, c * k * length)
+    if len(pieces) == 1:
+        return xp.reshape(product(x), (n, o) + outs)
+    if _backend.backend_name(xp) in ("numpy", "cupy"):  # each piece's product written in place
+        y = xp.empty((n, groups, o // groups, length), dtype=x.dtype, device=_backend.device_of(x))
+        for lo, hi in pieces:
+            product(x[lo:hi, ...], y[lo:hi, ...])
+        return xp.reshape(y, (n, o) + outs)
+    return xp.reshape(xp.concat([product(x[lo:hi, ...]) for lo, hi in pieces], axis=0), (n, o) + outs)
 
 
 def first_max(xp: Any, cols: Any) -> Any:

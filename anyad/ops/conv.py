@@ -125,19 +125,6 @@ def fold(cols: Any, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple)
                                   "dilation": tuple(dilation)})
 
 
-#: the windows of a gradient's batch are made (and dropped) this many elements at a time,
-#: in at most _MAX_CHUNKS pieces: a backward pass keeps less than the whole batch's
-#: K-times larger windows alive at once (the batch's products are per sample anyway)
-_WINDOW_ELEMENTS = 1 << 20
-_MAX_CHUNKS = 8
-
-
-def _chunks(n: int, per_sample: int) -> list:
-    """``[(start, stop), ...]`` covering ``range(n)``, each of about ``_WINDOW_ELEMENTS`` windows' elements."""
-    size = max(1, _WINDOW_ELEMENTS // max(1, per_sample), -(-n // _MAX_CHUNKS))
-    return [(lo, min(n, lo + size)) for lo in range(0, n, size)] or [(0, n)]
-
-
 def _rows(a: Any, lo: int, hi: int, n: int) -> Any:
     return a if (lo, hi) == (0, n) else getitem(a, (slice(lo, hi), Ellipsis))
 
@@ -148,7 +135,7 @@ def conv_input_grad(g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, di
     ``shape`` (the transposed convolution), a few samples of the batch at a time."""
     n, c = int(g.shape[0]), int(shape[1])
     k = _prod(w.shape[2:])
-    parts = _chunks(n, c * k * _prod(g.shape[2:]))
+    parts = _kernels.batch_pieces(n, c * k * _prod(g.shape[2:]))
     if len(parts) == 1:
         return _input_grad(g, w, shape, stride, pads, dilation, groups)
     return concat([_input_grad(_rows(g, lo, hi, n), w, (hi - lo,) + tuple(shape[1:]), stride, pads, dilation,
@@ -190,7 +177,7 @@ def _conv_back_w(g: Any, ans: Any, x: Any, w: Any, *, stride: tuple, pads: tuple
         return own
     n, c = int(x.shape[0]), int(x.shape[1])
     total = None
-    for lo, hi in _chunks(n, c * _prod(w.shape[2:]) * _prod(g.shape[2:])):
+    for lo, hi in _kernels.batch_pieces(n, c * _prod(w.shape[2:]) * _prod(g.shape[2:])):
         part = _weight_grad(_rows(x, lo, hi, n), _rows(g, lo, hi, n), w, stride, pads, dilation, groups)
         total = part if total is None else add(total, part)
     return reshape(total, tuple(w.shape))
