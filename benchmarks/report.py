@@ -47,6 +47,8 @@ TARGETS = [
      "transformer: anyad on numpy <= 1.2x torch eager"),
     ("transformer", "anyad eager [numpy]", "torch eager [torch]", 1.1,
      "transformer: peak memory <= 1.1x torch eager", "memory"),
+    ("cnn", "anyad eager [numpy]", "torch eager [torch]", 1.2, "cnn: anyad on numpy <= 1.2x torch eager"),
+    ("cnn", "anyad eager [numpy]", "torch eager [torch]", 1.1, "cnn: peak memory <= 1.1x torch eager", "memory"),
     ("xor", ("anyad Tensor/Graph [numpy]", "anyad eager [numpy]"), "python-autodiff [numpy]", 0.5,
      "xor: the same program with anyad <= 0.5x python-autodiff"),
     ("per_sample_grads", "anyad vmap [numpy]", "torch.func vmap [torch]", 1.5,
