@@ -21,6 +21,11 @@ POOL = [
     ("max_pool2d", (2, 2, 7, 6), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
     ("max_pool2d", (1, 1, 5, 7), dict(kernel_size=2, ceil_mode=True)),
     ("max_pool2d", (0, 2, 4, 4), dict(kernel_size=2)),
+    # windows that tile the input: even, odd (cropped), 3x2, 1-D
+    ("max_pool2d", (2, 3, 6, 8), dict(kernel_size=2)),
+    ("max_pool2d", (2, 2, 7, 5), dict(kernel_size=2)),
+    ("max_pool2d", (1, 2, 6, 7), dict(kernel_size=(3, 2))),
+    ("max_pool1d", (2, 2, 9), dict(kernel_size=3)),
     ("avg_pool1d", (2, 3, 9), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False,
                                    ceil_mode=True)),
     ("avg_pool2d", (2, 2, 7, 6), dict(kernel_size=3, stride=2, padding=1)),
@@ -64,6 +69,7 @@ def test_interpolate_matches_torch(be, dtype, case):
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum_as_torch(be):
     x = np.maximum(np.round(np.random.default_rng(2).normal(size=(2, 2, 6, 6))), 0.0)  # many tied zeros
     check(be, "float64", lambda a: F.max_pool2d(a, 3, stride=1), lambda a: TF.max_pool2d(a, 3, stride=1), [x])
+    check(be, "float64", lambda a: F.max_pool2d(a, (3, 2)), lambda a: TF.max_pool2d(a, (3, 2)), [x])  # tiles
 
 
 def test_batch_norm_matches_torch(be, dtype):
@@ -227,11 +233,15 @@ def test_compiled_max_pool_recomputes_its_choice_for_new_inputs():
     def f(x, w):
         return ad.sum(F.max_pool2d(F.conv2d(x, w, padding=1), 2, padding=1) ** 2)
 
-    g = ad.grad(f, argnums=(0, 1))
-    compiled = ad.jit(g)
-    compiled(x, w)
-    for got, want in zip(compiled(x2, w), g(x2, w)):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
+    def tiled(x, w):
+        return ad.sum(F.max_pool2d(F.conv2d(x, w, padding=1), 2) ** 2)
+
+    for fun in (f, tiled):
+        g = ad.grad(fun, argnums=(0, 1))
+        compiled = ad.jit(g)
+        compiled(x, w)
+        for got, want in zip(compiled(x2, w), g(x2, w)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
 
 
 def test_max_pool_propagates_nan_as_torch():
