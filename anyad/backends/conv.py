@@ -189,7 +189,7 @@ def first_max(xp: Any, cols: Any) -> Any:
     # the taps equal to the largest (or NaN: then the largest is NaN), each kept unless an
     # earlier one was: K compares of (N, C, *O) slices, where argmax over a middle axis
     # copies the windows to put that axis last and then loops over K per window (8x slower)
-    hit = (cols == xp.max(cols, axis=2, keepdims=True)) | (cols != cols)
+    hit = (cols == xp.max(cols, axis=2, keepdims=True)) | xp.isnan(cols)
     seen = hit[:, :, 0, ...]
     firsts = [seen]
     for i in range(1, cols.shape[2]):
