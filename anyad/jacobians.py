@@ -85,6 +85,8 @@ def _batched(rec: _Recorded, fun: Callable, basis: Any) -> Any:
     loops, as it did before vmap)."""
     from .vmap import vmap
 
+    if _backend.backend_name(_backend.namespace_of(basis)) == "dask":
+        return None  # dask lacks the n-d integer indexing batched gathers and scatters use
     try:
         with recording(ALL if rec.nested else OFF):
             return vmap(fun)(basis)
