@@ -25,7 +25,6 @@ the bytes of NumPy's ``.npy`` format (``numpy.lib.format``, read back with
 from __future__ import annotations
 
 import base64
-import io
 import math
 import sys
 import types
@@ -247,26 +246,23 @@ def decode_tree(obj: Any) -> TreeDef:
 
 def encode_array(value: Any, what: str) -> dict:
     """A constant array, copied to the host (:func:`anyad.backends.transfer.to_host`), as ``.npy`` bytes."""
-    import numpy as np
-
+    from .backends.host import contiguous, npy_bytes
     from .backends.transfer import to_host
 
     try:
-        host = np.ascontiguousarray(to_host(value))
+        host = contiguous(to_host(value))
     except Exception as e:
         raise Unsavable(f"{what}: {_backend.describe(value)} could not be copied to the host ({e})") from None
     if host.dtype.hasobject or dtype_name(host.dtype) not in DTYPE_NAMES:
         raise Unsavable(f"{what}: a constant of dtype {host.dtype} cannot be saved")
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, host, allow_pickle=False)
     return {"shape": list(host.shape), "dtype": dtype_name(host.dtype),
-            "npy": base64.b64encode(buf.getvalue()).decode("ascii")}
+            "npy": base64.b64encode(npy_bytes(host)).decode("ascii")}
 
 
 def decode_array(obj: dict) -> Any:
-    import numpy as np
+    from .backends.host import from_npy_bytes
 
-    host = np.lib.format.read_array(io.BytesIO(base64.b64decode(obj["npy"])), allow_pickle=False)
+    host = from_npy_bytes(base64.b64decode(obj["npy"]))
     if list(host.shape) != list(obj["shape"]) or dtype_name(host.dtype) != obj["dtype"]:
         raise ValueError(f"anyad.load_program: a constant's data ({host.dtype} {host.shape}) does not "
                          f"match its header ({obj['dtype']} {obj['shape']})")

@@ -1,8 +1,10 @@
-"""Host-side arithmetic for reports (gradcheck's comparison): numpy on copies
-that are already on the host, never on the engine's path."""
+"""Host-side work off the engine's path, with numpy on copies already on the
+host: gradcheck's comparison, and the ``.npy`` bytes of a saved program's
+constants."""
 
 from __future__ import annotations
 
+import io
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,3 +36,26 @@ def worst_disagreement(analytic: Any, numeric: Sequence[float], shape: tuple, at
     k = tuple(int(j) for j in np.unravel_index(flat, num.shape)) if num.ndim else ()
     value = complex if dtype is np.complex128 else float
     return k, value(ana[k]), value(num[k]), int(bad.sum()), int(num.size)
+
+
+def contiguous(host: Any) -> np.ndarray:
+    """A host array (``to_host``'s result) as a contiguous NumPy array."""
+    return np.ascontiguousarray(host)
+
+
+def npy_bytes(host: np.ndarray) -> bytes:
+    """``host`` in NumPy's ``.npy`` format (no pickle).
+
+    Examples
+    --------
+    >>> from_npy_bytes(npy_bytes(np.array([1.0, -0.0])))
+    array([ 1., -0.])
+    """
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, host, allow_pickle=False)
+    return buf.getvalue()
+
+
+def from_npy_bytes(data: bytes) -> np.ndarray:
+    """The array written by :func:`npy_bytes` (refusing pickled objects)."""
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
