@@ -17,7 +17,8 @@ from typing import Any, Callable
 __all__ = ["Impl", "PEERS", "discover", "NotApplicable"]
 
 #: peer modules, in table order
-PEERS = ("numpy_floor", "anyad_impl", "torch_impl", "hips_autograd", "jax_impl", "python_autodiff")
+PEERS = ("numpy_floor", "anyad_impl", "torch_impl", "hips_autograd", "jax_impl", "advect_impl",
+         "python_autodiff")
 
 
 class NotApplicable(Exception):
