@@ -26,6 +26,7 @@ import operator
 from typing import Any, Sequence
 
 from ._backend import namespace_of
+from .backends.replay import binary_ufunc, number_operand
 from .backends.scatter import TakeKey
 from ._saves import Meta
 from .graph import Node, OpType, toposort, vertex
@@ -235,19 +236,24 @@ class FlatGraph:
         The inputs, then the live leaves.
     live : list of Variable
         Leaves read at every call (``live=True``), after the inputs.
+    dtypes : dict
+        Node id -> output dtype, for the binary operations with a Python
+        number operand (the replay may bind that number once, as an array).
     """
 
-    __slots__ = ("nodes", "order", "outputs", "n_inputs", "live")
+    __slots__ = ("nodes", "order", "outputs", "n_inputs", "live", "dtypes")
 
-    def __init__(self, nodes: list, order: list, outputs: list, n_inputs: int, live: list):
+    def __init__(self, nodes: list, order: list, outputs: list, n_inputs: int, live: list,
+                 dtypes: dict | None = None):
         self.nodes, self.order, self.outputs, self.n_inputs, self.live = nodes, order, outputs, n_inputs, live
+        self.dtypes = {} if dtypes is None else dtypes
 
 
 def build_program(outputs: Sequence[Any], inputs: Sequence[Any], **options: Any) -> Program:
     """Flatten the graph that computes ``outputs`` from ``inputs`` into a
     :class:`Program` (the options are :func:`flatten_graph`'s)."""
     g = flatten_graph(outputs, inputs, **options)
-    return _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live)
+    return _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live, g.dtypes)
 
 
 def flatten_graph(
@@ -309,6 +315,7 @@ def flatten_graph(
     const_nodes: dict = {}  # id(array) -> node id
     live_vars: list = []
     xp_of: dict = {}  # program node id -> the namespace of its value, where known
+    number_dtypes: dict = {}  # op node id -> output dtype, for binary operations with a Python number
 
     def new(kind: int, payload: Any) -> int:
         nodes.append([kind, payload])
@@ -475,6 +482,12 @@ def flatten_graph(
         xp_of[len(nodes)] = xp
         pid = new(_OP, (prim, xp, arg_ids, template, hole_ids))
         order.append(pid)
+        if len(arg_ids) == 2 and any(type(x) in _SCALARS for x in saved[1:]):
+            dtype = getattr(node, "dtype", None)
+            if dtype is None:  # elementwise, no meta: the dtype of each array input
+                dtype = next((x.dtype for x in saved if type(x) not in _SCALARS and hasattr(x, "dtype")), None)
+            if dtype is not None:
+                number_dtypes[pid] = dtype
         return pid
 
     def visit(root: Any) -> int:
@@ -507,11 +520,15 @@ def flatten_graph(
         else:
             p = producers.get(id(o))
             out_ids.append(visit(p) if p is not None and in_arr.get(id(o)) is None else raw_node(o))
-    return FlatGraph(nodes, order, out_ids, len(inputs) + len(live_vars), live_vars)
+    return FlatGraph(nodes, order, out_ids, len(inputs) + len(live_vars), live_vars, number_dtypes)
 
 
-def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars: list) -> Program:
-    """Give every value a slot, reusing a slot once its last reader has run."""
+def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars: list,
+              dtypes: dict | None = None) -> Program:
+    """Give every value a slot, reusing a slot once its last reader has run.
+    On NumPy a binary operator is bound to its ufunc, and a Python number
+    operand of an operation in ``dtypes`` to a 0-d array of that dtype
+    (:mod:`anyad.backends.replay`): the same values, less work per call."""
     end = len(order)
     last: dict = {}
     for t, nid in enumerate(order):
@@ -535,6 +552,24 @@ def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars:
         return n_slots - 1
 
     template_items = []
+    number_slots: dict = {}
+
+    def number_slot(nid: int, dtype: Any) -> int:
+        """The slot of constant ``nid`` as a 0-d array of ``dtype``, when it is a
+        Python number NumPy converts so (a constant slot of its own)."""
+        nonlocal n_slots
+        value = nodes[nid][1]
+        key = (nid, dtype)
+        slot = number_slots.get(key)
+        if slot is None:
+            array = number_operand(value, dtype)
+            if array is None:
+                return slot_of[nid]
+            slot = number_slots[key] = n_slots
+            n_slots += 1
+            template_items.append((slot, array))
+        return slot
+
     inputs = []
     for nid, (kind, payload) in enumerate(nodes):
         if nid in last and kind == _CONST:
@@ -557,6 +592,14 @@ def _allocate(nodes: list, order: list, out_ids: list, n_inputs: int, live_vars:
         a_slots = tuple(slot_of[a] for a in arg_ids)
         if not hole_ids and len(a_slots) in (1, 2):
             kernel = _kernel(prim.fwd, xp, template)
+            if len(a_slots) == 2:
+                ufunc = binary_ufunc(xp, kernel)
+                if ufunc is not None:
+                    kernel = ufunc
+                    dtype = dtypes.get(nid) if dtypes else None
+                    if dtype is not None:
+                        a_slots = tuple(number_slot(a, dtype) if nodes[a][0] == _CONST else s_
+                                        for a, s_ in zip(arg_ids, a_slots))
             code.append((kernel, out, a_slots[0], a_slots[1] if len(a_slots) == 2 else _UNARY))
         else:
             kernel = _gather(prim.fwd, xp, a_slots, template, tuple(slot_of[h] for h in hole_ids))

@@ -234,7 +234,7 @@ class Compiled:
             g = flatten_graph(targets, xs, producers=tracer.producers, live=True, fixed_shapes=True)
         except Uncompilable as e:
             raise TracingError(f"anyad.jit: {name} cannot be compiled: {e}; call it without jit") from None
-        program = _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live)
+        program = _allocate(g.nodes, g.order, g.outputs, g.n_inputs, g.live, g.dtypes)
         entry = _Entry()
         entry.program = program
         entry.graph = g  # the operations before slots were given: what lower() writes out
