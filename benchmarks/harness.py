@@ -74,10 +74,13 @@ def parse_args(argv: list | None) -> argparse.Namespace:
     args.workload = _split(args.workload)
     args.backend = _split(args.backend)
     args.impl = _split(args.impl)
-    if args.isolation is None:
-        args.isolation = "inline" if args.quick else "process"
     env_peers = os.environ.get("ANYAD_BENCH_PEER_PYTHON", "")
     args.peer_python = (args.peer_python or []) + [v for v in env_peers.split(",") if v.strip()]
+    if args.isolation is None:  # a peer under another interpreter runs only in a process of its own
+        args.isolation = "inline" if args.quick and not args.peer_python else "process"
+    elif args.isolation == "inline" and args.peer_python:
+        raise SystemExit("benchmarks: --peer-python runs peers in processes of their own; it cannot "
+                         "be combined with --isolation inline (leave --isolation out, or use process)")
     if args.repeat_runs < 1:
         raise SystemExit("benchmarks: --repeat-runs must be at least 1")
     if args.memory is None:
