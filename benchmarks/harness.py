@@ -150,6 +150,7 @@ def run_workload(workload: Any, args: argparse.Namespace, backends: set, log: An
                "threads_set": e.get("threads_set"),
                "first_step_s": e["first_step_s"], "build_s": e["build_s"],
                "repeats": len(e["times"]), "times_s": e["times"], "cpu_times_s": e["cpu"],
+               "settle_s": e.get("settle"),  # waits for the worker's thread pools after each step
                **summarize(e["times"], e["cpu"])}
         if "memory" in e:
             memory.record(res, e["memory"], workload.ops(data.dims))

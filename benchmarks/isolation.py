@@ -3,7 +3,12 @@
 The harness starts a :mod:`benchmarks.worker` per implementation and workload
 (one after the other: builds, checks and warm-ups never overlap), then times
 one step at a time, asking the workers in a fresh random order every round.
-Only one step runs at any moment; the others wait on a pipe. Implementations
+Only one step runs at any moment; the others wait on a pipe. After each step the
+harness waits until the worker that ran it is idle (:func:`wait_idle`): a BLAS or
+OpenMP pool keeps its threads spinning for a while after a call (OpenBLAS up to
+about 0.1 s), and on a small machine those threads would take the cores from the
+next step, in whichever process it runs (a 1 ms Hessian-vector product was seen
+to take 20 ms). Implementations
 of a peer module named in ``--peer-python NAME=PYTHON`` are discovered and run
 by that interpreter (a peer that needs another Python version, e.g. advect).
 """
@@ -14,12 +19,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 from .peers import PEERS, Impl
 from .timing import interleave
 
-__all__ = ["WorkerProcess", "run_workload"]
+__all__ = ["WorkerProcess", "run_workload", "wait_idle"]
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,6 +69,40 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _cpu_ns(pid: int) -> int | None:
+    """CPU time used so far by every thread of process ``pid``, in ns (Linux's
+    per-thread schedstat); ``None`` where it cannot be read."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):  # a thread that just ended
+                continue
+    except OSError:
+        return None
+    return total
+
+
+def wait_idle(pid: int, window_s: float = 0.005, busy_fraction: float = 0.1, limit_s: float = 0.5) -> float:
+    """Wait until process ``pid`` uses under ``busy_fraction`` of one core over a
+    ``window_s`` window (its library thread pools stopped spinning), or for
+    ``limit_s`` at most; return the seconds waited (0 where the CPU time of a
+    process cannot be read: no wait)."""
+    t0 = time.perf_counter()
+    last = _cpu_ns(pid)
+    if last is None:
+        return 0.0
+    while time.perf_counter() - t0 < limit_s:
+        time.sleep(window_s)
+        now = _cpu_ns(pid)
+        if now is None or now - last < busy_fraction * window_s * 1e9:
+            break
+        last = now
+    return time.perf_counter() - t0
 
 
 def parse_peer_python(values: list | None) -> dict:
@@ -138,6 +178,7 @@ def run_workload(workload: Any, args: Any, backends: set, log: Any) -> tuple[lis
             rep = e["worker"].request({"op": "step"})
             if not rep["ok"]:
                 raise RuntimeError(f"benchmarks: {workload.name} / {e['impl'].key}: {rep['error']}")
+            e.setdefault("settle", []).append(wait_idle(e["pid"]))  # its pools stop spinning first
             return rep["t"], rep["cpu"]
 
         interleave(timed, args.seed, take)
