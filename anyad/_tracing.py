@@ -67,6 +67,7 @@ def _shadow(prim: Primitive | None) -> Primitive:
         s.op_type = None if prim is None else prim.op_type
         s.fwd = identity if prim is None else prim.fwd
         s.vjps = ()
+        s.raw_vjps = None
         s.vjp = _no_gradients
         s.holomorphic = False
         s.broadcasts = False

@@ -128,8 +128,9 @@ def backprop(
             if flip:
                 _push_to_inputs(v, e, n, g, kw, needed, grads, create_graph, True)
             elif n == 1 and not create_graph and v.unpack is None and prim.vjp is None and v.meta is None:
-                # the common case without slices: one input, raw values
-                rule = prim.vjps[0]
+                # the common case without slices: one input, raw values (raw_vjps: see Primitive)
+                raw = prim.raw_vjps
+                rule = (raw[1] if raw is not None and raw[0] is prim.vjps else prim.vjps)[0]
                 p = e[0]
                 if rule is not None and p in needed:
                     gu = rule(g, e[1], e[2], **kw) if kw else rule(g, e[1], e[2])
@@ -138,7 +139,8 @@ def backprop(
                         grads[p] = gu if prev is None else prev + gu
             elif n == 2 and not create_graph and v.unpack is None and prim.vjp is None:
                 # two inputs, raw values (elementwise arithmetic): no slices, no call
-                vjps = prim.vjps
+                raw = prim.raw_vjps
+                vjps = raw[1] if raw is not None and raw[0] is prim.vjps else prim.vjps
                 meta = v.meta
                 for i in (0, 1):
                     p = e[i]

@@ -16,6 +16,8 @@ knows nothing of Variables beyond their ``_node`` and ``requires_grad``.
 from __future__ import annotations
 
 import enum
+import itertools
+import operator
 from typing import Any, Callable, Sequence
 
 from ._saves import Meta, Saves, derive_saves
@@ -208,10 +210,17 @@ class Primitive:
 
     Its batching rule for :func:`anyad.vmap`, ``batch``, is attached by
     :mod:`anyad.ops.batching` (the elementwise ones where they are declared).
+    ``raw_vjps``, where a module sets it, is ``(vjps, raw)``: ``raw`` the same
+    rules written for raw arrays of one library only (``g * b`` for
+    ``multiply(g, b)``: on raw arrays an operator is the primitive's own
+    forward, without a function call's dispatch). A plain backward pass calls
+    ``raw`` while ``vjps`` is still the tuple they were written for (rules
+    replaced later are never shadowed); every other use calls ``vjps``.
+    ``None`` (the default): ``vjps`` everywhere.
     """
 
     __slots__ = ("name", "op_type", "fwd", "vjps", "vjp", "broadcasts", "jvp", "declared", "_saves",
-                 "_by_mask", "holomorphic", "batch")
+                 "_by_mask", "holomorphic", "batch", "raw_vjps")
 
     def __init__(self, name: str, op_type: OpType | None, fwd: Callable, vjps: Any, broadcasts: bool = False,
                  saves: Saves | None = None, vjp: Callable | None = None, register: bool = True,
@@ -220,6 +229,7 @@ class Primitive:
         self.op_type = op_type
         self.fwd = fwd
         self.vjps = vjps
+        self.raw_vjps = None
         self.vjp = vjp
         self.holomorphic = holomorphic
         self.broadcasts = broadcasts
@@ -301,9 +311,13 @@ class Node:
     unpack : callable or None
         The ``unpack`` of the :func:`anyad.saved_values_hooks` the node was
         recorded under (its saved half then holds what ``pack`` returned).
+    seq : int
+        Its place in recording order (:func:`next_seq`): a node is recorded
+        after every node it reads, so sorting by ``seq`` is a topological
+        order (torch's ``sequence_nr``).
     """
 
-    __slots__ = ("prim", "edges", "kw", "shape", "dtype", "meta", "unpack", "__weakref__")
+    __slots__ = ("prim", "edges", "kw", "shape", "dtype", "meta", "unpack", "seq", "__weakref__")
 
     @property
     def parents(self) -> tuple | None:
@@ -343,6 +357,11 @@ class Node:
 
 
 _new_node = Node.__new__
+
+#: the next node's place in recording order (one counter for every thread:
+#: a node read by another thread's recording is still older than its readers)
+next_seq = itertools.count().__next__
+_seq_of = operator.attrgetter("seq")
 
 
 def out_meta(node: Node) -> tuple:
@@ -418,51 +437,53 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None,
 
     ``wanted`` is a set of vertices, :data:`EVERY` (every vertex reached), or
     ``None`` for the leaves that require grad (what ``Variable.backward``
-    accumulates into). Iterative depth-first post-order (a 10**6-operation
-    chain needs no recursion); each vertex is entered once and finished once.
-    The walk does not go past the vertices in ``stop``. ``parents(node)``, when
+    accumulates into). An iterative walk (a 10**6-operation chain needs no
+    recursion) visits each vertex once; the nodes reached are then sorted by
+    :attr:`Node.seq` (recording order is a topological order), and one pass
+    in that order keeps those on a path to ``wanted``. The walk does not go past the vertices in ``stop``. ``parents(node)``, when
     given, replaces the node's own parents (the program builder follows more
     edges, and fewer).
     """
     if parents is not None:
         return _toposort_by(roots, parents, stop)
     every = wanted is EVERY
-    order: list = []
-    needed: set = set()
-    state: dict = {}  # 1: entered, 2: finished
-    stack = list(reversed(roots))
-    pop, push = stack.pop, stack.append
+    # every vertex reached, each once; the nodes then in recording order (a topological one)
+    nodes: list = []
+    leaves: list = []
+    seen = set(roots)
+    stack = list(seen)
+    pop, push, see = stack.pop, stack.append, seen.add
     while stack:
         v = pop()
-        s = state.get(v)
-        if s == 2:
-            continue
         if type(v) is not Node or (stop is not None and v in stop):
-            state[v] = 2
-            if every or (v.requires_grad and v._node is None if wanted is None else v in wanted):
-                needed.add(v)
-                order.append(v)
+            leaves.append(v)
             continue
-        if s is None:  # enter: come back after the inputs
-            e = v.edges
-            if e is None:
-                raise _freed(v)
-            state[v] = 1
-            push(v)
-            for p in e[:len(e) >> 1]:
-                if p is not None and p not in state:
-                    push(p)
-            continue
-        state[v] = 2  # finish: every input is finished
-        if every or (wanted is not None and v in wanted):
+        e = v.edges
+        if e is None:
+            raise _freed(v)
+        nodes.append(v)
+        for p in e[:len(e) >> 1]:
+            if p is not None and p not in seen:
+                see(p)
+                push(p)
+    nodes.sort(key=_seq_of)
+    order: list = []
+    needed: set = set()
+    for v in leaves:
+        if every or (v.requires_grad and v._node is None if wanted is None else v in wanted):
             needed.add(v)
             order.append(v)
+    add, append = needed.add, order.append
+    for v in nodes:
+        if every or (wanted is not None and v in wanted):
+            add(v)
+            append(v)
             continue
         e = v.edges
         for p in e[:len(e) >> 1]:
             if p is not None and p in needed:
-                needed.add(v)
-                order.append(v)
+                add(v)
+                append(v)
                 break
     return order, needed
 

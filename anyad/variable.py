@@ -18,7 +18,7 @@ from . import _backend
 from ._backend import current_backend, namespace_of, resolve_dtype
 from ._saves import META, VALUE, Meta, meta_of
 from ._state import AUTO, current, tracer as _tracer
-from .graph import KEEP, PRIMITIVES, Node, OpType, Primitive, _broadcast_meta, pack_saved
+from .graph import KEEP, PRIMITIVES, Node, OpType, Primitive, _broadcast_meta, next_seq as _next_seq, pack_saved
 
 __all__ = ["Variable", "wrap", "make_node", "attach", "Operation"]
 
@@ -391,6 +391,7 @@ def make_node(prim: Primitive, args: Sequence[Any], values: Sequence[Any], out: 
     operands), ``values`` the raw operands the kernel saw. Keeps what
     ``prim.saves`` declares (everything in :data:`KEEP` mode)."""
     node = _new_node(Node)
+    node.seq = _next_seq()
     node.prim = prim
     node.kw = kw
     node.shape = out.shape

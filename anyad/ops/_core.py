@@ -21,7 +21,7 @@ from .. import _backend
 from .._backend import check_same_backend, current_backend, explain_failure, namespace_of
 from .._saves import META, VALUE, meta_of
 from .._state import AUTO, OFF, TRACK, current as _state
-from ..graph import Node, OpType, Primitive, pack_saved
+from ..graph import Node, OpType, Primitive, next_seq as _next_seq, pack_saved
 from ..variable import make_node
 from ..variable import Variable
 
@@ -150,6 +150,7 @@ def unary_function(name: str, op_type: OpType, fwd: Callable, vjp: Callable | No
             mode = st.mode
             if differentiable and mode != OFF and (mode != AUTO or x.requires_grad):
                 node = _new_node(Node)
+                node.seq = _next_seq()
                 node.prim = prim
                 node.kw = None  # shape and dtype left unset: elementwise, the input's (see Node)
                 node.meta = None
@@ -247,6 +248,7 @@ def binary_function(name: str, op_type: OpType, fwd: Callable, vjp1: Callable | 
         mode = st.mode
         if differentiable and mode != OFF and (rec or mode != AUTO):
             node = _new_node(Node)
+            node.seq = _next_seq()
             node.prim = prim
             node.kw = None  # shape and dtype left unset: elementwise, the inputs' broadcast (see Node)
             # parents and kept values: a leaf's and a raw operand's value always, a
