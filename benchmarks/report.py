@@ -68,12 +68,16 @@ def portable_command(command: str | list) -> str:
 
     >>> portable_command("python -m benchmarks --json /home/me/run/b.json --plot=/tmp/b.png -w xor")
     'python -m benchmarks --json b.json --plot=b.png -w xor'
+    >>> portable_command("python -m benchmarks --peer-python jax=../venvs/jax/bin/python")
+    'python -m benchmarks --peer-python jax=python'
     """
     # (a stored string: Windows separators read as '/', so shlex keeps them)
     words = shlex.split(command.replace("\\", "/")) if isinstance(command, str) else list(command)
     out = []
     for word in words:
-        flag, eq, value = word.partition("=") if word.startswith("--") and "=" in word else ("", "", word)
+        flag, eq, value = word.partition("=") if "=" in word else ("", "", word)  # --flag=PATH, NAME=PATH
+        if eq and ("/" in flag or "\\" in flag):  # an "=" inside a path: the whole word is the path
+            flag, eq, value = "", "", word
         if "/" in value or "\\" in value:  # a path, on any system: keep its last part
             value = re.split(r"[/\\]", value.rstrip("/\\"))[-1] or value
         out.append(f"{flag}{eq}{value}" if eq else value)
