@@ -243,7 +243,9 @@ def run(args: argparse.Namespace, log: Any = print) -> dict:
     if args.memory == "isolated":
         log("== peak memory (a child process per implementation)")
         memory.measure(runs, args, log)
-    out = {"machine": machine.describe(args.threads), "threads_set": threads,
+    description = machine.describe(args.threads)
+    description["peer_interpreters"] = isolation.describe_peers(args)
+    out = {"machine": description, "threads_set": threads,
            "config": {"quick": args.quick, "repeat": args.repeat, "warmup": args.warmup,
                       "isolation": args.isolation, "threads": args.threads,
                       "peer_python": sorted(isolation.parse_peer_python(args.peer_python)),

@@ -120,6 +120,21 @@ def parse_peer_python(values: list | None) -> dict:
     return out
 
 
+def describe_peers(args: Any) -> dict:
+    """Per peer module run by another interpreter: that interpreter's Python and
+    library versions (the machine description covers the harness's own)."""
+    out = {}
+    for module, python in parse_peer_python(getattr(args, "peer_python", None)).items():
+        w = WorkerProcess(python, args.threads)
+        try:
+            rep = w.request({"op": "describe"})
+        finally:
+            w.close()
+        if rep.get("ok"):
+            out[module] = {"python": rep["python"], "libraries": rep["libraries"]}
+    return out
+
+
 def discover(workload: Any, backends: set, args: Any) -> tuple[list, dict]:
     """The implementations to run, each with the interpreter that runs it."""
     from .harness import implementations_for

@@ -132,15 +132,21 @@ def blas_info() -> list:
             for d in threadpool_info()]
 
 
+def libraries() -> dict:
+    """The versions of the libraries the harness and its peers use, where installed."""
+    libs = {d: _version(d) for d in ("numpy", "array-api-compat", "torch", "jax", "jaxlib", "autograd",
+                                     "python-autodiff", "advect", "array-api-strict", "cupy",
+                                     "cupy-cuda12x", "cupy-cuda13x", "threadpoolctl", "matplotlib")}
+    return {k: v for k, v in libs.items() if v is not None}
+
+
 def describe(threads: int) -> dict:
     """The machine and software a run was measured on."""
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
         affinity = None
-    libs = {d: _version(d) for d in ("numpy", "array-api-compat", "torch", "jax", "jaxlib", "autograd",
-                                     "python-autodiff", "array-api-strict", "cupy", "cupy-cuda12x",
-                                     "cupy-cuda13x", "threadpoolctl", "matplotlib")}
+    libs = libraries()
     gpus = []
     if torch_cuda_available():
         import torch
@@ -164,5 +170,5 @@ def describe(threads: int) -> dict:
         "blas": blas_info(),
         "gpus": gpus,
         "anyad": {"version": _version("anyad"), "commit": _git_commit()},
-        "libraries": {k: v for k, v in libs.items() if v is not None},
+        "libraries": libs,
     }

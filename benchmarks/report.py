@@ -262,6 +262,9 @@ def markdown(out: dict) -> str:
              f"{m['memory_gib']} GiB; load average at the end {load}",
              f"* {_threads(m)} for every library; BLAS: {blas or '?'}",
              f"* {m['os']}, Python {m['python']}; {libs}",
+             *[f"* {module} in its own interpreter: Python {p['python']}; "
+               + ", ".join(f"{k} {v}" for k, v in p["libraries"].items())
+               for module, p in (m.get("peer_interpreters") or {}).items()],
              f"* GPUs: {', '.join(m['gpus']) or 'none'}", ""]
     lines += [f"Ratios are of {out['clock']}-time medians. Columns: median, min and max wall time per step "
               "over the repeats; CPU, the median CPU time of the whole process per step (every thread); "

@@ -16,7 +16,8 @@ started with another interpreter (``--peer-python``) needs only this package
 on its path, not anyad, unless it runs anyad.
 
 Requests: ``{"op": "discover", ...}`` lists the implementations a peer module
-has here; ``{"op": "init", ...}`` builds, checks against the float64
+has here; ``{"op": "describe"}`` gives this interpreter's Python and library
+versions; ``{"op": "init", ...}`` builds, checks against the float64
 reference and warms up one of them; ``{"op": "step"}`` times one step;
 ``{"op": "profile", ...}``, ``{"op": "memory"}``; ``{"op": "quit"}``.
 """
@@ -53,6 +54,13 @@ class _Worker:
         impls, skipped = implementations_for(get(req["workload"]), set(req["backends"]), req.get("impl"),
                                              (req["module"],))
         return {"ok": True, "impls": [_impl_record(i) for i in impls], "skipped": skipped}
+
+    def describe(self, req: dict) -> dict:
+        import platform
+
+        from .machine import libraries
+
+        return {"ok": True, "python": platform.python_version(), "libraries": libraries()}
 
     def init(self, req: dict) -> dict:
         import numpy as np
@@ -120,8 +128,8 @@ class _Worker:
 def serve(stdin: Any, reply_to: Any, log: Any) -> None:
     """Answer requests from ``stdin`` until ``quit`` (or end of input)."""
     worker = _Worker(log)
-    ops = {"discover": worker.discover, "init": worker.init, "step": worker.time_step,
-           "memory": worker.memory, "profile": worker.profile}
+    ops = {"discover": worker.discover, "describe": worker.describe, "init": worker.init,
+           "step": worker.time_step, "memory": worker.memory, "profile": worker.profile}
     for line in stdin:
         req = json.loads(line)
         if req["op"] == "quit":
