@@ -440,9 +440,9 @@ def toposort(roots: Sequence[Any], wanted: Any = EVERY, stop: Any = None,
     accumulates into). An iterative walk (a 10**6-operation chain needs no
     recursion) visits each vertex once; the nodes reached are then sorted by
     :attr:`Node.seq` (recording order is a topological order), and one pass
-    in that order keeps those on a path to ``wanted``. The walk does not go past the vertices in ``stop``. ``parents(node)``, when
-    given, replaces the node's own parents (the program builder follows more
-    edges, and fewer).
+    in that order keeps those on a path to ``wanted``. The walk does not go
+    past the vertices in ``stop``. ``parents(node)``, when given, replaces the
+    node's own parents (the program builder follows more edges, and fewer).
     """
     if parents is not None:
         return _toposort_by(roots, parents, stop)
