@@ -485,7 +485,8 @@ def flatten_graph(
         if len(arg_ids) == 2 and any(type(x) in _SCALARS for x in saved[1:]):
             dtype = getattr(node, "dtype", None)
             if dtype is None:  # elementwise, no meta: the dtype of each array input
-                dtype = next((x.dtype for x in saved if type(x) not in _SCALARS and hasattr(x, "dtype")), None)
+                arrays = (x for x in saved if type(x) not in _SCALARS and hasattr(x, "dtype"))
+                dtype = next((x.dtype for x in arrays), None)
             if dtype is not None:
                 number_dtypes[pid] = dtype
         return pid
