@@ -70,3 +70,12 @@ def test_rules_replaced_later_are_not_shadowed_by_the_raw_forms(monkeypatch):
     monkeypatch.setattr(prim, "vjps", (lambda g, ans, x: ad.multiply(g, ad.sin(x)),))  # sign flipped
     x = np.array([0.2, 0.9])
     np.testing.assert_array_equal(ad.grad(lambda v: ad.sum(ad.cos(v)))(x), np.sin(x))
+
+
+@pytest.mark.parametrize("prim", RAW, ids=lambda p: p.name)
+def test_raw_rules_on_empty_arrays(be, prim):
+    xs = [be.array(np.zeros((0, 3))), be.array(np.ones((0, 3)))][:len(prim.vjps)]
+    ans = prim.fwd(be.xp, *xs)
+    g = be.array(np.zeros((0, 3)))
+    for rule, raw in zip(prim.vjps, prim.raw_vjps[1]):
+        _same(raw(g, ans, *xs), rule(g, ans, *xs), be)

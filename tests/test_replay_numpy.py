@@ -104,3 +104,16 @@ def test_number_operand_refuses_what_numpy_would_not_convert_silently():
     c = number_operand(0.1, np.dtype(np.float32))
     assert c.dtype == np.float32 and c.ndim == 0 and c == np.float32(0.1)
     assert np.isnan(number_operand(float("nan"), np.dtype(np.float16)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_empty_arrays_replay_as_eager(dtype):
+    def f(x):
+        return anyad.sum(anyad.sin(x) * 1.01 + 0.1 * x - 2 / (x * x + 1.0))
+
+    x = np.zeros((0, 4), dtype=dtype)
+    vg = anyad.jit(anyad.value_and_grad(f))
+    vg(x)
+    v, g = vg(x)
+    v0, g0 = anyad.value_and_grad(f)(x)
+    assert v == v0 == 0 and g.shape == g0.shape == (0, 4) and g.dtype == g0.dtype
